@@ -1,0 +1,27 @@
+// Bundles the runnable entry points with esbuild so that `weft` runs with plain `node` after `npm ci`.
+// Dependencies stay external (they are in node_modules); the sidecar image bundles its own copy
+// from proxy/ (see proxy/Dockerfile).
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const entries = [
+  { in: 'bin/weft.ts', out: 'weft', banner: '#!/usr/bin/env node' },
+  { in: 'bench/run.ts', out: 'bench' },
+].filter((e) => existsSync(e.in));
+
+await Promise.all(
+  entries.map((e) =>
+    build({
+      entryPoints: [e.in],
+      outfile: `dist/${e.out}.js`,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      packages: 'external',
+      sourcemap: true,
+      banner: e.banner ? { js: e.banner } : undefined,
+      logLevel: 'warning',
+    }),
+  ),
+);
