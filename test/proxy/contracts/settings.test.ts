@@ -1,4 +1,4 @@
-import { parseSettings, settingsToEnv, SETTINGS, DEFAULT_INBOUND_PORT, ContractError } from '../../../proxy/contracts';
+import { parseSettings, settingsToEnv, SETTINGS, DEFAULT_INBOUND_PORT, type ContractError } from '../../../proxy/contracts';
 
 describe('parseSettings', () => {
   test('defaults apply when nothing is set', () => {
