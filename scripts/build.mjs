@@ -2,7 +2,7 @@
 // Dependencies stay external (they are in node_modules); the sidecar image bundles its own copy
 // from proxy/ (see proxy/Dockerfile).
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 
 const entries = [
   { in: 'bin/weft.ts', out: 'weft', banner: '#!/usr/bin/env node' },
@@ -25,3 +25,6 @@ await Promise.all(
     }),
   ),
 );
+
+// `npx weft` executes the bin directly.
+if (existsSync('dist/weft.js')) chmodSync('dist/weft.js', 0o755);
