@@ -1,0 +1,189 @@
+/**
+ * Reading YAML and JSON sources into plain values while remembering the line of every field, so
+ * that schema and validation errors can point at the line a person has to edit. JSON is parsed as
+ * YAML (JSON is YAML 1.2), so both get lines the same way.
+ */
+import {
+  type CollectionTag,
+  type Document,
+  type Node,
+  type ScalarTag,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+} from 'yaml';
+
+/** CloudFormation intrinsic functions, by the name used in short form (`!Ref`) and long form (`Fn::Join`). */
+export const INTRINSIC_FUNCTIONS = [
+  'Ref', 'GetAtt', 'Sub', 'Join', 'Select', 'Split', 'If', 'Equals', 'And', 'Or', 'Not', 'FindInMap',
+  'ImportValue', 'Base64', 'Cidr', 'GetAZs', 'Condition', 'Transform', 'ToJsonString', 'Length',
+] as const;
+
+// Registered for every source, so a CloudFormation template's short forms parse without warnings;
+// the node keeps its tag and the front ends decide what an intrinsic means where it appears.
+const CFN_TAGS: (ScalarTag | CollectionTag)[] = INTRINSIC_FUNCTIONS.flatMap((name) => [
+  { tag: `!${name}`, resolve: (value: string) => value } satisfies ScalarTag,
+  { tag: `!${name}`, collection: 'seq', resolve: (value) => value } satisfies CollectionTag,
+  { tag: `!${name}`, collection: 'map', resolve: (value) => value } satisfies CollectionTag,
+]);
+
+/** One document of a source file. */
+export interface SourceDocument {
+  index: number;
+  doc: Document.Parsed;
+  /** 1-based line of a node or offset. */
+  lineAt(offset: number): number;
+}
+
+export interface ParsedSource {
+  documents: SourceDocument[];
+  /** Syntax errors, each with its document index and line. */
+  errors: { document: number; line: number; message: string }[];
+}
+
+/** Splits a YAML (or JSON) file into its documents, collecting every syntax error. */
+export function parseSource(text: string): ParsedSource {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter, customTags: CFN_TAGS, prettyErrors: false, uniqueKeys: true });
+  const lineAt = (offset: number) => lineCounter.linePos(offset).line;
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const errors: ParsedSource['errors'] = [];
+  docs.forEach((doc, index) => {
+    for (const e of doc.errors) errors.push({ document: index, line: lineAt(e.pos[0]), message: e.message.split('\n')[0] });
+  });
+  return { documents: docs.map((doc, index) => ({ index, doc, lineAt })), errors };
+}
+
+/** 1-based line where a node starts. */
+export function nodeLine(node: Node, src: SourceDocument): number | undefined {
+  return node.range ? src.lineAt(node.range[0]) : undefined;
+}
+
+/** Joins a field path the way errors print it: `a.b[0].c`. */
+export function joinPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  return base === '' ? key : `${base}.${key}`;
+}
+
+function parentPath(path: string): string {
+  return path.replace(/(\.[^.[\]]+|\[\d+\]|^[^.[\]]+)$/, '');
+}
+
+/**
+ * Lines of the fields of one resource, keyed by field path. A path that was not written in the
+ * source (a missing required field) gets the line of its nearest written parent.
+ */
+export class LineMap {
+  private readonly lines = new Map<string, number>();
+
+  constructor(private readonly rootLine: number) {}
+
+  set(path: string, line: number | undefined): void {
+    if (line !== undefined && !this.lines.has(path)) this.lines.set(path, line);
+  }
+
+  readonly lineOf = (path: string): number => {
+    for (let p = path; p !== ''; p = parentPath(p)) {
+      const line = this.lines.get(p);
+      if (line !== undefined) return line;
+    }
+    return this.rootLine;
+  };
+}
+
+/** A problem found while turning a node into a plain value. */
+export interface WalkError {
+  /** Path in the source document (for CloudFormation: `Resources.X.Properties.Spec...`). */
+  sourcePath: string;
+  line: number | undefined;
+  message: string;
+}
+
+export type IntrinsicResult = { value: unknown } | { error: string };
+
+export interface WalkOptions {
+  src: SourceDocument;
+  lines: LineMap;
+  errors: WalkError[];
+  /** Turns a source key into the model's key (CloudFormation's PascalCase). Default: unchanged. */
+  renameKey?: (key: string) => string;
+  /** Evaluates a CloudFormation intrinsic. Default: refused. */
+  intrinsic?: (fn: string, arg: unknown) => IntrinsicResult;
+  /** Recognise the JSON forms `{"Ref": ...}` and `{"Fn::X": ...}` (CloudFormation only). */
+  longFormIntrinsics?: boolean;
+}
+
+const refuseIntrinsic = (fn: string): IntrinsicResult => ({
+  error: `CloudFormation functions are only evaluated in CloudFormation templates, got: !${fn}`,
+});
+
+/** Name of the intrinsic a node spells, short form (`!Ref`) or long form (`{Ref: ...}`), if any. */
+function intrinsicOf(node: Node, longForm: boolean): { fn: string; arg: unknown } | undefined {
+  const tag = node.tag;
+  if (tag?.startsWith('!') && (INTRINSIC_FUNCTIONS as readonly string[]).includes(tag.slice(1))) {
+    return { fn: tag.slice(1), arg: node.toJSON() };
+  }
+  if (longForm && isMap(node) && node.items.length === 1) {
+    const pair = node.items[0];
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    const fn = key === 'Ref' || key === 'Condition' ? key : key.startsWith('Fn::') ? key.slice(4) : undefined;
+    if (fn !== undefined) return { fn, arg: (pair.value as Node | null)?.toJSON() ?? null };
+  }
+  return undefined;
+}
+
+/**
+ * Converts a YAML node into a plain value, recording the line of each field under its model path
+ * (`path`) and reporting problems under its source path (`sourcePath`). For map entries the
+ * recorded line is the key's, so an unknown or misspelt field points at its own key.
+ */
+export function toPlain(node: unknown, path: string, sourcePath: string, opts: WalkOptions): unknown {
+  if (isAlias(node)) return toPlain(node.resolve(opts.src.doc), path, sourcePath, opts);
+  if (!node || typeof node !== 'object' || !('range' in node)) return node ?? null;
+  const n = node as Node;
+  opts.lines.set(path, nodeLine(n, opts.src));
+  const intrinsic = intrinsicOf(n, opts.longFormIntrinsics === true);
+  if (intrinsic) {
+    const result = (opts.intrinsic ?? refuseIntrinsic)(intrinsic.fn, intrinsic.arg);
+    if ('value' in result) return result.value;
+    opts.errors.push({ sourcePath, line: nodeLine(n, opts.src), message: result.error });
+    return null;
+  }
+  if (isScalar(n)) return n.value;
+  if (isSeq(n)) return n.items.map((item, i) => toPlain(item, joinPath(path, i), joinPath(sourcePath, i), opts));
+  if (isMap(n)) {
+    const out: Record<string, unknown> = {};
+    for (const pair of n.items) {
+      if (!isPair(pair)) continue;
+      const rawKey = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const key = opts.renameKey ? opts.renameKey(rawKey) : rawKey;
+      const childPath = joinPath(path, key);
+      const keyLine = isScalar(pair.key) ? nodeLine(pair.key, opts.src) : undefined;
+      opts.lines.set(childPath, keyLine);
+      out[key] = toPlain(pair.value, childPath, joinPath(sourcePath, rawKey), opts);
+    }
+    return out;
+  }
+  return n.toJSON();
+}
+
+/** The value node and key line of `key` in a map node. */
+export function entryOf(map: Node, key: string, src: SourceDocument): { node: Node | null; keyLine: number | undefined } | undefined {
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && String(pair.key.value) === key) {
+      return { node: (pair.value as Node | null) ?? null, keyLine: nodeLine(pair.key, src) };
+    }
+  }
+  return undefined;
+}
+
+/** Keys of a map node, in source order, with their lines. */
+export function keysOf(map: Node, src: SourceDocument): { key: string; line: number | undefined }[] {
+  if (!isMap(map)) return [];
+  return map.items.filter((p) => isScalar(p.key)).map((p) => ({ key: String((p.key as { value: unknown }).value), line: nodeLine(p.key as Node, src) }));
+}

@@ -1,0 +1,10 @@
+/**
+ * The mesh model API: the model's shapes, its errors, the front ends that load it, the validator
+ * and the compiler. Nothing here imports aws-cdk-lib, so the CLI and the tests use it without CDK.
+ */
+export * from './schema';
+export * from './errors';
+export { durationMs } from './duration';
+export * from './load';
+export * from './validate';
+export { compileMesh, UnknownNodeError, type CompileOptions } from './compile';

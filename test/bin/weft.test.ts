@@ -1,0 +1,171 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseNodeConfig, type NodeConfig } from '../../proxy/contracts';
+
+const root = join(__dirname, '..', '..');
+const canary = join(root, 'examples', 'order-service-canary.yaml');
+
+function weft(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'weft.js'), ...args], { cwd: root, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let work: string;
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'pipe' });
+  work = mkdtempSync(join(tmpdir(), 'weft-cli-'));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('weft validate', () => {
+  test('a valid mesh: exit 0 and a one-line summary', () => {
+    const r = weft('validate', canary);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok: 1 mesh, 3 virtual nodes, 1 virtual service, 1 router, 2 routes, 0 gateways, 0 gateway routes, 3 node configs\n');
+    expect(r.status).toBe(0);
+  });
+
+  test('a directory: every mesh in it', () => {
+    const r = weft('validate', join(root, 'examples'));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ok: 2 meshes, /);
+  });
+
+  test('an invalid mesh: exit 1, every error on its own line, then the count', () => {
+    const file = join(work, 'broken.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: Mesh',
+        'metadata: { name: m }',
+        '---',
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: VirtualNode',
+        'metadata: { name: a, mesh: m }',
+        'spec:',
+        '  listeners:',
+        '    - portMapping: { port: 70000, protocol: http }',
+        '---',
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: VirtualNode',
+        'metadata: { name: b, mesh: m }',
+        'spec:',
+        '  listeners:',
+        '    - portMapping: { port: 80, protocol: smtp }',
+        '',
+      ].join('\n'),
+    );
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toEqual([
+      `${file}:10: VirtualNode/a: spec.listeners[0].portMapping.port: must be at most 65535, got: 70000`,
+      `${file}:17: VirtualNode/b: spec.listeners[0].portMapping.protocol: must be one of http, http2, grpc, tcp, got: smtp`,
+      '2 errors',
+    ]);
+  });
+
+  test('a reference to nothing: exit 1 with the line of the reference', () => {
+    const file = join(work, 'dangling.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: Mesh',
+        'metadata: { name: m }',
+        '---',
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: VirtualNode',
+        'metadata: { name: a, mesh: m }',
+        'spec:',
+        '  backends:',
+        '    - virtualService: { virtualServiceName: nowhere.svc }',
+        '',
+      ].join('\n'),
+    );
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`${file}:10: VirtualNode/a: spec.backends[0].virtualService.virtualServiceName: a backend must name a virtual service of mesh m, got: nowhere.svc\n1 error\n`);
+  });
+
+  test('a missing file: exit 1 with the path', () => {
+    const r = weft('validate', join(work, 'nope.yaml'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('nope.yaml');
+  });
+
+  test('no arguments: usage error', () => {
+    const r = weft('validate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: weft validate');
+  });
+});
+
+describe('weft compile', () => {
+  test('--node prints that node config as one object the sidecar accepts', () => {
+    const r = weft('compile', canary, '--node', 'api-gateway');
+    expect(r.status).toBe(0);
+    const config = parseNodeConfig(r.stdout);
+    expect(config.node.name).toBe('api-gateway');
+    expect(config.clusters.map((c) => c.name)).toEqual(['order-service-v1:8080', 'order-service-v2:8080']);
+  });
+
+  test('without --node prints an array of every config', () => {
+    const r = weft('compile', canary);
+    expect(r.status).toBe(0);
+    const configs = JSON.parse(r.stdout) as NodeConfig[];
+    expect(configs.map((c) => c.node.name)).toEqual(['api-gateway', 'order-service-v1', 'order-service-v2']);
+  });
+
+  test('--out writes <dir>/<mesh>/nodes/<node>.json', () => {
+    const out = join(work, 'out');
+    const r = weft('compile', canary, '--out', out);
+    expect(r.status).toBe(0);
+    const written = join(out, 'production', 'nodes', 'order-service-v2.json');
+    expect(r.stdout).toContain(`wrote ${written}\n`);
+    expect(parseNodeConfig(readFileSync(written, 'utf8')).node.name).toBe('order-service-v2');
+  });
+
+  test('an unknown --node: exit 1 naming it', () => {
+    const r = weft('compile', canary, '--node', 'no-such-node');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("'no-such-node'");
+  });
+
+  test('an unknown flag: exit 2 with the command usage', () => {
+    const r = weft('compile', canary, '--frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: weft compile');
+  });
+});
+
+describe('help and usage', () => {
+  test.each([[['--help']], [['help']]])('%j prints the command list', (args) => {
+    const r = weft(...args);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: weft <command>/);
+    expect(r.stdout).toMatch(/^ {2}validate +check mesh files/m);
+    expect(r.stdout).toMatch(/^ {2}compile +compile mesh files/m);
+  });
+
+  test.each([[['help', 'compile']], [['compile', '--help']]])('%j prints the command usage', (args) => {
+    const r = weft(...args);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: weft compile <file\|dir>\.\.\. \[--node NAME\]\.\.\. \[--out DIR\]/);
+  });
+
+  test('an unknown command: exit 2 with the command list', () => {
+    const r = weft('frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("weft: unknown command 'frobnicate'");
+    expect(r.stderr).toContain('usage: weft <command>');
+  });
+
+  test('no command: exit 2', () => {
+    expect(weft().status).toBe(2);
+  });
+});
