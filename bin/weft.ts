@@ -11,6 +11,7 @@ import { nodeConfigKey, serializeNodeConfig, type NodeConfig } from '../proxy/co
 import { compileMesh, UnknownNodeError } from '../lib/model/compile';
 import { formatModelError, MeshValidationError, type ModelError } from '../lib/model/errors';
 import { loadMeshFiles } from '../lib/model/load';
+import { proxyCommand, proxyUsage } from '../proxy/main';
 import type { MeshModel } from '../lib/model/schema';
 
 interface Command {
@@ -158,6 +159,12 @@ const commands: Record<string, Command> = {
       else process.stdout.write(`${JSON.stringify(configs.map((c) => JSON.parse(serializeNodeConfig(c)) as unknown), null, 2)}\n`);
       return EXIT_OK;
     },
+  },
+
+  proxy: {
+    summary: 'run the sidecar proxy (settings from flags or WEFT_* environment variables)',
+    usage: proxyUsage(),
+    run: (argv) => proxyCommand(argv),
   },
 
   help: {

@@ -1,0 +1,87 @@
+/**
+ * AWS clients of the sidecar. Every client honours `AWS_ENDPOINT_URL_<SERVICE>` (then
+ * `AWS_ENDPOINT_URL`) so the whole mesh can run against an AWS-compatible endpoint, and has
+ * request timeouts so that a black-holed endpoint fails a poll instead of stalling it forever.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { ServiceDiscoveryClient, type ServiceDiscoveryClientConfig } from '@aws-sdk/client-servicediscovery';
+import { WeftError } from '../errors';
+
+export const AWS_ENDPOINT_INVALID = 'WEFT_ERR_AWS_ENDPOINT_INVALID';
+
+/** Region used with a custom endpoint when none is configured (a local stand-in does not care). */
+const FALLBACK_REGION = 'us-east-1';
+
+const CONNECTION_TIMEOUT_MS = 3_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface AwsClientOptions {
+  /** The `region` setting; falls back to `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the SDK's chain. */
+  region?: string;
+  /** Where to read `AWS_ENDPOINT_URL*` and the region from. Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Default: the SDK's chain (the ECS task role on ECS). */
+  credentials?: ServiceDiscoveryClientConfig['credentials'];
+}
+
+/**
+ * The custom endpoint for a service, as the AWS SDKs define it: `AWS_ENDPOINT_URL_<SERVICE_ID>`
+ * (the service id upper-cased, spaces as `_`, e.g. `SERVICEDISCOVERY`, `S3`, `SECRETS_MANAGER`)
+ * beats `AWS_ENDPOINT_URL`; `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` turns both off.
+ * Throws a coded error naming the variable when the value is not an http(s) URL.
+ */
+export function customEndpoint(serviceId: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if ((env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '').toLowerCase() === 'true') return undefined;
+  const specific = `AWS_ENDPOINT_URL_${serviceId.toUpperCase().replace(/[\s-]+/g, '_')}`;
+  for (const name of [specific, 'AWS_ENDPOINT_URL']) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new WeftError(AWS_ENDPOINT_INVALID, `${name}: expected an http(s) URL such as http://127.0.0.1:4566, got: ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+  return undefined;
+}
+
+function baseConfig(serviceId: string, opts: AwsClientOptions) {
+  const env = opts.env ?? process.env;
+  const endpoint = customEndpoint(serviceId, env);
+  const region = opts.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? FALLBACK_REGION : undefined);
+  return {
+    endpoint,
+    config: {
+      ...(region ? { region } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+      requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    },
+  };
+}
+
+/**
+ * Cloud Map's client. DiscoverInstances and DiscoverInstancesRevision are modelled with the host
+ * prefix `data-`, which would turn a custom endpoint such as `http://127.0.0.1:4566` into
+ * `data-127.0.0.1`; with a custom endpoint the prefix is off. The SDK does not retry: the
+ * endpoint source's own backoff decides, and Cloud Map's throttle is per account, so SDK retries
+ * would multiply the calls of every sidecar exactly when the account is over its budget.
+ */
+export function createServiceDiscoveryClient(opts: AwsClientOptions = {}): ServiceDiscoveryClient {
+  const { endpoint, config } = baseConfig('ServiceDiscovery', opts);
+  return new ServiceDiscoveryClient({ ...config, maxAttempts: 1, ...(endpoint ? { disableHostPrefix: true } : {}) });
+}
+
+/**
+ * S3's client. With a custom endpoint, requests are path-style (`<endpoint>/<bucket>/<key>`):
+ * local stand-ins and IP endpoints have no per-bucket host names.
+ */
+export function createS3Client(opts: AwsClientOptions = {}): S3Client {
+  const { endpoint, config } = baseConfig('S3', opts);
+  return new S3Client({ ...config, ...(endpoint ? { forcePathStyle: true } : {}) });
+}

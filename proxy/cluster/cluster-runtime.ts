@@ -1,0 +1,162 @@
+/**
+ * A cluster at run time: its endpoints (from discovery), its balancer, one keep-alive undici Pool
+ * per endpoint, circuit-breaker counters and stats. Envoy's "cluster" layer: routes pick a cluster
+ * by name, the cluster picks an endpoint, the endpoint's pool carries the request.
+ */
+import { Pool } from 'undici';
+import type { Cluster } from '../contracts';
+import type { Balancer, Endpoint, PickContext } from '../routing/types';
+import { createBalancer } from '../balancer';
+import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
+import { newTrafficStats, type TrafficStats } from '../stats';
+import type { ClientTlsOptions } from '../tls/tls-options';
+
+export interface ClusterStats extends TrafficStats {
+  /** Requests refused by the circuit breaker (`x-weft-overloaded`). */
+  overflow: number;
+  connectFailures: number;
+  timeouts: number;
+  /** Requests that found no endpoint. */
+  noEndpoint: number;
+}
+
+export class ClusterRuntime {
+  readonly stats: ClusterStats = { ...newTrafficStats(), overflow: 0, connectFailures: 0, timeouts: 0, noEndpoint: 0 };
+  private endpoints: Endpoint[] = [];
+  private readonly pools = new Map<string, Pool>();
+  private readonly balancer: Balancer;
+  private readonly stopWatching: () => void;
+  private readonly scheme: 'http:' | 'https:';
+  private readonly maxRequests: number;
+  private readonly maxConnections: number;
+  private readonly maxPending: number;
+  private closed = false;
+
+  /**
+   * @param key identity of the definition (and TLS material) this runtime was built from; a
+   *   config reload keeps the runtime, its pools and their connections while the key is unchanged.
+   */
+  constructor(
+    readonly def: Cluster,
+    readonly key: string,
+    /** TLS towards the endpoints (also used by CONNECT tunnels to TCP services). */
+    readonly tls: ClientTlsOptions | undefined,
+    source: EndpointSource,
+    localZone: string | undefined,
+  ) {
+    this.scheme = tls ? 'https:' : 'http:';
+    this.balancer = createBalancer(def.loadBalancer, localZone);
+    this.maxRequests = def.connectionPool.maxRequests;
+    this.maxConnections = def.connectionPool.maxConnections;
+    this.maxPending = def.connectionPool.maxPendingRequests;
+    this.stopWatching = source.watch(def, (eps) => this.setEndpoints(eps));
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  /** The balancer's choice, or undefined when the cluster has no endpoints. */
+  pick(ctx: PickContext): Endpoint | undefined {
+    return this.balancer.pick(ctx);
+  }
+
+  /**
+   * Circuit breaker: the cluster's concurrent requests, or the queue behind one endpoint's
+   * connections, are at their limit.
+   */
+  overloaded(endpoint: Endpoint): boolean {
+    return this.stats.active >= this.maxRequests || endpoint.active - this.maxConnections >= this.maxPending;
+  }
+
+  /** The endpoint's pool, created on first use. */
+  pool(endpoint: Endpoint): Pool {
+    let pool = this.pools.get(endpoint.id);
+    if (pool === undefined) {
+      const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+      const cp = this.def.connectionPool;
+      pool = new Pool(`${this.scheme}//${host}:${endpoint.port}`, {
+        connections: this.maxConnections,
+        pipelining: 1,
+        keepAliveTimeout: this.def.idleTimeoutMs || 4_000,
+        maxRequestsPerClient: cp.maxRequestsPerConnection > 0 ? cp.maxRequestsPerConnection : undefined,
+        // The route timeout bounds the whole exchange; undici's own timers would cut streams short.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: { timeout: this.def.connectTimeoutMs || undefined, ...this.tls },
+      });
+      this.pools.set(endpoint.id, pool);
+    }
+    return pool;
+  }
+
+  begin(endpoint: Endpoint): void {
+    this.stats.requests++;
+    this.stats.active++;
+    endpoint.active++;
+  }
+
+  end(endpoint: Endpoint): void {
+    this.stats.active--;
+    endpoint.active--;
+  }
+
+  /** Endpoints with their live counters, for the admin endpoint. */
+  describe(): Record<string, unknown> {
+    return {
+      name: this.def.name,
+      virtualNode: this.def.virtualNode,
+      port: this.def.port,
+      tls: this.tls ? this.def.tls.mode : 'DISABLED',
+      loadBalancer: this.def.loadBalancer.policy,
+      endpoints: this.endpoints.map((e) => ({ id: e.id, address: e.address, port: e.port, zone: e.zone, weight: e.weight, healthy: e.healthy, active: e.active })),
+    };
+  }
+
+  /** Stops following discovery and closes the pools once their in-flight requests finish. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWatching();
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+  }
+
+  /** Destroys every connection at once (shutdown past the drain deadline). */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    this.stopWatching();
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+
+  private setEndpoints(discovered: readonly DiscoveredEndpoint[]): void {
+    if (this.closed) return;
+    // Endpoint objects are kept across updates so in-flight counts (LEAST_REQUEST, breakers) survive.
+    const previous = new Map(this.endpoints.map((e) => [e.id, e]));
+    const next: Endpoint[] = [];
+    for (const d of discovered) {
+      const old = previous.get(d.id);
+      if (old && old.address === d.address && old.port === d.port) {
+        old.zone = d.zone;
+        old.weight = d.weight;
+        old.healthy = d.healthy;
+        next.push(old);
+        previous.delete(d.id);
+      } else {
+        next.push({ id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, healthy: d.healthy, active: 0 });
+      }
+    }
+    for (const gone of previous.values()) {
+      const pool = this.pools.get(gone.id);
+      if (pool) {
+        this.pools.delete(gone.id);
+        void pool.close().catch(() => undefined);
+      }
+    }
+    this.endpoints = next;
+    this.balancer.update(next);
+  }
+}

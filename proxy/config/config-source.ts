@@ -1,0 +1,64 @@
+/**
+ * Where node config documents come from. The file source serves local mode; an S3 source
+ * (conditional GET with ETag, jittered polling) implements the same interface. A source only
+ * delivers text: parsing, validation and the atomic switch belong to the {@link ConfigStore}.
+ */
+import { readFile } from 'node:fs/promises';
+import { WeftError } from '../errors';
+import { watchFile, type FileWatch } from './file-watch';
+import { createS3ConfigSource } from '../aws/s3-config-source';
+import type { Logger } from '../log';
+
+export const CONFIG_UNREADABLE = 'WEFT_ERR_CONFIG_UNREADABLE';
+
+export interface ConfigSource {
+  /** Where the config comes from, for logs and the admin endpoint. */
+  readonly location: string;
+  /** Reads the current document; rejects with a coded error when it cannot. */
+  read(): Promise<string>;
+  /**
+   * Starts delivering changed documents to `onChange`, and failures to read them to `onError`
+   * (the store keeps its last good config through both).
+   */
+  watch(onChange: (text: string) => void, onError: (err: Error) => void): void;
+  close(): void;
+}
+
+/** A config file, re-read whenever it is written or replaced. */
+export class FileConfigSource implements ConfigSource {
+  private watcher: FileWatch | undefined;
+  private last: string | undefined;
+
+  constructor(readonly location: string) {}
+
+  async read(): Promise<string> {
+    try {
+      this.last = await readFile(this.location, 'utf8');
+      return this.last;
+    } catch (err) {
+      throw new WeftError(CONFIG_UNREADABLE, `cannot read node config ${this.location}: ${(err as Error).message}`);
+    }
+  }
+
+  watch(onChange: (text: string) => void, onError: (err: Error) => void): void {
+    this.watcher = watchFile(this.location, () => {
+      const before = this.last;
+      this.read().then(
+        (text) => {
+          if (text !== before) onChange(text);
+        },
+        onError,
+      );
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+}
+
+/** The source named by the `config` setting: `s3://bucket/key` is polled, anything else is a watched file. */
+export function configSourceFor(location: string, options: { pollMs: number; region: string | undefined; logger: Logger }): ConfigSource {
+  if (location.startsWith('s3://')) return createS3ConfigSource(location, options);
+  return new FileConfigSource(location);
+}

@@ -1,0 +1,203 @@
+/**
+ * The sidecar's current configuration as one immutable {@link Snapshot}: config, route table,
+ * cluster runtimes and resolved TLS. A new document is parsed, validated and fully built before
+ * one reference swap makes it current, so a request sees either the old snapshot or the new one,
+ * never a mix; requests that started on the old one finish on it. A bad document changes
+ * nothing: the store keeps its last good snapshot and records the error for logs and admin.
+ */
+import { canonicalJson, parseNodeConfig, type NodeConfig } from '../contracts';
+import type { RouteTable } from '../routing/types';
+import { buildRouteTable } from '../routing/route-table';
+import { ClusterRuntime } from '../cluster/cluster-runtime';
+import type { EndpointSource } from '../endpoints/endpoint-source';
+import { WeftError } from '../errors';
+import type { Logger } from '../log';
+import type { CertificateProvider } from '../tls/certificate-provider';
+import { resolveClientTls, resolveServerTls, type ServerTlsRuntime } from '../tls/tls-options';
+import type { ConfigSource } from './config-source';
+
+export const CONFIG_MISMATCH = 'WEFT_ERR_CONFIG_MISMATCH';
+
+/** Everything a request needs, built together and replaced together. */
+export interface Snapshot {
+  readonly config: NodeConfig;
+  readonly version: string;
+  readonly routes: RouteTable;
+  readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+  /**
+   * TLS of the inbound port. Peers reach every app port through one inbound port, so the port
+   * takes the strictest mode of the node's listeners (STRICT over PERMISSIVE over DISABLED).
+   */
+  readonly inboundTls: ServerTlsRuntime | undefined;
+  /** App port for each node listener port, in listener order. */
+  readonly inboundPorts: readonly { listenerPort: number; appPort: number; timeoutMs: number }[];
+  /** Gateway nodes: TLS per gateway listener port. */
+  readonly gatewayTls: ReadonlyMap<number, ServerTlsRuntime | undefined>;
+}
+
+export interface ConfigErrorRecord {
+  code: string;
+  message: string;
+  at: string;
+  source: string;
+}
+
+export interface ConfigStoreOptions {
+  source: ConfigSource;
+  endpoints: EndpointSource;
+  certificates: CertificateProvider;
+  logger: Logger;
+  /** When set, a config for another node or mesh is refused. */
+  expectNode: string | undefined;
+  expectMesh: string | undefined;
+  /** Overrides the app ports (local mode); in node listener order. */
+  appPorts: readonly number[] | undefined;
+  localZone: string | undefined;
+}
+
+export class ConfigStore {
+  private snapshot: Snapshot | undefined;
+  private lastText: string | undefined;
+  private certGeneration = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly appliedListeners: ((s: Snapshot) => void)[] = [];
+  private closed = false;
+  /** The last rejected document's error; cleared when a good one is applied. */
+  lastError: ConfigErrorRecord | undefined;
+  appliedAt: string | undefined;
+
+  constructor(private readonly opts: ConfigStoreOptions) {}
+
+  /** The snapshot in force (undefined only before {@link start} resolved). */
+  get current(): Snapshot | undefined {
+    return this.snapshot;
+  }
+
+  /** Reads and applies the first config (rejecting on failure), then follows changes. */
+  async start(): Promise<Snapshot> {
+    const text = await this.opts.source.read();
+    await this.apply(text, true);
+    this.opts.source.watch(
+      (next) => void this.apply(next, false).catch(() => undefined),
+      (err) => this.recordError(err),
+    );
+    this.opts.certificates.onChange(() => {
+      this.certGeneration++;
+      void this.refresh().catch(() => undefined);
+    });
+    return this.snapshot!;
+  }
+
+  onApplied(listener: (s: Snapshot) => void): void {
+    this.appliedListeners.push(listener);
+  }
+
+  /**
+   * Parses, validates, builds and switches to `text`. Applies are serialised so a slow build
+   * can never overtake a newer document. Rejects (after recording) when the document is bad.
+   */
+  apply(text: string, initial = false): Promise<void> {
+    const run = this.queue.then(() => this.applyNow(text, initial, false));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Rebuilds from the last good document (after a certificate rotation). */
+  refresh(): Promise<void> {
+    const run = this.queue.then(() => (this.lastText === undefined ? undefined : this.applyNow(this.lastText, false, true)));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Closes every cluster (gracefully unless `force`). */
+  async close(force = false): Promise<void> {
+    this.closed = true;
+    this.opts.source.close();
+    const clusters = this.snapshot ? [...this.snapshot.clusters.values()] : [];
+    await Promise.all(clusters.map((c) => (force ? c.destroy() : c.close())));
+  }
+
+  private async applyNow(text: string, initial: boolean, rebuild: boolean): Promise<void> {
+    if (this.closed) return;
+    let next: Snapshot;
+    try {
+      const config = parseNodeConfig(text, this.opts.source.location);
+      if (!rebuild && this.snapshot && config.version === this.snapshot.version) return;
+      this.checkIdentity(config);
+      next = await this.build(config);
+    } catch (err) {
+      this.recordError(err as Error, initial);
+      throw err;
+    }
+    const previous = this.snapshot;
+    this.snapshot = next;
+    this.lastText = text;
+    this.lastError = undefined;
+    this.appliedAt = new Date().toISOString();
+    this.opts.logger.log('info', 'config_applied', { version: next.version, previous: previous?.version, source: this.opts.source.location });
+    if (previous) {
+      for (const [name, runtime] of previous.clusters) {
+        if (next.clusters.get(name) !== runtime) void runtime.close();
+      }
+    }
+    for (const l of this.appliedListeners) l(next);
+  }
+
+  private checkIdentity(config: NodeConfig): void {
+    // A sidecar's identity never changes by reload: without settings, the first config pins it.
+    const expectNode = this.opts.expectNode ?? this.snapshot?.config.node.name;
+    const expectMesh = this.opts.expectMesh ?? this.snapshot?.config.mesh.name;
+    if (expectNode !== undefined && config.node.name !== expectNode) {
+      throw new WeftError(CONFIG_MISMATCH, `${this.opts.source.location}: node.name is '${config.node.name}', but this sidecar is node '${expectNode}'`);
+    }
+    if (expectMesh !== undefined && config.mesh.name !== expectMesh) {
+      throw new WeftError(CONFIG_MISMATCH, `${this.opts.source.location}: mesh.name is '${config.mesh.name}', but this sidecar is in mesh '${expectMesh}'`);
+    }
+  }
+
+  private async build(config: NodeConfig): Promise<Snapshot> {
+    const routes = buildRouteTable(config);
+    const certs = this.opts.certificates;
+    const inboundTls = await resolveServerTls(strictestTls(config), certs, 'inbound.listeners[].tls');
+    const gatewayTls = new Map<number, ServerTlsRuntime | undefined>();
+    for (const [i, l] of (config.gateway?.listeners ?? []).entries()) {
+      gatewayTls.set(l.port, await resolveServerTls(l.tls, certs, `gateway.listeners[${i}].tls`));
+    }
+    const appPorts = this.opts.appPorts;
+    const inboundPorts = config.inbound.listeners.map((l, i) => ({
+      listenerPort: l.port,
+      appPort: appPorts?.[i] ?? appPorts?.[0] ?? l.port,
+      timeoutMs: l.timeout.perRequestMs,
+    }));
+
+    // Resolve every cluster's TLS before creating any runtime, so a failure leaks nothing.
+    const resolved = await Promise.all(
+      config.clusters.map(async (c, i) => {
+        const tls = await resolveClientTls(c.tls, certs, `clusters[${i}].tls`);
+        const key = `${tls ? this.certGeneration : '-'}|${canonicalJson(c)}`;
+        return { def: c, tls, key };
+      }),
+    );
+    const clusters = new Map<string, ClusterRuntime>();
+    for (const { def, tls, key } of resolved) {
+      const old = this.snapshot?.clusters.get(def.name);
+      clusters.set(def.name, old && old.key === key ? old : new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone));
+    }
+    return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls };
+  }
+
+  private recordError(err: Error, initial = false): void {
+    const code = (err as { code?: string }).code ?? 'WEFT_ERR_CONFIG_INVALID';
+    this.lastError = { code, message: err.message, at: new Date().toISOString(), source: this.opts.source.location };
+    if (initial) return; // the caller reports a failed start itself
+    this.opts.logger.log('error', 'config_rejected', { code, message: err.message, source: this.opts.source.location, keeping: this.snapshot?.version });
+  }
+}
+
+const TLS_RANK = { DISABLED: 0, PERMISSIVE: 1, STRICT: 2 } as const;
+
+function strictestTls(config: NodeConfig): NodeConfig['inbound']['listeners'][number]['tls'] {
+  let best: NodeConfig['inbound']['listeners'][number]['tls'] = { mode: 'DISABLED' };
+  for (const l of config.inbound.listeners) if (TLS_RANK[l.tls.mode] > TLS_RANK[best.mode]) best = l.tls;
+  return best;
+}

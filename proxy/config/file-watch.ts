@@ -1,0 +1,52 @@
+/**
+ * Watches one file for replacement or modification. Watches the parent directory rather than the
+ * file, because config writers (and Kubernetes/ECS volume updaters) replace files by rename, which
+ * a watch on the old inode would miss. Bursts of events are coalesced into one callback.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+
+export interface FileWatch {
+  close(): void;
+}
+
+/** Calls `onChange` (debounced by `debounceMs`) whenever a file named like `path` changes. */
+export function watchFile(path: string, onChange: () => void, debounceMs = 25): FileWatch {
+  const name = basename(path);
+  let timer: NodeJS.Timeout | undefined;
+  const watcher: FSWatcher = watch(dirname(path), { persistent: false }, (_event, file) => {
+    if (file !== null && file !== name) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      onChange();
+    }, debounceMs);
+  });
+  // A vanished directory is reported through the next read; the watch itself just stops.
+  watcher.on('error', () => watcher.close());
+  return {
+    close() {
+      if (timer) clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}
+
+/** Like {@link watchFile} for every file of a directory (certificate directories change as a set). */
+export function watchDirectory(dir: string, onChange: () => void, debounceMs = 50): FileWatch {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(dir, { persistent: false }, () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      onChange();
+    }, debounceMs);
+  });
+  watcher.on('error', () => watcher.close());
+  return {
+    close() {
+      if (timer) clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}

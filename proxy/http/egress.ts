@@ -1,0 +1,195 @@
+/**
+ * The egress listener: the local app's outbound traffic. In explicit mode the app names a virtual
+ * service in the Host header (or in an absolute-form request target when it uses HTTP_PROXY, or
+ * in a CONNECT authority); in transparent mode iptables delivers the same requests. A name that
+ * is not a service of the mesh is passed to its real destination under ALLOW_ALL and refused
+ * under DROP_ALL.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import { Agent } from 'undici';
+import { rawErrorResponse } from '../errors';
+import type { RouteRequest } from '../routing/types';
+import type { Snapshot } from '../config/config-store';
+import { Exchange } from './forward';
+import { peerAddress, splitHostPort, upstreamRequestHeaders } from './headers';
+import { peerOf, type Listener } from './listener';
+import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+
+export class EgressHandler {
+  /** Connections to destinations outside the mesh (ALLOW_ALL), pooled per origin. */
+  private readonly passthrough = new Agent({ keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 10_000 } });
+  private listener: Listener | undefined;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly filters: readonly RequestFilter[] = [],
+  ) {}
+
+  /** The listener this handler serves (CONNECT tunnels are handed back to it). */
+  attach(listener: Listener): void {
+    this.listener = listener;
+  }
+
+  readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const { ctx } = this;
+    const traffic = ctx.stats.egress;
+    traffic.requests++;
+    const snapshot = ctx.store.current!;
+    const url = req.url ?? '/';
+    let host: string;
+    let port: number | undefined;
+    let path = url;
+    let headers = req.headers;
+    let absolute = false;
+    if (url.charCodeAt(0) === 47 /* / */) {
+      const hp = splitHostPort(req.headers.host ?? '');
+      if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
+      host = hp.host;
+      port = hp.port;
+    } else {
+      // Absolute form (an HTTP_PROXY client): the target's authority overrides Host (RFC 9112 §3.2.2).
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
+      }
+      if (target.protocol !== 'http:' || target.hostname === '') return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
+      host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+      port = target.port === '' ? undefined : Number(target.port);
+      path = `${target.pathname}${target.search}`;
+      headers = { ...req.headers, host: target.host };
+      absolute = true;
+    }
+    const peer = peerAddress(req.socket.remoteAddress);
+    const routeReq: RouteRequest = { method: req.method ?? 'GET', path, headers, scheme: 'http', host, port };
+    if (this.filters.length === 0) return this.dispatch(snapshot, req, res, routeReq, absolute, peer);
+    runFilters(this.filters, req, res, { listener: 'egress', peer: peerOf(req), peerAddress: peer, snapshot }, traffic, () => this.dispatch(snapshot, req, res, routeReq, absolute, peer));
+  };
+
+  /** CONNECT: tunnels to mesh services (HTTP inside is routed like any request) or, under ALLOW_ALL, anywhere. */
+  readonly onConnect = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const { ctx } = this;
+    this.listener?.track(socket);
+    socket.on('error', () => socket.destroy());
+    const hp = splitHostPort(req.url ?? '');
+    if (hp === undefined || hp.port === undefined) {
+      socket.end(rawErrorResponse('WEFT_ERR_BAD_TARGET'));
+      return;
+    }
+    const snapshot = ctx.store.current!;
+    const target = snapshot.routes.outbound(hp.host, hp.port);
+    if (target !== undefined) {
+      if (target.listener.protocol === 'tcp') {
+        const tcp = snapshot.routes.routeTcp(target, ctx.random());
+        const cluster = tcp ? snapshot.clusters.get(tcp.cluster) : undefined;
+        const endpoint = cluster?.pick({ headers: req.headers, sourceIp: peerAddress(req.socket.remoteAddress) });
+        if (!cluster || !endpoint) {
+          socket.end(rawErrorResponse(tcp ? 'WEFT_ERR_NO_HEALTHY_UPSTREAM' : 'WEFT_ERR_NO_ROUTE'));
+          return;
+        }
+        const upstream = cluster.tls
+          ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...cluster.tls })
+          : netConnect({ host: endpoint.address, port: endpoint.port });
+        this.tunnel(socket, upstream, head, cluster.tls ? 'secureConnect' : 'connect');
+        return;
+      }
+      // HTTP service: answer the CONNECT, then parse the tunnel's requests as if the app had
+      // sent them to this port, so they get routes, weights and mTLS like any other request.
+      socket.write(ESTABLISHED);
+      if (head.length > 0) socket.unshift(head);
+      ctx.stats.tunnels++;
+      socket.once('close', () => ctx.stats.tunnels--);
+      this.listener?.http.emit('connection', socket);
+      return;
+    }
+    if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
+      ctx.stats.egressDenied++;
+      socket.end(rawErrorResponse('WEFT_ERR_EGRESS_DENIED'));
+      return;
+    }
+    if (this.isSelf(hp.host, hp.port)) {
+      socket.end(rawErrorResponse('WEFT_ERR_EGRESS_LOOP'));
+      return;
+    }
+    ctx.stats.egressPassthrough++;
+    this.tunnel(socket, netConnect({ host: hp.host, port: hp.port }), head, 'connect');
+  };
+
+  close(): Promise<void> {
+    return this.passthrough.close();
+  }
+
+  private dispatch(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, routeReq: RouteRequest, absolute: boolean, peer: string): void {
+    const { ctx } = this;
+    const traffic = ctx.stats.egress;
+    const forwarding = { peerAddress: peer, trustedHops: ctx.trustedHops, proto: 'http' as const, stripProxyAuthorization: absolute };
+    const target = snapshot.routes.outbound(routeReq.host, routeReq.port);
+    if (target !== undefined) {
+      const decision = snapshot.routes.route(target, routeReq, ctx.random());
+      if (decision === undefined) {
+        // An HTTP request to a TCP listener rides its TCP route.
+        const tcp = target.listener.protocol === 'tcp' ? snapshot.routes.routeTcp(target, ctx.random()) : undefined;
+        if (tcp === undefined) return reply(traffic, res, 'WEFT_ERR_NO_ROUTE');
+        const authority = (routeReq.headers.host as string | undefined) ?? routeReq.host;
+        return forwardToCluster(ctx, snapshot, req, res, traffic, { cluster: tcp.cluster, path: routeReq.path, authority, route: undefined }, forwarding);
+      }
+      if (decision.kind === 'redirect') return redirect(traffic, res, decision);
+      return forwardToCluster(ctx, snapshot, req, res, traffic, decision, forwarding);
+    }
+    if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
+      ctx.stats.egressDenied++;
+      return reply(traffic, res, 'WEFT_ERR_EGRESS_DENIED');
+    }
+    const port = routeReq.port ?? 80;
+    if (this.isSelf(routeReq.host, port)) return reply(traffic, res, 'WEFT_ERR_EGRESS_LOOP');
+    ctx.stats.egressPassthrough++;
+    const hostPart = routeReq.host.includes(':') ? `[${routeReq.host}]` : routeReq.host;
+    const authority = (routeReq.headers.host as string | undefined) ?? `${hostPart}:${port}`;
+    const headers = upstreamRequestHeaders(req, authority, forwarding);
+    new Exchange(req, res, {
+      traffic,
+      cluster: undefined,
+      endpoint: undefined,
+      responseOps: undefined,
+      stripResponseControl: true,
+      connectErrorCode: 'WEFT_ERR_UPSTREAM_CONNECT',
+      timeoutMs: 0,
+      maxBodyBytes: ctx.maxBodyBytes,
+      draining: ctx.draining,
+    }).start(this.passthrough, `http://${hostPart}:${port}`, routeReq.path, headers);
+  }
+
+  private isSelf(host: string, port: number): boolean {
+    return port === this.listener?.port && LOOPBACK.has(host);
+  }
+
+  /** Joins the client's CONNECT socket to an upstream socket once it is connected. */
+  private tunnel(client: Duplex, upstream: Socket, head: Buffer, readyEvent: 'connect' | 'secureConnect'): void {
+    const stats = this.ctx.stats;
+    let established = false;
+    upstream.once(readyEvent, () => {
+      established = true;
+      stats.tunnels++;
+      upstream.once('close', () => stats.tunnels--);
+      client.write(ESTABLISHED);
+      if (head.length > 0) upstream.write(head);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!established) {
+        const tlsFailure = readyEvent === 'secureConnect' && err.code !== 'ECONNREFUSED';
+        client.end(rawErrorResponse(tlsFailure ? 'WEFT_ERR_UPSTREAM_TLS' : 'WEFT_ERR_UPSTREAM_CONNECT'));
+      } else client.destroy();
+    });
+    upstream.once('close', () => client.destroy());
+    client.once('close', () => upstream.destroy());
+  }
+}

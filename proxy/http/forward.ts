@@ -1,0 +1,193 @@
+/**
+ * One proxied exchange: dispatches a request to an undici dispatcher and streams the response
+ * back, with backpressure both ways and no buffering. It implements undici's native handler
+ * callbacks (`onConnect`/`onHeaders`/`onData`/`onComplete`/`onError`), which undici calls
+ * without wrapping; the controller-style API would add an adapter object per request.
+ *
+ * This is the "router" end of the pipeline: it owns the per-request timeout and turns upstream
+ * failures into coded responses. Retries wrap it in a later issue (an exchange is one attempt).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { HeaderOps } from '../contracts';
+import type { ClusterRuntime } from '../cluster/cluster-runtime';
+import type { Endpoint } from '../routing/types';
+import { applyResponseHeaderOps } from '../routing/header-ops';
+import { sendError, type WeftErrorCode } from '../errors';
+import { countResponse, type TrafficStats } from '../stats';
+import { downstreamResponseHeaders, type OutgoingHeaders } from './headers';
+
+export interface ExchangeOptions {
+  /** The listener's counters. */
+  traffic: TrafficStats;
+  cluster: ClusterRuntime | undefined;
+  endpoint: Endpoint | undefined;
+  /** Route header rules applied to the response. */
+  responseOps: HeaderOps | undefined;
+  /** Drop `x-weft-*` from the upstream's response (it is not a sidecar). */
+  stripResponseControl: boolean;
+  /** Code for "could not reach the upstream". */
+  connectErrorCode: WeftErrorCode;
+  /** Whole-exchange deadline; 0 is none. */
+  timeoutMs: number;
+  /** Request body limit for bodies without Content-Length; 0 is none. */
+  maxBodyBytes: number;
+  /** Called when the listener is draining: the response closes its connection. */
+  draining: () => boolean;
+}
+
+class ExchangeTimeout extends Error {
+  readonly code = 'WEFT_ERR_UPSTREAM_TIMEOUT';
+}
+class BodyTooLarge extends Error {
+  readonly code = 'WEFT_ERR_REQUEST_BODY_TOO_LARGE';
+}
+class ClientGone extends Error {
+  readonly code = 'WEFT_CLIENT_GONE';
+}
+
+const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|WEFT_ERR_PEER_IDENTITY)/;
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  private abortFn: ((err?: Error) => void) | undefined;
+  private pendingAbort: Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private connected = false;
+  private finished = false;
+  private status = 0;
+  private bodyBytes = 0;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly opts: ExchangeOptions,
+  ) {}
+
+  /** Sends the request; the response (or a coded error) is written to `res`. */
+  start(dispatcher: Dispatcher, origin: string | undefined, path: string, headers: OutgoingHeaders): void {
+    const { req, opts } = this;
+    opts.traffic.active++;
+    if (opts.cluster && opts.endpoint) opts.cluster.begin(opts.endpoint);
+    this.res.once('close', () => {
+      if (!this.finished) this.abort(new ClientGone());
+    });
+    if (opts.timeoutMs > 0) this.timer = setTimeout(() => this.abort(new ExchangeTimeout()), opts.timeoutMs);
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && opts.maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
+      // Paused first: a 'data' listener alone would start the flow before undici (which resumes
+      // the body when it writes it) is listening, and those bytes would be lost.
+      req.pause();
+      req.on('data', (chunk: Buffer) => {
+        this.bodyBytes += chunk.length;
+        if (this.bodyBytes > opts.maxBodyBytes) this.abort(new BodyTooLarge());
+      });
+    }
+    const options: Dispatcher.DispatchOptions = { path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null };
+    if (origin !== undefined) options.origin = origin;
+    try {
+      dispatcher.dispatch(options, this);
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.connected = true;
+    this.abortFn = abort;
+    if (this.pendingAbort) abort(this.pendingAbort);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.finished) return false;
+    // 1xx: Node's server already answered 100-continue; other interim responses are not relayed.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    const flat = downstreamResponseHeaders(rawHeaders, this.opts.stripResponseControl);
+    const res = this.res;
+    if (this.opts.draining()) res.shouldKeepAlive = false;
+    if (this.opts.responseOps) res.writeHead(statusCode, statusText, withOps(flat, this.opts.responseOps));
+    else res.writeHead(statusCode, statusText, flat);
+    res.on('drain', resume);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    if (this.finished) return;
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    const code = (err as { code?: string }).code ?? '';
+    const { cluster } = this.opts;
+    let weft: WeftErrorCode;
+    if (err instanceof ClientGone) {
+      this.finish();
+      return;
+    } else if (err instanceof ExchangeTimeout) {
+      weft = 'WEFT_ERR_UPSTREAM_TIMEOUT';
+      if (cluster) cluster.stats.timeouts++;
+    } else if (err instanceof BodyTooLarge) {
+      weft = 'WEFT_ERR_REQUEST_BODY_TOO_LARGE';
+    } else if (TLS_ERROR.test(code)) {
+      weft = 'WEFT_ERR_UPSTREAM_TLS';
+      if (cluster) cluster.stats.connectFailures++;
+    } else if (!this.connected || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNREFUSED') {
+      weft = this.opts.connectErrorCode;
+      if (cluster) cluster.stats.connectFailures++;
+    } else {
+      weft = 'WEFT_ERR_UPSTREAM_RESET';
+    }
+    if (this.res.headersSent) {
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    // A body left half-read desynchronises the connection: close it with the error.
+    const close = weft === 'WEFT_ERR_REQUEST_BODY_TOO_LARGE' || !this.req.complete || this.opts.draining();
+    sendError(this.res, weft, close);
+    this.status = this.res.statusCode;
+    this.finish();
+  }
+
+  private abort(err: Error): void {
+    if (this.finished) return;
+    if (this.abortFn) this.abortFn(err);
+    else {
+      // Not on a connection yet (queued in the pool): answer now, cancel when undici connects.
+      this.pendingAbort = err;
+      this.onError(err);
+    }
+  }
+
+  private finish(): void {
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    const { traffic, cluster, endpoint } = this.opts;
+    traffic.active--;
+    if (this.status) countResponse(traffic, this.status);
+    if (cluster && endpoint) {
+      cluster.end(endpoint);
+      if (this.status) countResponse(cluster.stats, this.status);
+    }
+  }
+}
+
+/** Route response rules work on a header object; only routes that have rules pay for it. */
+function withOps(flat: string[], ops: HeaderOps): Record<string, string | string[]> {
+  const obj: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    const existing = obj[name];
+    if (existing === undefined) obj[name] = flat[i + 1];
+    else if (typeof existing === 'string') obj[name] = [existing, flat[i + 1]];
+    else existing.push(flat[i + 1]);
+  }
+  applyResponseHeaderOps(ops, obj);
+  return obj as Record<string, string | string[]>;
+}

@@ -1,0 +1,130 @@
+/**
+ * Header hygiene between hops (RFC 9110 §7.6.1, RFC 9112): which fields never cross a proxy,
+ * request identity (`x-request-id`), and the `X-Forwarded-*` chain. Runs per request, so it
+ * walks each header block once and allocates only the outgoing header object.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { CONTROL_HEADERS } from '../contracts';
+
+/** Fields that describe one connection, not the message. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/**
+ * Request fields rebuilt by the proxy (host, forwarding chain, identity) or answered by it
+ * (`expect`: Node already sent 100-continue; undici cannot forward it).
+ */
+const REBUILT = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'expect']);
+
+const CONTROL_PREFIX = CONTROL_HEADERS.prefix;
+
+export type OutgoingHeaders = Record<string, string | string[]>;
+
+export interface ForwardingOptions {
+  /** The immediate peer's address (appended to X-Forwarded-For). */
+  peerAddress: string;
+  /**
+   * How much of the incoming X-Forwarded-For chain to keep: `Infinity` for an authenticated mesh
+   * peer (another sidecar), otherwise the `trustedHops` setting. Entries before them could be forged.
+   */
+  trustedHops: number;
+  /** Scheme the request arrived with at the edge of the trusted chain. */
+  proto: 'http' | 'https';
+  /** Absolute-form (HTTP_PROXY) requests carry credentials meant for this proxy, not the origin. */
+  stripProxyAuthorization: boolean;
+}
+
+/** Names listed in a Connection header (excluding the `close`/`keep-alive` options). */
+function connectionListed(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  let out: string[] | undefined;
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t === '' || t === 'close' || t === 'keep-alive') continue;
+    (out ??= []).push(t);
+  }
+  return out;
+}
+
+/** The header object to send upstream for an incoming request, with `authority` as its Host. */
+export function upstreamRequestHeaders(req: IncomingMessage, authority: string, opts: ForwardingOptions): OutgoingHeaders {
+  const incoming: IncomingHttpHeaders = req.headers;
+  const listed = connectionListed(incoming.connection);
+  const out: OutgoingHeaders = {};
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || REBUILT.has(name) || name.startsWith(CONTROL_PREFIX)) continue;
+    if (listed !== undefined && listed.includes(name)) continue;
+    if (opts.stripProxyAuthorization && name === 'proxy-authorization') continue;
+    out[name] = incoming[name] as string | string[];
+  }
+  out.host = authority;
+  out['x-request-id'] = (incoming['x-request-id'] as string | undefined) || randomUUID();
+  out['x-forwarded-for'] = forwardedFor(incoming['x-forwarded-for'], opts.trustedHops, opts.peerAddress);
+  const proto = opts.trustedHops > 0 ? (incoming['x-forwarded-proto'] as string | undefined) : undefined;
+  out['x-forwarded-proto'] = proto === 'http' || proto === 'https' ? proto : opts.proto;
+  return out;
+}
+
+/** Keeps the last `trustedHops` entries of the incoming chain and appends the peer. */
+export function forwardedFor(incoming: string | string[] | undefined, trustedHops: number, peer: string): string {
+  if (incoming === undefined || trustedHops <= 0) return peer;
+  const chain = Array.isArray(incoming) ? incoming.join(',') : incoming;
+  if (trustedHops === Infinity) return `${chain}, ${peer}`;
+  const parts = chain.split(',');
+  const kept = parts.slice(Math.max(0, parts.length - trustedHops)).map((p) => p.trim());
+  kept.push(peer);
+  return kept.join(', ');
+}
+
+/** Normalises an IPv4-mapped IPv6 peer address (`::ffff:10.0.0.1`) to plain IPv4. */
+export function peerAddress(remote: string | undefined): string {
+  if (remote === undefined) return 'unknown';
+  return remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+}
+
+/**
+ * Converts undici's raw response header list into the flat `[name, value, ...]` list that
+ * `writeHead` takes, without hop-by-hop fields (and without `x-weft-*` from untrusted upstreams).
+ */
+export function downstreamResponseHeaders(raw: Buffer[], stripControl: boolean): string[] {
+  const out: string[] = [];
+  let listed: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    const lower = name.toLowerCase();
+    if (lower === 'connection') {
+      listed = connectionListed(raw[i + 1].toString('latin1'));
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower) || (stripControl && lower.startsWith(CONTROL_PREFIX))) continue;
+    out.push(lower, raw[i + 1].toString('latin1'));
+  }
+  if (listed === undefined) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!listed.includes(out[i])) kept.push(out[i], out[i + 1]);
+  return kept;
+}
+
+/** Splits a Host header (or CONNECT authority) into a lowercased host and an optional port. */
+export function splitHostPort(value: string): { host: string; port: number | undefined } | undefined {
+  let host: string;
+  let portText: string | undefined;
+  if (value.startsWith('[')) {
+    const end = value.indexOf(']');
+    if (end < 0) return undefined;
+    host = value.slice(1, end);
+    const rest = value.slice(end + 1);
+    if (rest !== '' && !rest.startsWith(':')) return undefined;
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colon = value.lastIndexOf(':');
+    host = colon < 0 ? value : value.slice(0, colon);
+    portText = colon < 0 ? undefined : value.slice(colon + 1);
+  }
+  if (host === '' || /[\s/?#@]/.test(host)) return undefined;
+  if (portText === undefined) return { host: host.toLowerCase(), port: undefined };
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: host.toLowerCase(), port };
+}

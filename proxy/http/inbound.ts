@@ -1,0 +1,84 @@
+/**
+ * The inbound listener: peers (other sidecars, or anything when TLS is off) -> the local app.
+ * Which app port a request is for comes from `x-weft-target-port` when the node has several
+ * listeners, and that header is believed only from a peer that proved a mesh identity (mTLS).
+ * Every `x-weft-*` header is removed before the app sees the request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import { CONTROL_HEADERS } from '../contracts';
+import { Exchange } from './forward';
+import { peerAddress, upstreamRequestHeaders } from './headers';
+import { peerOf, type PeerIdentity } from './listener';
+import type { Snapshot } from '../config/config-store';
+import { reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
+
+export class InboundHandler {
+  /** One keep-alive pool per app port, kept for the sidecar's lifetime. */
+  private readonly appPools = new Map<number, Pool>();
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly appHost: string,
+    private readonly filters: readonly RequestFilter[] = [],
+  ) {}
+
+  readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const { ctx } = this;
+    const traffic = ctx.stats.inbound;
+    traffic.requests++;
+    const snapshot = ctx.store.current!;
+    const ports = snapshot.inboundPorts;
+    if (ports.length === 0) return reply(traffic, res, 'WEFT_ERR_NO_ROUTE');
+    const peer = peerOf(req);
+    let target = ports[0];
+    const asked = peer.authenticated ? req.headers[CONTROL_HEADERS.targetPort] : undefined;
+    if (asked !== undefined) {
+      const wanted = Number(asked);
+      const found = ports.find((p) => p.listenerPort === wanted);
+      if (found === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET');
+      target = found;
+    }
+    const address = peerAddress(req.socket.remoteAddress);
+    if (this.filters.length === 0) return this.forward(req, res, target, peer, address);
+    runFilters(this.filters, req, res, { listener: 'inbound', peer, peerAddress: address, snapshot }, traffic, () => this.forward(req, res, target, peer, address));
+  };
+
+  private forward(req: IncomingMessage, res: ServerResponse, target: Snapshot['inboundPorts'][number], peer: PeerIdentity, address: string): void {
+    const { ctx } = this;
+    const headers = upstreamRequestHeaders(req, req.headers.host ?? `${this.appHost}:${target.appPort}`, {
+      peerAddress: address,
+      // Another sidecar's forwarding chain is as trustworthy as the sidecar itself.
+      trustedHops: peer.authenticated ? Infinity : ctx.trustedHops,
+      proto: peer.encrypted ? 'https' : 'http',
+      stripProxyAuthorization: false,
+    });
+    new Exchange(req, res, {
+      traffic: ctx.stats.inbound,
+      cluster: undefined,
+      endpoint: undefined,
+      responseOps: undefined,
+      stripResponseControl: true,
+      connectErrorCode: 'WEFT_ERR_APP_UNREACHABLE',
+      timeoutMs: target.timeoutMs,
+      maxBodyBytes: ctx.maxBodyBytes,
+      draining: ctx.draining,
+    }).start(this.pool(target.appPort), undefined, req.url ?? '/', headers);
+  }
+
+  async close(force = false): Promise<void> {
+    const pools = [...this.appPools.values()];
+    this.appPools.clear();
+    await Promise.all(pools.map((p) => (force ? p.destroy() : p.close()).catch(() => undefined)));
+  }
+
+  private pool(port: number): Pool {
+    let pool = this.appPools.get(port);
+    if (pool === undefined) {
+      const host = this.appHost.includes(':') ? `[${this.appHost}]` : this.appHost;
+      pool = new Pool(`http://${host}:${port}`, { pipelining: 1, keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 5_000 } });
+      this.appPools.set(port, pool);
+    }
+    return pool;
+  }
+}

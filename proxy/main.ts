@@ -1,0 +1,305 @@
+/**
+ * The sidecar: wires config, discovery, certificates, listeners and the admin port together,
+ * and runs its lifecycle. `startSidecar` has no process-wide side effects (no signal handlers, no
+ * exit), so tests start several in one process; `proxyCommand` is `weft proxy`, which adds the
+ * signals and the exit code.
+ *
+ * Lifecycle on SIGTERM: readiness fails, listeners stop accepting, kept-alive connections get
+ * `connection: close` on their next response, in-flight requests have `drainDeadlineMs` to
+ * finish, then everything closes and the process exits 0.
+ */
+import { ContractError, parseSettings, SETTINGS, type Settings } from './contracts';
+import { AdminServer } from './admin/admin-server';
+import { configSourceFor, type ConfigSource } from './config/config-source';
+import { ConfigStore } from './config/config-store';
+import { DiscoveryRouter, type EndpointSource } from './endpoints/endpoint-source';
+import { FileEndpointSource } from './endpoints/file-endpoint-source';
+import { createCloudMapEndpointSource } from './aws/cloud-map-endpoint-source';
+import { WeftError } from './errors';
+import { EgressHandler } from './http/egress';
+import { GatewayHandler } from './http/gateway';
+import { InboundHandler } from './http/inbound';
+import { Listener, type ListenerLimits } from './http/listener';
+import type { ProxyContext, RequestFilter } from './http/pipeline';
+import { createLogger, type Logger } from './log';
+import { newSidecarStats, type SidecarStats } from './stats';
+import { certificateProviderFor, type CertificateProvider } from './tls/certificate-provider';
+
+export const SIDECAR_START_FAILED = 'WEFT_ERR_SIDECAR_START_FAILED';
+
+/** Replaceable parts; each defaults to what the settings name. */
+export interface SidecarDeps {
+  logger?: Logger;
+  configSource?: ConfigSource;
+  /** Cloud Map discovery (the endpoints file when `endpoints` is `file:<path>`). */
+  cloudMapEndpoints?: EndpointSource;
+  certificates?: CertificateProvider;
+  /** Random numbers in [0, 1) for weighted routing. */
+  random?: () => number;
+  /** Port a gateway listener configured on `configPort` binds (tests bind 0). */
+  bindGatewayPort?: (configPort: number) => number;
+  filters?: { inbound?: RequestFilter[]; egress?: RequestFilter[]; gateway?: RequestFilter[] };
+}
+
+export interface SidecarHandle {
+  /** Bound ports: `inbound` and `egress` for virtual nodes, `gateway` (config port -> bound port) for gateways. */
+  readonly ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> };
+  readonly store: ConfigStore;
+  readonly stats: SidecarStats;
+  /** Graceful: stop accepting, let in-flight requests finish (up to `deadlineMs`), then close. */
+  shutdown(deadlineMs?: number): Promise<void>;
+  /** Immediate: closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Starts a sidecar. Rejects with a coded error when the first config, certificate or port fails. */
+export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): Promise<SidecarHandle> {
+  const logger = deps.logger ?? createLogger(settings.logLevel);
+  if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
+  const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger);
+  await certificates.start();
+  let cloudMap: EndpointSource;
+  try {
+    cloudMap = deps.cloudMapEndpoints ?? (await endpointSourceFor(settings, logger));
+  } catch (err) {
+    certificates.close();
+    throw err;
+  }
+  const endpoints = new DiscoveryRouter(cloudMap);
+  const store = new ConfigStore({
+    source: deps.configSource ?? configSourceFor(settings.config!, { pollMs: settings.configPollMs, region: settings.region, logger }),
+    endpoints,
+    certificates,
+    logger,
+    expectNode: settings.node,
+    expectMesh: settings.mesh,
+    appPorts: settings.appPorts?.map(toPort),
+    localZone: settings.zone,
+  });
+  const cleanup = async (): Promise<void> => {
+    await store.close(true);
+    endpoints.close();
+    certificates.close();
+  };
+  let snapshot;
+  try {
+    snapshot = await store.start();
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+
+  const stats = newSidecarStats();
+  let draining = false;
+  const ctx: ProxyContext = {
+    store,
+    stats,
+    trustedHops: settings.trustedHops,
+    maxBodyBytes: settings.maxRequestBodyBytes,
+    random: deps.random ?? Math.random,
+    draining: () => draining,
+  };
+  const limits: ListenerLimits = {
+    maxHeaderBytes: settings.maxRequestHeadersBytes,
+    maxHeaders: settings.maxRequestHeaders,
+    maxBodyBytes: settings.maxRequestBodyBytes,
+    headersTimeoutMs: settings.requestHeadersTimeoutMs,
+  };
+  const listeners: Listener[] = [];
+  const ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
+  const inbound = new InboundHandler(ctx, settings.appHost, deps.filters?.inbound);
+  const egress = new EgressHandler(ctx, deps.filters?.egress);
+  const admin = new AdminServer({
+    store,
+    stats,
+    ports: () => ({ ...ports }),
+    draining: () => draining,
+    drain: () => void shutdown(settings.drainDeadlineMs, false),
+  });
+
+  try {
+    if (snapshot.config.node.kind === 'virtualGateway') {
+      const gateway = new GatewayHandler(ctx, deps.filters?.gateway);
+      for (const gl of snapshot.config.gateway?.listeners ?? []) {
+        const l = new Listener({
+          name: `gateway:${gl.port}`,
+          host: settings.listenAddress,
+          port: deps.bindGatewayPort ? deps.bindGatewayPort(gl.port) : gl.port,
+          limits,
+          stats,
+          tls: () => store.current?.gatewayTls.get(gl.port),
+          onRequest: gateway.forPort(gl.port),
+        });
+        listeners.push(l);
+        ports.gateway[gl.port] = await l.listen();
+      }
+    } else {
+      const inboundListener = new Listener({ name: 'inbound', host: settings.listenAddress, port: settings.inboundPort, limits, stats, tls: () => store.current?.inboundTls, onRequest: inbound.onRequest });
+      listeners.push(inboundListener);
+      ports.inbound = await inboundListener.listen();
+      const egressListener = new Listener({
+        name: 'egress',
+        host: settings.egressAddress,
+        port: settings.egressPort,
+        limits,
+        stats,
+        tls: () => undefined,
+        onRequest: egress.onRequest,
+        onConnect: egress.onConnect,
+      });
+      egress.attach(egressListener);
+      listeners.push(egressListener);
+      ports.egress = await egressListener.listen();
+    }
+    ports.admin = await admin.listen(settings.adminPort, settings.adminAddress);
+  } catch (err) {
+    for (const l of listeners) l.destroy();
+    await cleanup();
+    throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
+  }
+  // Listening ports are fixed at start; a reload that changes them is applied to routing but
+  // the port set itself needs a restart, which the log says.
+  const gatewayPorts = (s: typeof snapshot): string => (s.config.gateway?.listeners ?? []).map((l) => l.port).join(',');
+  store.onApplied((s) => {
+    if (s.config.node.kind !== snapshot.config.node.kind || gatewayPorts(s) !== gatewayPorts(snapshot)) {
+      logger.log('warn', 'config_needs_restart', { message: 'node kind or gateway listener ports changed; restart the sidecar to apply them', version: s.version });
+    }
+  });
+  logger.log('info', 'sidecar_started', { node: snapshot.config.node.name, mesh: snapshot.config.mesh.name, version: snapshot.version, ports });
+
+  let shutdownPromise: Promise<void> | undefined;
+  let closed = false;
+  const finalClose = async (force: boolean): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    for (const l of listeners) l.destroy();
+    await Promise.all([inbound.close(force), egress.close(), store.close(force)]);
+    endpoints.close();
+    certificates.close();
+    await admin.close();
+  };
+  const active = (): number => stats.inbound.active + stats.egress.active + stats.gateway.active + stats.tunnels;
+  const shutdown = (deadlineMs: number, exit: boolean): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      draining = true;
+      logger.log('info', 'drain_started', { active: active(), deadlineMs });
+      for (const l of listeners) l.drain();
+      const deadline = Date.now() + deadlineMs;
+      while (active() > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        for (const l of listeners) l.closeIdle();
+      }
+      const abandoned = active();
+      logger.log('info', 'drain_finished', { abandoned });
+      // Past the deadline, pools must not wait for the requests we are abandoning.
+      if (exit) await finalClose(abandoned > 0);
+    })();
+    return shutdownPromise;
+  };
+
+  return {
+    ports,
+    store,
+    stats,
+    async shutdown(deadlineMs = settings.drainDeadlineMs) {
+      await shutdown(deadlineMs, true);
+      await finalClose(active() > 0);
+    },
+    async close() {
+      draining = true;
+      await finalClose(true);
+    },
+  };
+}
+
+function toPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new WeftError('WEFT_ERR_SETTINGS_INVALID', `WEFT_APP_PORTS: expected ports (1-65535), got: '${value}'`);
+  return n;
+}
+
+async function endpointSourceFor(settings: Settings, logger: Logger): Promise<EndpointSource> {
+  const setting = settings.endpoints;
+  if (setting.startsWith('file:') && setting.length > 5) {
+    const source = new FileEndpointSource(setting.slice(5), logger);
+    await source.start();
+    return source;
+  }
+  if (setting === 'cloudmap') {
+    return createCloudMapEndpointSource({
+      region: settings.region,
+      intervalMs: settings.discoveryIntervalMs,
+      fullRefreshMs: settings.discoveryFullRefreshMs,
+      logger,
+    });
+  }
+  throw new WeftError('WEFT_ERR_SETTINGS_INVALID', `endpoints must be 'cloudmap' or 'file:<path>', got: '${setting}'`);
+}
+
+/**
+ * Installs SIGTERM/SIGINT handling for a started sidecar: a graceful shutdown, then `onExit(0)`.
+ * A second signal forces an immediate close.
+ */
+export function handleSignals(handle: SidecarHandle, deadlineMs: number, onExit: (code: number) => void): () => void {
+  let signalled = false;
+  const onSignal = (): void => {
+    if (signalled) {
+      void handle.close().then(() => onExit(0));
+      return;
+    }
+    signalled = true;
+    handle.shutdown(deadlineMs).then(
+      () => onExit(0),
+      () => onExit(1),
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
+
+/** Usage text of `weft proxy`: every setting with its flag and environment variable. */
+export function proxyUsage(): string {
+  const lines = Object.values(SETTINGS).map((s) => `  ${s.flag.padEnd(30)} ${s.env.padEnd(32)} ${s.doc}`);
+  return ['usage: weft proxy [flags]', '', 'Runs the Weft sidecar until SIGTERM. Every flag can also be set by its environment variable.', '', ...lines].join('\n');
+}
+
+/**
+ * `weft proxy [flags]`: runs the sidecar until SIGTERM. Resolves with the exit code: 0 after a
+ * graceful shutdown, 2 for bad settings, 1 when the sidecar cannot start.
+ */
+export async function proxyCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${proxyUsage()}\n`);
+    return 0;
+  }
+  let settings: Settings;
+  try {
+    settings = parseSettings(argv, process.env);
+  } catch (err) {
+    if (err instanceof ContractError) {
+      process.stderr.write(`${JSON.stringify({ level: 'error', event: 'settings_invalid', code: err.code, issues: err.issues })}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger(settings.logLevel);
+  let handle: SidecarHandle;
+  try {
+    handle = await startSidecar(settings, { logger });
+  } catch (err) {
+    const e = err as Error & { code?: string; issues?: unknown };
+    logger.log('error', 'sidecar_start_failed', { code: e.code ?? SIDECAR_START_FAILED, message: e.message, issues: e.issues });
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const remove = handleSignals(handle, settings.drainDeadlineMs, (code) => {
+      remove();
+      logger.log('info', 'sidecar_stopped', { code });
+      resolve(code);
+    });
+  });
+}

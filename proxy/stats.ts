@@ -1,0 +1,52 @@
+/**
+ * Counters the admin endpoint reports. Plain number fields that the request path bumps in
+ * place: no maps, no allocation per request.
+ */
+
+/** Responses by status class: index 1 is 1xx ... index 5 is 5xx (0 is unused). */
+export type StatusClasses = [number, number, number, number, number, number];
+
+export interface TrafficStats {
+  requests: number;
+  active: number;
+  responses: StatusClasses;
+}
+
+export function newTrafficStats(): TrafficStats {
+  return { requests: 0, active: 0, responses: [0, 0, 0, 0, 0, 0] };
+}
+
+/** Counts one response by class. */
+export function countResponse(stats: TrafficStats, status: number): void {
+  const cls = (status / 100) | 0;
+  if (cls >= 1 && cls <= 5) stats.responses[cls]++;
+}
+
+/** Sidecar-wide counters, one {@link TrafficStats} per listener kind. */
+export interface SidecarStats {
+  inbound: TrafficStats;
+  egress: TrafficStats;
+  gateway: TrafficStats;
+  egressPassthrough: number;
+  egressDenied: number;
+  tunnels: number;
+  clientErrors: number;
+}
+
+export function newSidecarStats(): SidecarStats {
+  return {
+    inbound: newTrafficStats(),
+    egress: newTrafficStats(),
+    gateway: newTrafficStats(),
+    egressPassthrough: 0,
+    egressDenied: 0,
+    tunnels: 0,
+    clientErrors: 0,
+  };
+}
+
+/** The JSON shape of one {@link TrafficStats}: classes keyed `1xx`..`5xx`. */
+export function renderTraffic(stats: TrafficStats): Record<string, unknown> {
+  const r = stats.responses;
+  return { requests: stats.requests, active: stats.active, responses: { '1xx': r[1], '2xx': r[2], '3xx': r[3], '4xx': r[4], '5xx': r[5] } };
+}

@@ -1,0 +1,54 @@
+import { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
+import { ClusterSchema, type Cluster } from '../../../proxy/contracts';
+import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
+
+/** An endpoint source the test drives, as discovery would. */
+class ManualSource implements EndpointSource {
+  push: (eps: readonly DiscoveredEndpoint[]) => void = () => undefined;
+  stopped = false;
+  watch(_c: Cluster, onUpdate: (eps: readonly DiscoveredEndpoint[]) => void): () => void {
+    this.push = onUpdate;
+    return () => (this.stopped = true);
+  }
+  close(): void {}
+}
+
+const ep = (id: string, port: number, weight = 1): DiscoveredEndpoint => ({ id, address: '127.0.0.1', port, zone: undefined, weight, healthy: true });
+
+const cluster = ClusterSchema.parse({
+  name: 'orders:8080',
+  virtualNode: 'orders',
+  port: 8080,
+  protocol: 'http',
+  discovery: { type: 'cloudMap', namespaceName: 'demo.local', serviceName: 'orders' },
+  connectionPool: { maxRequests: 2, maxConnections: 1, maxPendingRequests: 1 },
+});
+
+test('endpoint updates keep in-flight counts of endpoints that stay, and drop the rest', async () => {
+  const source = new ManualSource();
+  const runtime = new ClusterRuntime(cluster, 'k', undefined, source, undefined);
+  source.push([ep('i-1', 1001), ep('i-2', 1002)]);
+  const picked = runtime.pick({ headers: {}, sourceIp: '127.0.0.1' })!;
+  runtime.begin(picked);
+  source.push([ep(picked.id, picked.port, 3), ep('i-3', 1003)]);
+  const described = runtime.describe().endpoints as { id: string; active: number; weight: number }[];
+  expect(described.map((e) => e.id).sort()).toEqual([picked.id, 'i-3'].sort());
+  expect(described.find((e) => e.id === picked.id)).toMatchObject({ active: 1, weight: 3 });
+  runtime.end(picked);
+  expect(runtime.stats.active).toBe(0);
+  await runtime.close();
+  expect(source.stopped).toBe(true);
+});
+
+test('the circuit breaker opens at maxRequests, or when one endpoint queue is full', () => {
+  const source = new ManualSource();
+  const runtime = new ClusterRuntime(cluster, 'k', undefined, source, undefined);
+  source.push([ep('i-1', 1001)]);
+  const e = runtime.pick({ headers: {}, sourceIp: '127.0.0.1' })!;
+  expect(runtime.overloaded(e)).toBe(false);
+  runtime.begin(e); // one on the connection
+  expect(runtime.overloaded(e)).toBe(false);
+  runtime.begin(e); // one pending: the queue (maxPendingRequests 1) and maxRequests (2) are both full
+  expect(runtime.overloaded(e)).toBe(true);
+  void runtime.close();
+});

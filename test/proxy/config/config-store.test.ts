@@ -1,0 +1,85 @@
+import { sealNodeConfig } from '../../../proxy/contracts';
+import type { ConfigSource } from '../../../proxy/config/config-source';
+import { ConfigStore } from '../../../proxy/config/config-store';
+import { DiscoveryRouter } from '../../../proxy/endpoints/endpoint-source';
+import type { EndpointSource } from '../../../proxy/endpoints/endpoint-source';
+import { silentLogger } from '../../../proxy/log';
+import { noCertificates } from '../../../proxy/tls/certificate-provider';
+import { httpRoute, nodeBody, staticCluster } from '../harness';
+
+/** These tests use static clusters only: Cloud Map discovery answers with no endpoints. */
+const noCloudMap: EndpointSource = {
+  watch: (_cluster, onUpdate) => {
+    onUpdate([]);
+    return () => {};
+  },
+  close: () => {},
+};
+
+/** A config source the test pushes documents through (the interface an S3 source implements too). */
+class PushSource implements ConfigSource {
+  readonly location = 'push://test';
+  private onChange: ((text: string) => void) | undefined;
+  constructor(private first: string) {}
+  async read(): Promise<string> {
+    return this.first;
+  }
+  watch(onChange: (text: string) => void): void {
+    this.onChange = onChange;
+  }
+  push(text: string): void {
+    this.onChange!(text);
+  }
+  close(): void {}
+}
+
+const body = (weight: number, connectTimeoutMs: number) =>
+  nodeBody({
+    services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('orders/r', { 'a:8080': weight, 'b:8080': 1 })] }] }],
+    clusters: [staticCluster('a:8080', [1111]), staticCluster('b:8080', [2222], { connectTimeoutMs })],
+  });
+
+function newStore(first: string) {
+  const source = new PushSource(first);
+  const store = new ConfigStore({
+    source,
+    endpoints: new DiscoveryRouter(noCloudMap),
+    certificates: noCertificates,
+    logger: silentLogger,
+    expectNode: undefined,
+    expectMesh: undefined,
+    appPorts: undefined,
+    localZone: undefined,
+  });
+  return { source, store };
+}
+
+test('a reload keeps the runtime (and pools) of every unchanged cluster and replaces changed ones', async () => {
+  const { store } = newStore(JSON.stringify(sealNodeConfig(body(1, 1000))));
+  const first = await store.start();
+  await store.apply(JSON.stringify(sealNodeConfig(body(5, 2000))));
+  const second = store.current!;
+  expect(second.version).not.toBe(first.version);
+  expect(second.clusters.get('a:8080')).toBe(first.clusters.get('a:8080'));
+  expect(second.clusters.get('b:8080')).not.toBe(first.clusters.get('b:8080'));
+  await store.close();
+});
+
+test('a rejected document changes nothing and is recorded; the same version is a no-op', async () => {
+  const good = JSON.stringify(sealNodeConfig(body(1, 1000)));
+  const { store } = newStore(good);
+  const first = await store.start();
+  await expect(store.apply('{"schema":"weft.dev/node-config/v1"}')).rejects.toMatchObject({ code: 'WEFT_ERR_NODE_CONFIG_INVALID' });
+  expect(store.current).toBe(first);
+  expect(store.lastError?.code).toBe('WEFT_ERR_NODE_CONFIG_INVALID');
+  await store.apply(good);
+  expect(store.current).toBe(first);
+  await store.close();
+});
+
+test('a config referring to the mesh certificate is refused when the sidecar has none', async () => {
+  const withTls = body(1, 1000);
+  withTls.clusters[0] = staticCluster('a:8080', [1111], { tls: { mode: 'MUTUAL', certificate: { mesh: true }, trust: { mesh: true } } });
+  const { store } = newStore(JSON.stringify(sealNodeConfig(withTls)));
+  await expect(store.start()).rejects.toMatchObject({ code: 'WEFT_ERR_TLS_CONFIG_INVALID' });
+});

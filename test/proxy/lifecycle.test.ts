@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { Agent, request } from 'undici';
+import { ConfigDir, httpRoute, nodeBody, startUpstream, staticCluster, eventually, type Upstream } from './harness';
+
+let bundle: string;
+let app: Upstream;
+let config: ConfigDir;
+
+beforeAll(async () => {
+  config = new ConfigDir();
+  bundle = join(config.dir, 'proxy.js');
+  // The whole sidecar in one file, as the image's build stage makes it.
+  await build({ entryPoints: [join(__dirname, 'fixtures/proxy-entry.ts')], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error' });
+  app = await startUpstream('orders', { delayMs: 300 });
+});
+afterAll(async () => {
+  await app.close();
+  config.remove();
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test('SIGTERM under load: every accepted request is answered, then the process exits 0', async () => {
+  config.write(
+    nodeBody({
+      services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('orders/r', { 'orders:8080': 1 })] }] }],
+      clusters: [staticCluster('orders:8080', [app.port])],
+    }),
+  );
+  const [inbound, egress, admin] = [await freePort(), await freePort(), await freePort()];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [bundle, '--config', config.path, '--inbound-port', String(inbound), '--egress-port', String(egress), '--admin-port', String(admin), '--drain-deadline-ms', '10000', '--listen-address', '127.0.0.1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await eventually(() => output.includes('"sidecar_started"'), 'the sidecar to start');
+
+  const client = new Agent({ connections: 50, keepAliveTimeout: 30_000 });
+  const answered = new Set<string>();
+  let refused = 0;
+  let killedAt = 0;
+  let answeredAfterKill = 0;
+  let n = 0;
+  let stop = false;
+  const worker = async (w: number): Promise<void> => {
+    while (!stop) {
+      const id = `w${w}-${n++}`;
+      try {
+        const res = await request(`http://127.0.0.1:${egress}/load`, { headers: { host: 'orders.demo.local', 'x-request-id': id }, dispatcher: client });
+        await res.body.text();
+        if (res.statusCode === 200) {
+          answered.add(id);
+          if (killedAt) answeredAfterKill++;
+        }
+      } catch {
+        // Refused or reset before the request was read: never accepted.
+        refused++;
+        if (killedAt) stop = true;
+      }
+    }
+  };
+  const workers = Array.from({ length: 20 }, (_, w) => worker(w));
+  await eventually(() => app.seen.length >= 40, 'load to build up');
+  killedAt = Date.now();
+  child.kill('SIGTERM');
+  const code = await exited;
+  stop = true;
+  await Promise.all(workers);
+  await client.close();
+
+  expect(code).toBe(0);
+  // Requests were in flight at SIGTERM and were still answered.
+  expect(answeredAfterKill).toBeGreaterThan(0);
+  const lost = app.seen.map((r) => r.headers['x-request-id'] as string).filter((id) => !answered.has(id));
+  expect(lost).toEqual([]);
+  expect(output).toContain('"drain_finished"');
+  expect(refused).toBeGreaterThan(0);
+}, 30_000);
