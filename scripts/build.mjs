@@ -7,6 +7,7 @@ import { chmodSync, existsSync } from 'node:fs';
 const entries = [
   { in: 'bin/weft.ts', out: 'weft', banner: '#!/usr/bin/env node' },
   { in: 'bench/run.ts', out: 'bench' },
+  { in: 'bin/example-app.ts', out: 'example-app' },
 ].filter((e) => existsSync(e.in));
 
 await Promise.all(

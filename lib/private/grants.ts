@@ -1,0 +1,69 @@
+/** IAM least privilege of a sidecar: its own config and secret, its backends' Cloud Map services. */
+import * as cdk from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { certificateSecretName, nodeConfigKey, trustBundleKey } from '../../proxy/contracts';
+import { acknowledgeNag } from './nag';
+import type { MeshRegistry } from './registry';
+
+/** The namespace the sidecar publishes metrics to with PutMetricData. */
+export const METRICS_NAMESPACE = 'Weft';
+
+// IAM rejects empty condition value lists; Cloud Map names cannot contain ':', so this one keeps
+// the statement inert for a sidecar with no Cloud Map backends.
+const NO_SERVICE = 'weft:none';
+
+export function grantSidecar(scope: Construct, registry: MeshRegistry, meshName: string, name: string, grantee: iam.IGrantable): iam.Grant {
+  const stack = cdk.Stack.of(scope);
+  const bucket = registry.plane.bucket;
+  let grant = iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:GetObject'],
+    resourceArns: [bucket.arnForObjects(nodeConfigKey(meshName, name)), bucket.arnForObjects(trustBundleKey(meshName))],
+  });
+  const backends = (pick: 'namespaceName' | 'serviceName') =>
+    cdk.Lazy.list({
+      produce: () => {
+        const config = registry.compile().configs.find((c) => c.node.name === name);
+        const names = new Set<string>();
+        for (const cluster of config?.clusters ?? []) if (cluster.discovery.type === 'cloudMap') names.add(cluster.discovery[pick]);
+        return names.size > 0 ? [...names] : [NO_SERVICE];
+      },
+    });
+  grant = grant.combine(
+    iam.Grant.addToPrincipal({
+      grantee,
+      // DiscoverInstances has no resource-level permissions: scope it by namespace and service name.
+      actions: ['servicediscovery:DiscoverInstances', 'servicediscovery:DiscoverInstancesRevision'],
+      resourceArns: ['*'],
+      conditions: { StringEquals: { 'servicediscovery:NamespaceName': backends('namespaceName'), 'servicediscovery:ServiceName': backends('serviceName') } },
+    }),
+  );
+  if (registry.plane.certificateAuthorityArn !== undefined) {
+    grant = grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['secretsmanager:GetSecretValue'],
+        // Secrets Manager appends '-' and six random characters to a secret's name in its ARN.
+        resourceArns: [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${certificateSecretName(meshName, name)}-??????`, arnFormat: cdk.ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+  }
+  const principal = grantee.grantPrincipal;
+  if (principal instanceof iam.Role) {
+    acknowledgeNag(principal, [
+      [
+        'AwsSolutions-IAM5[Resource::*]',
+        'servicediscovery:DiscoverInstances and cloudwatch:PutMetricData have no resource-level permissions; Weft scopes them with the servicediscovery:NamespaceName/ServiceName and cloudwatch:namespace conditions',
+      ],
+    ]);
+  }
+  return grant.combine(
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['cloudwatch:PutMetricData'],
+      resourceArns: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
+    }),
+  );
+}

@@ -1,0 +1,204 @@
+/**
+ * The example app (bin/example-app.ts), synthesized once with real Lambda bundling: what
+ * `npx cdk synth` produces offline.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as cdk from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/contracts';
+import { buildExampleApp, type OrderServiceStack } from '../../bin/example-app';
+import { compileMesh } from '../../lib/model/compile';
+import type { MeshModel } from '../../lib/model/schema';
+import { cfnText, publishedConfigs, publishProperties, statementsOfRole } from './synth-helpers';
+
+let app: cdk.App;
+let stack: OrderServiceStack;
+let template: Template;
+let assemblyDir: string;
+
+beforeAll(() => {
+  ({ app, stack } = buildExampleApp(new cdk.App()));
+  assemblyDir = app.synth().directory;
+  template = Template.fromStack(stack);
+});
+
+/** The example mesh written by hand as a model document, the way the YAML front end produces it. */
+function exampleModel(): MeshModel {
+  const source = { file: 'hand-written' };
+  const mesh = 'shop';
+  const mtls = {
+    mode: 'STRICT' as const,
+    certificate: { sds: { secretName: 'weft-mesh-identity' } },
+    validation: { trust: { sds: { secretName: 'weft-mesh-identity' } } },
+  };
+  const node = (version: string) => ({
+    kind: 'VirtualNode' as const,
+    name: `order-service-${version}`,
+    meshName: mesh,
+    source,
+    spec: {
+      listeners: [
+        {
+          portMapping: { port: 8080, protocol: 'http' as const },
+          healthCheck: { protocol: 'http' as const, path: '/health', port: 8080, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 },
+          outlierDetection: { maxServerErrors: 5, interval: { unit: 's' as const, value: 10 }, baseEjectionDuration: { unit: 's' as const, value: 30 }, maxEjectionPercent: 50 },
+          tls: mtls,
+        },
+      ],
+      serviceDiscovery: { awsCloudMap: { namespaceName: 'weft-shop', serviceName: 'order-service', attributes: [{ key: 'version', value: version }] } },
+      logging: { accessLog: { file: { path: '/dev/stdout' } } },
+      authorization: [
+        { name: 'only-the-gateway', action: 'ALLOW' as const, rules: [{ from: [{ principals: ['spiffe://shop/ns/shop/sa/ingress'] }], to: [{ methods: ['GET', 'POST'] }] }] },
+      ],
+    },
+  });
+  const retryPolicy = {
+    maxRetries: 3,
+    perRetryTimeout: { unit: 's' as const, value: 2 },
+    httpRetryEvents: ['server-error' as const, 'gateway-error' as const],
+    tcpRetryEvents: ['connection-error' as const],
+  };
+  const route = (name: string, priority: number, match: object, weightedTargets: { virtualNode: string; weight: number }[]) => ({
+    kind: 'Route' as const,
+    name,
+    meshName: mesh,
+    virtualRouterName: 'order-service',
+    source,
+    spec: { priority, httpRoute: { match, action: { weightedTargets }, retryPolicy, timeout: { perRequest: { unit: 's' as const, value: 10 } } } },
+  });
+  return {
+    mesh: { kind: 'Mesh', name: mesh, meshName: mesh, source, spec: { egressFilter: { type: 'DROP_ALL' } } },
+    virtualNodes: [node('v1'), node('v2')],
+    virtualRouters: [{ kind: 'VirtualRouter', name: 'order-service', meshName: mesh, source, spec: { listeners: [{ portMapping: { port: 8080, protocol: 'http' } }] } }],
+    routes: [
+      route('canary-header', 0, { prefix: '/', headers: [{ name: 'x-canary', match: { exact: 'true' } }] }, [{ virtualNode: 'order-service-v2', weight: 1 }]),
+      route('weighted', 1, { prefix: '/' }, [
+        { virtualNode: 'order-service-v1', weight: 90 },
+        { virtualNode: 'order-service-v2', weight: 10 },
+      ]),
+    ],
+    virtualServices: [{ kind: 'VirtualService', name: 'order-service.shop.local', meshName: mesh, source, spec: { provider: { virtualRouter: { virtualRouterName: 'order-service' } } } }],
+    virtualGateways: [
+      {
+        kind: 'VirtualGateway',
+        name: 'ingress',
+        meshName: mesh,
+        source,
+        spec: {
+          listeners: [
+            {
+              portMapping: { port: 8080, protocol: 'http' },
+              healthCheck: { protocol: 'http', path: '/health', port: 8080, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 },
+            },
+          ],
+          backendDefaults: {
+            clientPolicy: { tls: { enforce: true, certificate: { sds: { secretName: 'weft-mesh-identity' } }, validation: { trust: { sds: { secretName: 'weft-mesh-identity' } } } } },
+          },
+          logging: { accessLog: { file: { path: '/dev/stdout' } } },
+          rateLimit: { maxTokens: 1000, tokensPerFill: 500, fillIntervalMs: 1000, statusCode: 429 },
+        },
+      },
+    ],
+    gatewayRoutes: [
+      {
+        kind: 'GatewayRoute',
+        name: 'orders',
+        meshName: mesh,
+        virtualGatewayName: 'ingress',
+        source,
+        spec: {
+          httpRoute: {
+            match: { prefix: '/orders/' },
+            action: { target: { virtualService: { virtualServiceName: 'order-service.shop.local' } }, rewrite: { prefix: { value: '/orders/' } } },
+          },
+        },
+      },
+    ],
+  };
+}
+
+const byName = (configs: NodeConfig[]) => Object.fromEntries(configs.map((c) => [c.node.name, c]));
+
+describe('example app', () => {
+  test('the configs published at deploy equal the compiler\'s output for the same mesh written by hand', () => {
+    const published = byName(publishedConfigs(template));
+    const expected = byName(compileMesh(exampleModel()));
+    expect(Object.keys(published).sort()).toEqual(['ingress', 'order-service-v1', 'order-service-v2']);
+    expect(published).toEqual(expected);
+  });
+
+  test('the canary: x-canary goes to v2, the rest splits 90/10 with 3 retries of 2 s inside 10 s', () => {
+    const ingress = byName(publishedConfigs(template)).ingress;
+    const [canary, split] = ingress.outbound.services[0].listeners[0].routes;
+    expect(canary).toMatchObject({ priority: 0, match: { headers: [{ name: 'x-canary', match: { exact: 'true' } }] }, action: { weightedTargets: [{ cluster: 'order-service-v2:8080' }] } });
+    expect(split).toMatchObject({
+      priority: 1,
+      action: { weightedTargets: [{ cluster: 'order-service-v1:8080', weight: 90 }, { cluster: 'order-service-v2:8080', weight: 10 }] },
+      retryPolicy: { maxRetries: 3, perTryTimeoutMs: 2000 },
+      timeout: { perRequestMs: 10000 },
+    });
+    expect(ingress.mesh.egressFilter).toBe('DROP_ALL');
+    expect(ingress.clusters.map((c) => c.tls.mode)).toEqual(['MUTUAL', 'MUTUAL']);
+    expect(byName(publishedConfigs(template))['order-service-v1'].inbound.listeners[0].tls).toMatchObject({ mode: 'STRICT', certificate: { mesh: true }, validation: { trust: { mesh: true } } });
+  });
+
+  test('AwsSolutions checks: no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+
+  test('the controllers are bundled by esbuild on Node.js 22, without Docker', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => String(f.Properties.Description ?? '').includes('(mesh shop)'));
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
+      const bundle = fs.readFileSync(path.join(assemblyDir, `asset.${hash}`, 'index.js'), 'utf8');
+      // The contracts are bundled in; the AWS SDK comes from the runtime.
+      expect(bundle).toContain('weft.dev/');
+      expect(bundle).toMatch(/require\("@aws-sdk\/client-/);
+    }
+  });
+
+  test('the sidecars\' environment parses with the sidecar\'s own settings parser', () => {
+    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: 'order-service-v1' } }));
+    const sidecar = (td.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[]).find((c) => c.Name === 'weft-sidecar')!;
+    const env = Object.fromEntries(sidecar.Environment.map((e) => [e.Name, cfnText(e.Value, () => 'bucket')]));
+    expect(parseSettings([], env)).toMatchObject({
+      node: 'order-service-v1',
+      mesh: 'shop',
+      config: 's3://bucket/shop/nodes/order-service-v1.json',
+      certSource: 'secretsmanager:weft/shop/order-service-v1/certificate',
+      transparent: true,
+      appPorts: ['8080'],
+    });
+    expect(td.Properties.ProxyConfiguration).toMatchObject({ Type: 'APPMESH', ContainerName: 'weft-sidecar' });
+    expect(td.Properties.RequiresCompatibilities).toEqual(['FARGATE']);
+  });
+
+  test('the sidecar image is built from proxy/Dockerfile with only the files it copies', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(assemblyDir, `${stack.artifactId}.assets.json`), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; dockerFile?: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    expect(images[0].source.dockerFile).toBe('proxy/Dockerfile');
+    expect(fs.readdirSync(path.join(assemblyDir, images[0].source.directory)).sort()).toEqual(['package-lock.json', 'package.json', 'proxy', 'tsconfig.json']);
+  });
+
+  test('the gateway may discover only the order service; nodes without backends discover nothing', () => {
+    const discover = (rolePrefix: string) =>
+      statementsOfRole(template, rolePrefix).find((s) => JSON.stringify(s.Action).includes('DiscoverInstances'))?.Condition;
+    expect(discover('IngressTaskTaskRole')).toEqual({ StringEquals: { 'servicediscovery:NamespaceName': ['weft-shop'], 'servicediscovery:ServiceName': ['order-service'] } });
+    expect(discover('OrderServiceTaskv1TaskRole')).toEqual({ StringEquals: { 'servicediscovery:NamespaceName': ['weft:none'], 'servicediscovery:ServiceName': ['weft:none'] } });
+  });
+
+  test('the task registry maps both order-service families; canary and stable share one Cloud Map service', () => {
+    const registry = parseTaskRegistry(JSON.parse(cfnText(publishProperties(template).TaskRegistry, () => 'srv-1')));
+    expect(Object.keys(registry.families).sort()).toEqual(['order-service-v1', 'order-service-v2']);
+    expect(registry.families['order-service-v2']).toMatchObject({ node: 'order-service-v2', port: 15000, cloudMap: { serviceName: 'order-service' }, attributes: { version: 'v2' } });
+    template.resourceCountIs('AWS::ServiceDiscovery::Service', 1);
+  });
+});
