@@ -10,13 +10,16 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
 import * as appmesh from '../../lib';
-import { publishedConfigs } from './synth-helpers';
+import { cfnValidationErrors, publishedConfigs } from './synth-helpers';
 
 function synth(build: (scope: Construct) => void) {
   const app = new cdk.App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new cdk.Stack(app, 'stack');
   build(stack);
-  return publishedConfigs(Template.fromStack(stack), () => 'token');
+  const template = Template.fromStack(stack);
+  // Every README example must also be a template CloudFormation accepts.
+  expect(cfnValidationErrors(template.toJSON())).toEqual([]);
+  return publishedConfigs(template, () => 'token');
 }
 
 describe('aws-appmesh README examples', () => {

@@ -11,7 +11,7 @@ import { parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/c
 import { buildExampleApp, type OrderServiceStack } from '../../bin/example-app';
 import { compileMesh } from '../../lib/model/compile';
 import type { MeshModel } from '../../lib/model/schema';
-import { cfnText, publishedConfigs, publishProperties, statementsOfRole } from './synth-helpers';
+import { cfnText, cfnValidationErrors, publishedConfigs, publishProperties, statementsOfRole } from './synth-helpers';
 
 let app: cdk.App;
 let stack: OrderServiceStack;
@@ -142,6 +142,10 @@ describe('example app', () => {
     expect(ingress.mesh.egressFilter).toBe('DROP_ALL');
     expect(ingress.clusters.map((c) => c.tls.mode)).toEqual(['MUTUAL', 'MUTUAL']);
     expect(byName(publishedConfigs(template))['order-service-v1'].inbound.listeners[0].tls).toMatchObject({ mode: 'STRICT', certificate: { mesh: true }, validation: { trust: { mesh: true } } });
+  });
+
+  test('CloudFormation Validate (cfn-lint rules, bundled with aws-cdk-lib) reports no error', () => {
+    expect(cfnValidationErrors(template.toJSON(), 'WeftOrderServiceExample.template.json')).toEqual([]);
   });
 
   test('AwsSolutions checks: no unacknowledged finding', () => {

@@ -43,3 +43,34 @@ export function statementsOfRole(template: Template, rolePrefix: string): Record
   );
   return policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
 }
+
+/**
+ * The diagnostics of severity ERROR (or FATAL) that CloudFormation Validate — the cfn-lint rule
+ * engine aws-cdk-lib ships as `@aws/cloudformation-validate` — reports for a synthesized template,
+ * each as `ruleId logicalId.path: message`.
+ */
+export function cfnValidationErrors(template: object, name = 'template.json'): string[] {
+  // Not a dependency of ours: the copy nested in aws-cdk-lib, which `cdk synth` itself runs.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cfv = require(require.resolve('@aws/cloudformation-validate', { paths: [require.resolve('aws-cdk-lib')] })) as {
+    CompositeEngine: new (config?: object) => { validateTemplate(t: unknown, c?: object): { diagnostics: CfnDiagnostic[] }; free(): void };
+    TemplateContent: new (content: string, name?: string) => unknown;
+  };
+  const engine = new cfv.CompositeEngine({});
+  try {
+    const report = engine.validateTemplate(new cfv.TemplateContent(JSON.stringify(template), name), { detailLevel: 'STANDARD', severityLevel: 'WARN' });
+    return report.diagnostics
+      .filter((d) => d.severity === 'ERROR' || d.severity === 'FATAL')
+      .map((d) => `${d.ruleId} ${d.entity?.logicalId ?? ''}${d.propertyPath ? `.${d.propertyPath}` : ''}: ${d.message}`);
+  } finally {
+    engine.free();
+  }
+}
+
+interface CfnDiagnostic {
+  ruleId: string;
+  severity: string;
+  message: string;
+  propertyPath?: string;
+  entity?: { logicalId?: string };
+}
