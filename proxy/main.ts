@@ -24,6 +24,10 @@ import type { ProxyContext, RequestFilter } from './http/pipeline';
 import { createLogger, type Logger } from './log';
 import { newSidecarStats, type SidecarStats } from './stats';
 import { certificateProviderFor, type CertificateProvider } from './tls/certificate-provider';
+import { InboundTcp } from './tcp/inbound-tcp';
+import { TcpProxy, type TcpStats } from './tcp/tcp-proxy';
+import { TransparentEgress } from './transparent/transparent-egress';
+import { originalDstAvailable, originalDstUnavailableReason } from './transparent/original-dst';
 
 export const SIDECAR_START_FAILED = 'WEFT_ERR_SIDECAR_START_FAILED';
 
@@ -46,6 +50,8 @@ export interface SidecarHandle {
   readonly ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> };
   readonly store: ConfigStore;
   readonly stats: SidecarStats;
+  /** Byte-stream counters (TCP listeners, transparent TLS and TCP). */
+  readonly tcpStats: TcpStats;
   /** Graceful: stop accepting, let in-flight requests finish (up to `deadlineMs`), then close. */
   shutdown(deadlineMs?: number): Promise<void>;
   /** Immediate: closes every connection. */
@@ -56,7 +62,7 @@ export interface SidecarHandle {
 export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): Promise<SidecarHandle> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
   if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
-  const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger);
+  const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger, { pollMs: settings.certPollMs, region: settings.region });
   await certificates.start();
   let cloudMap: EndpointSource;
   try {
@@ -109,9 +115,15 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
   const inbound = new InboundHandler(ctx, settings.appHost, deps.filters?.inbound);
   const egress = new EgressHandler(ctx, deps.filters?.egress);
+  // Byte streams: TCP listeners on the inbound port; in transparent mode, the egress port's
+  // TLS (routed by SNI) and plain TCP (routed by original destination).
+  const tcp = new TcpProxy(ctx, logger);
+  const inboundTcp = new InboundTcp(ctx, tcp, settings.appHost, settings.transparent);
+  const transparentEgress = settings.transparent ? new TransparentEgress(ctx, tcp, settings.requestHeadersTimeoutMs) : undefined;
   const admin = new AdminServer({
     store,
     stats,
+    tcp: tcp.stats,
     ports: () => ({ ...ports }),
     draining: () => draining,
     drain: () => void shutdown(settings.drainDeadlineMs, false),
@@ -134,7 +146,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
         ports.gateway[gl.port] = await l.listen();
       }
     } else {
-      const inboundListener = new Listener({ name: 'inbound', host: settings.listenAddress, port: settings.inboundPort, limits, stats, tls: () => store.current?.inboundTls, onRequest: inbound.onRequest });
+      const inboundListener = new Listener({ name: 'inbound', host: settings.listenAddress, port: settings.inboundPort, limits, stats, tls: () => store.current?.inboundTls, onRequest: inbound.onRequest, divert: inboundTcp });
       listeners.push(inboundListener);
       ports.inbound = await inboundListener.listen();
       const egressListener = new Listener({
@@ -146,6 +158,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
         tls: () => undefined,
         onRequest: egress.onRequest,
         onConnect: egress.onConnect,
+        divert: transparentEgress,
       });
       egress.attach(egressListener);
       listeners.push(egressListener);
@@ -165,6 +178,13 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       logger.log('warn', 'config_needs_restart', { message: 'node kind or gateway listener ports changed; restart the sidecar to apply them', version: s.version });
     }
   });
+  if (settings.transparent && !originalDstAvailable()) {
+    logger.log('warn', 'original_dst_unavailable', {
+      code: 'WEFT_ERR_ORIGINAL_DST_UNAVAILABLE',
+      message: 'transparent mode without the native/original-dst addon: HTTP routes by Host and TLS by SNI, plain TCP is refused; list plain TCP ports in EgressIgnoredPorts',
+      reason: originalDstUnavailableReason(),
+    });
+  }
   logger.log('info', 'sidecar_started', { node: snapshot.config.node.name, mesh: snapshot.config.mesh.name, version: snapshot.version, ports });
 
   let shutdownPromise: Promise<void> | undefined;
@@ -201,6 +221,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     ports,
     store,
     stats,
+    tcpStats: tcp.stats,
     async shutdown(deadlineMs = settings.drainDeadlineMs) {
       await shutdown(deadlineMs, true);
       await finalClose(active() > 0);

@@ -2,6 +2,7 @@
 // Dependencies stay external (they are in node_modules); the sidecar image bundles its own copy
 // from proxy/ (see proxy/Dockerfile).
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 
 const entries = [
@@ -29,3 +30,7 @@ await Promise.all(
 
 // `npx weft` executes the bin directly.
 if (existsSync('dist/weft.js')) chmodSync('dist/weft.js', 0o755);
+
+// The optional SO_ORIGINAL_DST addon (transparent-mode plain TCP). Its script prints a notice and
+// exits 0 when g++, make or Node's headers are missing: the sidecar then refuses such TCP clearly.
+execFileSync(process.execPath, ['native/original-dst/build.mjs'], { stdio: 'inherit' });

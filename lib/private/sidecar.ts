@@ -125,13 +125,13 @@ export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition,
  * so a change elsewhere (constructs, controllers, tests) does not roll every task's image.
  * Keep in step with the Dockerfile's COPY lines.
  */
-export const SIDECAR_IMAGE_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'proxy'];
+export const SIDECAR_IMAGE_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'proxy', 'native'];
 
 function defaultSidecarImage(): ecs.ContainerImage {
   const root = findWeftRoot('proxy/Dockerfile');
   return ecs.ContainerImage.fromAsset(root, {
     file: 'proxy/Dockerfile',
     ignoreMode: cdk.IgnoreMode.DOCKER,
-    exclude: ['*', ...SIDECAR_IMAGE_FILES.map((f) => `!${f}`), 'proxy/**/*.test.ts'],
+    exclude: ['*', ...SIDECAR_IMAGE_FILES.map((f) => `!${f}`), 'proxy/**/*.test.ts', 'native/*/build'],
   });
 }

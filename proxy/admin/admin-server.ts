@@ -8,10 +8,13 @@ import type { ClusterStats } from '../cluster/cluster-runtime';
 import type { ConfigStore } from '../config/config-store';
 import { sendError } from '../errors';
 import { renderTraffic, type SidecarStats } from '../stats';
+import type { TcpStats } from '../tcp/tcp-proxy';
 
 export interface AdminState {
   store: ConfigStore;
   stats: SidecarStats;
+  /** Byte-stream (TCP, SNI passthrough) counters. */
+  tcp: TcpStats;
   /** Bound ports by listener name, for /stats. */
   ports: () => Record<string, unknown>;
   draining: () => boolean;
@@ -99,6 +102,7 @@ export class AdminServer {
       listeners,
       egress: { passthrough: stats.egressPassthrough, denied: stats.egressDenied, tunnels: stats.tunnels },
       clientErrors: stats.clientErrors,
+      tcp: this.state.tcp,
       clusters,
     };
   }

@@ -4,6 +4,7 @@
  * request timeouts so that a black-holed endpoint fails a poll instead of stalling it forever.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceDiscoveryClient, type ServiceDiscoveryClientConfig } from '@aws-sdk/client-servicediscovery';
 import { WeftError } from '../errors';
 
@@ -84,4 +85,14 @@ export function createServiceDiscoveryClient(opts: AwsClientOptions = {}): Servi
 export function createS3Client(opts: AwsClientOptions = {}): S3Client {
   const { endpoint, config } = baseConfig('S3', opts);
   return new S3Client({ ...config, ...(endpoint ? { forcePathStyle: true } : {}) });
+}
+
+/**
+ * Secrets Manager's client (the sidecar's `secretsmanager:` certificate source). The secret
+ * reader keeps the last good certificate when a poll fails, so SDK retries only delay the next
+ * poll's answer; two attempts cover a dropped connection.
+ */
+export function createSecretsManagerClient(opts: AwsClientOptions = {}): SecretsManagerClient {
+  const { config } = baseConfig('Secrets Manager', opts);
+  return new SecretsManagerClient({ ...config, maxAttempts: 2 });
 }

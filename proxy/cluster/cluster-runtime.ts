@@ -1,9 +1,14 @@
 /**
- * A cluster at run time: its endpoints (from discovery), its balancer, one keep-alive undici Pool
+ * A cluster at run time: its endpoints (from discovery), its balancer, one keep-alive upstream
  * per endpoint, circuit-breaker counters and stats. Envoy's "cluster" layer: routes pick a cluster
- * by name, the cluster picks an endpoint, the endpoint's pool carries the request.
+ * by name, the cluster picks an endpoint, the endpoint's upstream carries the request.
+ *
+ * The upstream speaks the cluster's protocol: HTTP/1.1 (an undici Pool) for `http` and `tcp`,
+ * HTTP/2 (node:http2 sessions, h2c or TLS+ALPN) for `http2` and `grpc`. Upgrade requests
+ * (WebSocket) always take an HTTP/1.1 pool: HTTP/2 has no Upgrade.
  */
 import { Pool } from 'undici';
+import { H2Upstream, type Upstream } from './h2-upstream';
 import type { Cluster } from '../contracts';
 import type { Balancer, Endpoint, PickContext } from '../routing/types';
 import { createBalancer } from '../balancer';
@@ -23,7 +28,9 @@ export interface ClusterStats extends TrafficStats {
 export class ClusterRuntime {
   readonly stats: ClusterStats = { ...newTrafficStats(), overflow: 0, connectFailures: 0, timeouts: 0, noEndpoint: 0 };
   private endpoints: Endpoint[] = [];
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, Upstream>();
+  /** HTTP/1.1 pools of an HTTP/2 cluster's endpoints, for upgrade requests only. */
+  private readonly upgradePools = new Map<string, Pool>();
   private readonly balancer: Balancer;
   private readonly stopWatching: () => void;
   private readonly scheme: 'http:' | 'https:';
@@ -69,25 +76,57 @@ export class ClusterRuntime {
     return this.stats.active >= this.maxRequests || endpoint.active - this.maxConnections >= this.maxPending;
   }
 
-  /** The endpoint's pool, created on first use. */
-  pool(endpoint: Endpoint): Pool {
+  /** True when requests travel to the endpoints over HTTP/2. */
+  get http2(): boolean {
+    return this.def.protocol === 'http2' || this.def.protocol === 'grpc';
+  }
+
+  /** The endpoint's upstream, created on first use. */
+  pool(endpoint: Endpoint): Upstream {
     let pool = this.pools.get(endpoint.id);
     if (pool === undefined) {
-      const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-      const cp = this.def.connectionPool;
-      pool = new Pool(`${this.scheme}//${host}:${endpoint.port}`, {
-        connections: this.maxConnections,
-        pipelining: 1,
-        keepAliveTimeout: this.def.idleTimeoutMs || 4_000,
-        maxRequestsPerClient: cp.maxRequestsPerConnection > 0 ? cp.maxRequestsPerConnection : undefined,
-        // The route timeout bounds the whole exchange; undici's own timers would cut streams short.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        connect: { timeout: this.def.connectTimeoutMs || undefined, ...this.tls },
-      });
+      pool = this.http2
+        ? new H2Upstream(this.origin(endpoint), {
+            tls: this.tls,
+            connectTimeoutMs: this.def.connectTimeoutMs,
+            idleTimeoutMs: this.def.idleTimeoutMs || 4_000,
+            // Streams multiplex: a few sessions carry what HTTP/1.1 needs many connections for.
+            maxSessions: Math.min(this.maxConnections, 4),
+          })
+        : this.h1Pool(endpoint);
       this.pools.set(endpoint.id, pool);
     }
     return pool;
+  }
+
+  /** An HTTP/1.1 pool to the endpoint, for requests that must stay HTTP/1.1 (upgrades). */
+  upgradePool(endpoint: Endpoint): Pool {
+    if (!this.http2) return this.pool(endpoint) as Pool;
+    let pool = this.upgradePools.get(endpoint.id);
+    if (pool === undefined) {
+      pool = this.h1Pool(endpoint);
+      this.upgradePools.set(endpoint.id, pool);
+    }
+    return pool;
+  }
+
+  private origin(endpoint: Endpoint): string {
+    const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+    return `${this.scheme}//${host}:${endpoint.port}`;
+  }
+
+  private h1Pool(endpoint: Endpoint): Pool {
+    const cp = this.def.connectionPool;
+    return new Pool(this.origin(endpoint), {
+      connections: this.maxConnections,
+      pipelining: 1,
+      keepAliveTimeout: this.def.idleTimeoutMs || 4_000,
+      maxRequestsPerClient: cp.maxRequestsPerConnection > 0 ? cp.maxRequestsPerConnection : undefined,
+      // The route timeout bounds the whole exchange; undici's own timers would cut streams short.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: { timeout: this.def.connectTimeoutMs || undefined, ...this.tls },
+    });
   }
 
   begin(endpoint: Endpoint): void {
@@ -118,8 +157,7 @@ export class ClusterRuntime {
     if (this.closed) return;
     this.closed = true;
     this.stopWatching();
-    const pools = [...this.pools.values()];
-    this.pools.clear();
+    const pools = this.takePools();
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
   }
 
@@ -127,9 +165,15 @@ export class ClusterRuntime {
   async destroy(): Promise<void> {
     this.closed = true;
     this.stopWatching();
-    const pools = [...this.pools.values()];
-    this.pools.clear();
+    const pools = this.takePools();
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+
+  private takePools(): Upstream[] {
+    const pools: Upstream[] = [...this.pools.values(), ...this.upgradePools.values()];
+    this.pools.clear();
+    this.upgradePools.clear();
+    return pools;
   }
 
   private setEndpoints(discovered: readonly DiscoveredEndpoint[]): void {
@@ -150,10 +194,12 @@ export class ClusterRuntime {
       }
     }
     for (const gone of previous.values()) {
-      const pool = this.pools.get(gone.id);
-      if (pool) {
-        this.pools.delete(gone.id);
-        void pool.close().catch(() => undefined);
+      for (const pools of [this.pools, this.upgradePools] as Map<string, Upstream>[]) {
+        const pool = pools.get(gone.id);
+        if (pool) {
+          pools.delete(gone.id);
+          void pool.close().catch(() => undefined);
+        }
       }
     }
     this.endpoints = next;

@@ -17,9 +17,12 @@ import { Exchange } from './forward';
 import { peerAddress, splitHostPort, upstreamRequestHeaders } from './headers';
 import { peerOf, type Listener } from './listener';
 import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
+import { redirectedDestination } from '../transparent/transparent-egress';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+/** Idle limit of WebSockets to destinations outside the mesh (no route says otherwise). */
+const PASSTHROUGH_TUNNEL_IDLE_MS = 3_600_000;
 
 export class EgressHandler {
   /** Connections to destinations outside the mesh (ALLOW_ALL), pooled per origin. */
@@ -51,7 +54,8 @@ export class EgressHandler {
       const hp = splitHostPort(req.headers.host ?? '');
       if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
       host = hp.host;
-      port = hp.port;
+      // Transparent mode: the port the app dialled, when the redirect recorded it, beats Host's.
+      port = redirectedDestination(req.socket)?.port ?? hp.port;
     } else {
       // Absolute form (an HTTP_PROXY client): the target's authority overrides Host (RFC 9112 §3.2.2).
       let target: URL;
@@ -103,10 +107,9 @@ export class EgressHandler {
       // HTTP service: answer the CONNECT, then parse the tunnel's requests as if the app had
       // sent them to this port, so they get routes, weights and mTLS like any other request.
       socket.write(ESTABLISHED);
-      if (head.length > 0) socket.unshift(head);
       ctx.stats.tunnels++;
       socket.once('close', () => ctx.stats.tunnels--);
-      this.listener?.http.emit('connection', socket);
+      this.listener?.serveTunnelled(socket as Socket, head);
       return;
     }
     if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
@@ -163,6 +166,7 @@ export class EgressHandler {
       timeoutMs: 0,
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
+      tunnelIdleMs: PASSTHROUGH_TUNNEL_IDLE_MS,
     }).start(this.passthrough, `http://${hostPart}:${port}`, routeReq.path, headers);
   }
 

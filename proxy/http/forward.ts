@@ -6,16 +6,33 @@
  *
  * This is the "router" end of the pipeline: it owns the per-request timeout and turns upstream
  * failures into coded responses. Retries wrap it in a later issue (an exchange is one attempt).
+ *
+ * Either side may be HTTP/1.1 or HTTP/2: the downstream response is Node's HTTP/1.1 response or
+ * its HTTP/2 compatibility response, the upstream an undici Pool or an {@link H2Upstream}.
+ * Trailers cross in both directions of protocol; a gRPC trailers-only response stays one
+ * HEADERS frame on HTTP/2. An upgrade request (WebSocket) that the upstream answers with 101
+ * becomes a byte tunnel between the two sockets.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderOps } from '../contracts';
 import type { ClusterRuntime } from '../cluster/cluster-runtime';
 import type { Endpoint } from '../routing/types';
 import { applyResponseHeaderOps } from '../routing/header-ops';
-import { sendError, type WeftErrorCode } from '../errors';
+import type { WeftErrorCode } from '../errors';
 import { countResponse, type TrafficStats } from '../stats';
-import { downstreamResponseHeaders, type OutgoingHeaders } from './headers';
+import { parseGrpcStatus } from './grpc';
+import { downstreamResponseHeaders, upgradeResponseHead, type OutgoingHeaders } from './headers';
+import { upgradeHeadOf } from './listener';
+import { isH2Response, sendProxyError } from './respond';
+
+/** Where an exchange can be sent: an undici dispatcher or an HTTP/2 upstream. */
+export interface ExchangeTarget {
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+}
 
 export interface ExchangeOptions {
   /** The listener's counters. */
@@ -34,6 +51,8 @@ export interface ExchangeOptions {
   maxBodyBytes: number;
   /** Called when the listener is draining: the response closes its connection. */
   draining: () => boolean;
+  /** Idle limit of an upgraded (WebSocket) tunnel; 0 is none. */
+  tunnelIdleMs?: number;
 }
 
 class ExchangeTimeout extends Error {
@@ -56,15 +75,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finished = false;
   private status = 0;
   private bodyBytes = 0;
+  private grpcStatus_: number | undefined;
+  /** The response already ended with its headers (trailers-only). */
+  private headersEnded = false;
+  private readonly h2: boolean;
 
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly opts: ExchangeOptions,
-  ) {}
+  ) {
+    this.h2 = isH2Response(res);
+  }
+
+  /** The response's `grpc-status` (from its trailers, or its headers when trailers-only), once known. */
+  get grpcStatus(): number | undefined {
+    return this.grpcStatus_;
+  }
 
   /** Sends the request; the response (or a coded error) is written to `res`. */
-  start(dispatcher: Dispatcher, origin: string | undefined, path: string, headers: OutgoingHeaders): void {
+  start(dispatcher: ExchangeTarget, origin: string | undefined, path: string, headers: OutgoingHeaders): void {
     const { req, opts } = this;
     opts.traffic.active++;
     if (opts.cluster && opts.endpoint) opts.cluster.begin(opts.endpoint);
@@ -72,7 +102,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (!this.finished) this.abort(new ClientGone());
     });
     if (opts.timeoutMs > 0) this.timer = setTimeout(() => this.abort(new ExchangeTimeout()), opts.timeoutMs);
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    // HTTP/2 frames its body without either header: the HEADERS frame says whether one follows.
+    const hasBody = this.h2
+      ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
+      : req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && opts.maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
       // Paused first: a 'data' listener alone would start the flow before undici (which resumes
       // the body when it writes it) is listening, and those bytes would be lost.
@@ -84,6 +117,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const options: Dispatcher.DispatchOptions = { path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null };
     if (origin !== undefined) options.origin = origin;
+    const upgrade = upgradeHeadOf(req) !== undefined ? req.headers.upgrade : undefined;
+    if (upgrade !== undefined) options.upgrade = upgrade;
     try {
       dispatcher.dispatch(options, this);
     } catch (err) {
@@ -97,16 +132,33 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.pendingAbort) abort(this.pendingAbort);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  /** `endStream`: the upstream's HTTP/2 HEADERS frame ended the response (gRPC trailers-only). */
+  onHeaders(statusCode: number, rawHeaders: (Buffer | string)[], resume: () => void, statusText: string, endStream = false): boolean {
     if (this.finished) return false;
     // 1xx: Node's server already answered 100-continue; other interim responses are not relayed.
     if (statusCode < 200) return true;
     this.status = statusCode;
     const flat = downstreamResponseHeaders(rawHeaders, this.opts.stripResponseControl);
     const res = this.res;
-    if (this.opts.draining()) res.shouldKeepAlive = false;
-    if (this.opts.responseOps) res.writeHead(statusCode, statusText, withOps(flat, this.opts.responseOps));
-    else res.writeHead(statusCode, statusText, flat);
+    if (!this.h2) {
+      if (this.opts.draining()) res.shouldKeepAlive = false;
+      if (this.opts.responseOps) res.writeHead(statusCode, statusText, withOps(flat, this.opts.responseOps));
+      else res.writeHead(statusCode, statusText, flat);
+      if (endStream) this.grpcStatus_ = grpcStatusIn(flat);
+    } else {
+      const obj = toObject(flat);
+      if (this.opts.responseOps) applyResponseHeaderOps(this.opts.responseOps, obj);
+      if (endStream) {
+        this.grpcStatus_ = parseGrpcStatus(obj['grpc-status']);
+        // One HEADERS frame with END_STREAM, as the upstream sent it: gRPC reads it as the status.
+        const stream = (res as unknown as Http2ServerResponse).stream;
+        obj[':status'] = String(statusCode);
+        if (!stream.destroyed) stream.respond(obj as Record<string, string | string[]>, { endStream: true });
+        this.headersEnded = true;
+        return true;
+      }
+      res.writeHead(statusCode, obj as Record<string, string | string[]>);
+    }
     res.on('drain', resume);
     return true;
   }
@@ -115,10 +167,53 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.res.write(chunk);
   }
 
-  onComplete(): void {
+  /** `trailers`: undici's raw list (HTTP/1.1 chunked trailers) or the HTTP/2 upstream's flat list. */
+  onComplete(trailers?: (Buffer | string)[] | Record<string, string> | null): void {
     if (this.finished) return;
-    this.res.end();
+    if (!this.headersEnded) {
+      if (Array.isArray(trailers) && trailers.length > 0) {
+        const obj: Record<string, string> = {};
+        for (let i = 0; i < trailers.length; i += 2) obj[trailers[i].toString().toLowerCase()] = trailers[i + 1].toString();
+        this.grpcStatus_ = parseGrpcStatus(obj['grpc-status']);
+        this.res.addTrailers(obj);
+      }
+      this.res.end();
+    }
     this.finish();
+  }
+
+  /** The upstream answered an upgrade with 101: relay the head, then join the two sockets. */
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+    if (this.finished) {
+      upstream.destroy();
+      return;
+    }
+    const client = this.req.socket as Socket;
+    const head = upgradeHeadOf(this.req) ?? Buffer.alloc(0);
+    this.status = statusCode;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    // The response object only framed errors; from here the client socket is a raw tunnel, and
+    // the exchange stays in flight (drain waits for it) until either side closes.
+    this.finished = true;
+    this.res.detachSocket(client);
+    client.write(upgradeResponseHead(statusCode, (rawHeaders ?? []) as (Buffer | string)[], this.opts.stripResponseControl));
+    if (head.length > 0) upstream.write(head);
+    const idle = this.opts.tunnelIdleMs ?? 0;
+    if (idle > 0) {
+      client.setTimeout(idle, () => client.destroy());
+      (upstream as Socket).setTimeout?.(idle, () => upstream.destroy());
+    }
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+    client.once('close', () => {
+      upstream.destroy();
+      this.account();
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
   }
 
   onError(err: Error): void {
@@ -150,7 +245,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     // A body left half-read desynchronises the connection: close it with the error.
     const close = weft === 'WEFT_ERR_REQUEST_BODY_TOO_LARGE' || !this.req.complete || this.opts.draining();
-    sendError(this.res, weft, close);
+    sendProxyError(this.res, weft, close);
     this.status = this.res.statusCode;
     this.finish();
   }
@@ -167,6 +262,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private finish(): void {
     this.finished = true;
+    this.account();
+  }
+
+  private account(): void {
     if (this.timer) clearTimeout(this.timer);
     const { traffic, cluster, endpoint } = this.opts;
     traffic.active--;
@@ -180,6 +279,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
 /** Route response rules work on a header object; only routes that have rules pay for it. */
 function withOps(flat: string[], ops: HeaderOps): Record<string, string | string[]> {
+  const obj = toObject(flat);
+  applyResponseHeaderOps(ops, obj);
+  return obj as Record<string, string | string[]>;
+}
+
+function toObject(flat: string[]): Record<string, string | string[] | undefined> {
   const obj: Record<string, string | string[] | undefined> = {};
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
@@ -188,6 +293,10 @@ function withOps(flat: string[], ops: HeaderOps): Record<string, string | string
     else if (typeof existing === 'string') obj[name] = [existing, flat[i + 1]];
     else existing.push(flat[i + 1]);
   }
-  applyResponseHeaderOps(ops, obj);
-  return obj as Record<string, string | string[]>;
+  return obj;
+}
+
+function grpcStatusIn(flat: string[]): number | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'grpc-status') return parseGrpcStatus(flat[i + 1]);
+  return undefined;
 }

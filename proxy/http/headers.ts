@@ -52,7 +52,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, authority: string, 
   const listed = connectionListed(incoming.connection);
   const out: OutgoingHeaders = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || REBUILT.has(name) || name.startsWith(CONTROL_PREFIX)) continue;
+    // Pseudo-headers (`:path`, `:authority`...) of an HTTP/2 request are rebuilt by the next hop.
+    if (name.charCodeAt(0) === 58 /* : */ || HOP_BY_HOP.has(name) || REBUILT.has(name) || name.startsWith(CONTROL_PREFIX)) continue;
     if (listed !== undefined && listed.includes(name)) continue;
     if (opts.stripProxyAuthorization && name === 'proxy-authorization') continue;
     out[name] = incoming[name] as string | string[];
@@ -83,10 +84,12 @@ export function peerAddress(remote: string | undefined): string {
 }
 
 /**
- * Converts undici's raw response header list into the flat `[name, value, ...]` list that
- * `writeHead` takes, without hop-by-hop fields (and without `x-weft-*` from untrusted upstreams).
+ * Converts undici's raw response header list (or the HTTP/2 upstream's string list) into the flat
+ * `[name, value, ...]` list that `writeHead` takes, without hop-by-hop fields (and without
+ * `x-weft-*` from untrusted upstreams). Being free of connection-specific fields, the list is
+ * also valid on HTTP/2.
  */
-export function downstreamResponseHeaders(raw: Buffer[], stripControl: boolean): string[] {
+export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], stripControl: boolean): string[] {
   const out: string[] = [];
   let listed: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -103,6 +106,24 @@ export function downstreamResponseHeaders(raw: Buffer[], stripControl: boolean):
   const kept: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!listed.includes(out[i])) kept.push(out[i], out[i + 1]);
   return kept;
+}
+
+/**
+ * The raw head of a 101 answer relayed to the client of an upgrade: `Connection` and `Upgrade`
+ * stay (they are the upgrade itself), other hop-by-hop fields and untrusted `x-weft-*` go.
+ */
+export function upgradeResponseHead(status: number, raw: readonly (Buffer | string)[], stripControl: boolean): string {
+  let head = `HTTP/1.1 ${status} Switching Protocols\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    const lower = name.toLowerCase();
+    if (lower !== 'connection' && lower !== 'upgrade' && (HOP_BY_HOP.has(lower) || (stripControl && lower.startsWith(CONTROL_PREFIX)))) continue;
+    const value = raw[i + 1].toString('latin1');
+    // Header values came through an HTTP parser; a CR or LF here would forge a header.
+    if (/[\r\n]/.test(value)) continue;
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
 }
 
 /** Splits a Host header (or CONNECT authority) into a lowercased host and an optional port. */

@@ -6,16 +6,29 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { CONTROL_HEADERS } from '../contracts';
+import { CONTROL_HEADERS, type InboundListener } from '../contracts';
+import { H2Upstream, type Upstream } from '../cluster/h2-upstream';
 import { Exchange } from './forward';
+import { boundedTimeout } from './grpc';
 import { peerAddress, upstreamRequestHeaders } from './headers';
-import { peerOf, type PeerIdentity } from './listener';
+import { peerOf, upgradeHeadOf, type PeerIdentity } from './listener';
 import type { Snapshot } from '../config/config-store';
 import { reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
 
+/** The app port speaks HTTP/2 (cleartext, prior knowledge) when its listener is http2 or grpc. */
+const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
+
+/** The inbound listener configured on `port` (a node has a handful: a scan beats a map build). */
+function listenerOf(snapshot: Snapshot, port: number): InboundListener | undefined {
+  const listeners = snapshot.config.inbound.listeners;
+  for (let i = 0; i < listeners.length; i++) if (listeners[i].port === port) return listeners[i];
+  return undefined;
+}
+
 export class InboundHandler {
-  /** One keep-alive pool per app port, kept for the sidecar's lifetime. */
+  /** One keep-alive pool per app port and protocol, kept for the sidecar's lifetime. */
   private readonly appPools = new Map<number, Pool>();
+  private readonly h2AppPools = new Map<number, H2Upstream>();
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -46,6 +59,7 @@ export class InboundHandler {
 
   private forward(req: IncomingMessage, res: ServerResponse, target: Snapshot['inboundPorts'][number], peer: PeerIdentity, address: string): void {
     const { ctx } = this;
+    const listener = listenerOf(ctx.store.current!, target.listenerPort);
     const headers = upstreamRequestHeaders(req, req.headers.host ?? `${this.appHost}:${target.appPort}`, {
       peerAddress: address,
       // Another sidecar's forwarding chain is as trustworthy as the sidecar itself.
@@ -60,23 +74,39 @@ export class InboundHandler {
       responseOps: undefined,
       stripResponseControl: true,
       connectErrorCode: 'WEFT_ERR_APP_UNREACHABLE',
-      timeoutMs: target.timeoutMs,
+      timeoutMs: boundedTimeout(target.timeoutMs, req.headers),
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
-    }).start(this.pool(target.appPort), undefined, req.url ?? '/', headers);
+      tunnelIdleMs: listener?.timeout.idleMs,
+    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), undefined, req.url ?? '/', headers);
   }
 
   async close(force = false): Promise<void> {
-    const pools = [...this.appPools.values()];
+    const pools: Upstream[] = [...this.appPools.values(), ...this.h2AppPools.values()];
     this.appPools.clear();
+    this.h2AppPools.clear();
     await Promise.all(pools.map((p) => (force ? p.destroy() : p.close()).catch(() => undefined)));
+  }
+
+  /** The app port's upstream in its listener's protocol (upgrades stay HTTP/1.1). */
+  private upstream(protocol: string | undefined, appPort: number, upgrade: boolean): Upstream {
+    if (upgrade || protocol === undefined || !H2_APP_PROTOCOLS.has(protocol)) return this.pool(appPort);
+    let h2 = this.h2AppPools.get(appPort);
+    if (h2 === undefined) {
+      h2 = new H2Upstream(`http://${this.hostPart()}:${appPort}`, { tls: undefined, connectTimeoutMs: 5_000, idleTimeoutMs: 4_000, maxSessions: 2 });
+      this.h2AppPools.set(appPort, h2);
+    }
+    return h2;
+  }
+
+  private hostPart(): string {
+    return this.appHost.includes(':') ? `[${this.appHost}]` : this.appHost;
   }
 
   private pool(port: number): Pool {
     let pool = this.appPools.get(port);
     if (pool === undefined) {
-      const host = this.appHost.includes(':') ? `[${this.appHost}]` : this.appHost;
-      pool = new Pool(`http://${host}:${port}`, { pipelining: 1, keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 5_000 } });
+      pool = new Pool(`http://${this.hostPart()}:${port}`, { pipelining: 1, keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 5_000 } });
       this.appPools.set(port, pool);
     }
     return pool;

@@ -1,20 +1,40 @@
 /**
- * A listening port: accepts connections, terminates TLS when the current config says so, and
- * hands HTTP/1.1 requests to a handler. The TLS decision is taken per connection from the current
- * snapshot, so a config reload can change a port's TLS mode without closing it:
+ * A listening port: accepts connections, classifies each one by its first bytes, terminates TLS
+ * when the current config says so, and hands requests to a handler. The TLS decision is taken
+ * per connection from the current snapshot, so a config reload can change a port's TLS mode
+ * without closing it:
  * - DISABLED: plaintext.
  * - STRICT: TLS only; with validation, a client certificate is required and verified.
  * - PERMISSIVE: the first byte decides (0x16 starts a TLS handshake), one port for both.
  *
- * Parsing is strict (Node's llhttp without the lenient flags) and every parse failure is
+ * One port serves HTTP/1.1 and HTTP/2: cleartext HTTP/2 with prior knowledge is recognised by
+ * its connection preface, over TLS ALPN offers `h2` and `http/1.1`. A byte-stream handler (the
+ * `divert`: TCP listeners, transparent egress) may take a connection at accept or after its
+ * first bytes, before it is treated as HTTP.
+ *
+ * HTTP/1.1 parsing is strict (Node's llhttp without the lenient flags) and every parse failure is
  * answered by code: 400 (smuggling shapes, bad syntax), 431 (header block too large), 408
- * (headers too slow), then the connection is closed.
+ * (headers too slow), then the connection is closed. HTTP/2 sessions are bounded by header list
+ * size and pairs, concurrent streams, session memory, and an idle timeout.
+ *
+ * Upgrade requests (WebSocket) reach the handler like any request, with a response object that
+ * writes to the raw socket: errors and non-101 answers are ordinary responses, and a 101 turns
+ * the connection into a tunnel (see `Exchange.onUpgrade`).
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { rawErrorResponse, sendError, type WeftErrorCode } from '../errors';
+import type { ConnectionDivert } from '../tcp/divert';
+import { rawErrorResponse, type WeftErrorCode } from '../errors';
+import { linkRequest, sendProxyError } from './respond';
 import type { SidecarStats } from '../stats';
 import { sansAccepted, type ServerTlsRuntime } from '../tls/tls-options';
 import { uriSans } from '../tls/certificate-provider';
@@ -30,11 +50,46 @@ export interface PeerIdentity {
 
 const PLAINTEXT: PeerIdentity = Object.freeze({ authenticated: false, principal: undefined, encrypted: false });
 const kPeer = Symbol('weft.peer');
+const kUpgradeHead = Symbol('weft.upgradeHead');
 
 /** The identity established for the connection a request arrived on. */
 export function peerOf(req: IncomingMessage): PeerIdentity {
   return (req.socket as Socket & { [kPeer]?: PeerIdentity })[kPeer] ?? PLAINTEXT;
 }
+
+/**
+ * For an upgrade request (WebSocket...), the bytes the client sent after the request head;
+ * undefined for every other request.
+ */
+export function upgradeHeadOf(req: IncomingMessage): Buffer | undefined {
+  return (req as IncomingMessage & { [kUpgradeHead]?: Buffer })[kUpgradeHead];
+}
+
+/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** What a connection is, by its first bytes. */
+export type ConnectionKind = 'tls' | 'h2' | 'http1';
+
+/**
+ * Classifies a connection by the bytes it sent first; undefined while they are a proper prefix of
+ * the HTTP/2 preface (more bytes needed). Anything not TLS or HTTP/2 is left to the HTTP/1.1
+ * parser, which answers malformed input itself.
+ */
+export function classifyFirstBytes(first: Buffer): ConnectionKind | undefined {
+  if (first.length === 0) return undefined;
+  if (first[0] === 0x16) return 'tls';
+  const n = Math.min(first.length, H2_PREFACE.length);
+  if (first.compare(H2_PREFACE, 0, n, 0, n) !== 0) return 'http1';
+  return n === H2_PREFACE.length ? 'h2' : undefined;
+}
+
+/** HTTP/2 limits; the header limits come from {@link ListenerLimits}. */
+const H2_MAX_CONCURRENT_STREAMS = 256;
+const H2_MAX_SESSION_MEMORY_MB = 32;
+const H2_IDLE_MS = 60_000;
+/** Pseudo-header fields of a request (:method, :scheme, :authority, :path). */
+const H2_PSEUDO_HEADERS = 4;
 
 export interface ListenerLimits {
   maxHeaderBytes: number;
@@ -54,11 +109,18 @@ export interface ListenerOptions {
   onRequest: (req: IncomingMessage, res: ServerResponse) => void;
   /** CONNECT requests (egress only). */
   onConnect?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * Byte streams (proxy/tcp, proxy/transparent): offered each connection at accept and with its
+   * first bytes (again after TLS termination) before HTTP sees it. Absent: HTTP only.
+   */
+  divert?: ConnectionDivert;
 }
 
 export class Listener {
   readonly http: HttpServer;
+  readonly h2: Http2Server;
   private readonly front: NetServer;
+  private readonly sessions = new Set<ServerHttp2Session>();
   private readonly tlsServers = new WeakMap<ServerTlsRuntime, TlsServer>();
   private readonly sockets = new Set<Duplex>();
   private draining_ = false;
@@ -79,9 +141,21 @@ export class Listener {
     this.http.on('request', (req: IncomingMessage, res: ServerResponse) => this.admit(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     if (opts.onConnect) this.http.on('connect', opts.onConnect);
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket as Socket, head));
     // The HTTP server never listens itself (connections arrive through the front), but its
     // timeout sweeper and idle-connection tracking start on 'listening'.
     this.http.emit('listening');
+    this.h2 = createH2Server({
+      maxHeaderListPairs: limits.maxHeaders + H2_PSEUDO_HEADERS,
+      maxSessionMemory: H2_MAX_SESSION_MEMORY_MB,
+      settings: {
+        maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
+        maxHeaderListSize: limits.maxHeaderBytes,
+        enablePush: false,
+      },
+    });
+    this.h2.on('session', (session: ServerHttp2Session) => this.session(session));
+    this.h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.admitH2(req, res));
     this.front = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
@@ -108,12 +182,14 @@ export class Listener {
     return (this.front.address() as { port: number } | null)?.port ?? 0;
   }
 
-  /** Stops accepting; kept-alive connections close after their next response. */
+  /** Stops accepting; kept-alive connections close after their next response, HTTP/2 sessions get GOAWAY. */
   drain(): void {
     if (this.draining_) return;
     this.draining_ = true;
     this.front.close();
     this.http.closeIdleConnections();
+    // Graceful: GOAWAY now, the session closes when its open streams finish.
+    for (const s of this.sessions) if (!s.closed) s.close();
   }
 
   /** Connections still open (including tunnels handed off by CONNECT). */
@@ -131,9 +207,12 @@ export class Listener {
     this.draining_ = true;
     this.front.close();
     this.http.closeAllConnections();
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     this.http.close();
+    this.h2.close();
   }
 
   /** Keeps a socket counted until it closes (CONNECT tunnels are handed over by the egress). */
@@ -148,27 +227,68 @@ export class Listener {
       return;
     }
     this.track(socket);
+    const { divert } = this.opts;
+    if (divert !== undefined && divert.onAccept(socket)) return;
     const tls = this.opts.tls();
-    if (tls === undefined) {
-      this.http.emit('connection', socket);
-    } else if (tls.mode === 'STRICT') {
+    if (tls !== undefined && tls.mode === 'STRICT') {
       this.tlsServer(tls).emit('connection', socket);
+      return;
+    }
+    this.firstBytes(socket, (first) => {
+      if (divert !== undefined && divert.onFirstBytes(socket, first, false)) return;
+      const kind = classifyFirstBytes(first);
+      if (kind === 'tls' && tls !== undefined) {
+        socket.pause();
+        socket.unshift(first);
+        this.tlsServer(tls).emit('connection', socket);
+      } else {
+        this.serve(socket, first, kind === 'h2');
+      }
+    });
+  }
+
+  /**
+   * Reads until the connection can be classified (at most the HTTP/2 preface's 24 bytes). Until
+   * then neither the TLS nor the HTTP timeouts guard the socket, so this one does.
+   */
+  private firstBytes(socket: Socket, then: (first: Buffer) => void): void {
+    let first: Buffer | undefined;
+    socket.setTimeout(this.opts.limits.headersTimeoutMs, () => socket.destroy());
+    const onData = (chunk: Buffer): void => {
+      first = first === undefined ? chunk : Buffer.concat([first, chunk]);
+      if (classifyFirstBytes(first) === undefined) return;
+      socket.off('data', onData);
+      socket.setTimeout(0);
+      then(first);
+    };
+    socket.on('data', onData);
+  }
+
+  /**
+   * Serves the requests inside an accepted CONNECT tunnel, HTTP/1.1 or HTTP/2 (gRPC clients
+   * behind `grpc_proxy` speak HTTP/2 inside), `head` being bytes already read from it.
+   */
+  serveTunnelled(socket: Socket, head: Buffer): void {
+    if (head.length > 0 && classifyFirstBytes(head) !== undefined) {
+      this.serve(socket, head, classifyFirstBytes(head) === 'h2');
+      return;
+    }
+    if (head.length > 0) socket.unshift(head);
+    this.firstBytes(socket, (first) => this.serve(socket, first, classifyFirstBytes(first) === 'h2'));
+  }
+
+  /** Hands a classified connection, and the bytes already read from it, to HTTP/2 or HTTP/1.1. */
+  private serve(socket: Socket, first: Buffer, h2: boolean): void {
+    if (h2) {
+      // The HTTP/2 session picks up bytes left in the socket's buffer.
+      socket.pause();
+      socket.unshift(first);
+      this.h2.emit('connection', socket);
     } else {
-      // Until the first byte decides, neither the TLS nor the HTTP timeouts guard the socket.
-      socket.setTimeout(this.opts.limits.headersTimeoutMs, () => socket.destroy());
-      socket.once('data', (chunk: Buffer) => {
-        socket.setTimeout(0);
-        if (chunk[0] === 0x16) {
-          socket.pause();
-          socket.unshift(chunk);
-          this.tlsServer(tls).emit('connection', socket);
-        } else {
-          // The HTTP parser reads the socket's handle directly, bypassing unshift: replay the
-          // peeked bytes as a data event instead.
-          this.http.emit('connection', socket);
-          socket.emit('data', chunk);
-        }
-      });
+      // The HTTP parser reads the socket's handle directly, bypassing unshift: replay the
+      // peeked bytes as a data event instead.
+      this.http.emit('connection', socket);
+      socket.emit('data', first);
     }
   }
 
@@ -184,7 +304,7 @@ export class Listener {
         minVersion: 'TLSv1.2',
         // A handshake that stalls is the TLS form of slowloris.
         handshakeTimeout: Math.max(1_000, this.opts.limits.headersTimeoutMs),
-        ALPNProtocols: ['http/1.1'],
+        ALPNProtocols: ['h2', 'http/1.1'],
       });
       server.on('secureConnection', (socket: TLSSocket) => {
         const cert = tls.mutual ? socket.getPeerCertificate() : undefined;
@@ -195,12 +315,65 @@ export class Listener {
         const principal = cert ? uriSans(cert.subjectaltname)[0] : undefined;
         (socket as TLSSocket & { [kPeer]?: PeerIdentity })[kPeer] = { authenticated: tls.mutual && socket.authorized, principal, encrypted: true };
         this.track(socket);
-        this.http.emit('connection', socket);
+        const alpnH2 = socket.alpnProtocol === 'h2';
+        const { divert } = this.opts;
+        if (divert === undefined) {
+          if (alpnH2) this.h2.emit('connection', socket);
+          else this.http.emit('connection', socket);
+          return;
+        }
+        // The decrypted first bytes decide whether a byte-stream handler takes the connection.
+        this.firstBytes(socket, (first) => {
+          if (divert.onFirstBytes(socket, first, true)) return;
+          this.serve(socket, first, alpnH2 || classifyFirstBytes(first) === 'h2');
+        });
       });
       server.on('tlsClientError', () => undefined);
       this.tlsServers.set(tls, server);
     }
     return server;
+  }
+
+  private session(session: ServerHttp2Session): void {
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    session.on('error', () => session.destroy());
+    // Idle sessions close gracefully (GOAWAY; open streams finish first).
+    session.setTimeout(H2_IDLE_MS, () => session.close());
+    if (this.draining_) session.close();
+  }
+
+  /** HTTP/2 requests: Host from `:authority`, then the same checks and handler as HTTP/1.1. */
+  private admitH2(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    linkRequest(req, res);
+    const r = req as unknown as IncomingMessage;
+    const s = res as unknown as ServerResponse;
+    const headers = req.headers;
+    if (headers.host === undefined) {
+      const authority = headers[':authority'];
+      // RFC 9113 §8.3.1: a request without authority has no target this proxy could route.
+      if (authority === undefined) return this.refuse(s, 'WEFT_ERR_BAD_REQUEST');
+      headers.host = authority;
+    }
+    // Extended CONNECT (RFC 8441) and CONNECT tunnels are not offered over HTTP/2.
+    if (req.method === 'CONNECT') return this.refuse(s, 'WEFT_ERR_BAD_REQUEST');
+    this.admit(r, s);
+  }
+
+  /**
+   * An HTTP/1.1 request with `Connection: upgrade`: served through a response object on the raw
+   * socket, so routing, filters and errors work as for any request.
+   */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
+    // h2c upgrades are ignored (RFC 9113 removed them): the request is served as HTTP/1.1.
+    const token = req.headers.upgrade;
+    if (token !== undefined && token.toLowerCase() !== 'h2c') (req as IncomingMessage & { [kUpgradeHead]?: Buffer })[kUpgradeHead] = head;
+    this.admit(req, res);
   }
 
   /** Checks Node does not enforce for us, then the handler. */
@@ -218,7 +391,7 @@ export class Listener {
   /** A refusal before the body was read: the connection cannot be reused. */
   private refuse(res: ServerResponse, code: WeftErrorCode): void {
     this.opts.stats.clientErrors++;
-    sendError(res, code, true);
+    sendProxyError(res, code, true);
   }
 
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {

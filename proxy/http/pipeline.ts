@@ -8,13 +8,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONTROL_HEADERS } from '../contracts';
 import type { ConfigStore, Snapshot } from '../config/config-store';
 import type { HttpRoute, GrpcRoute } from '../contracts';
-import { sendError, type WeftErrorCode } from '../errors';
+import type { WeftErrorCode } from '../errors';
 import { applyRequestHeaderOps } from '../routing/header-ops';
 import type { RouteDecision } from '../routing/types';
 import { countResponse, type SidecarStats, type TrafficStats } from '../stats';
 import { Exchange } from './forward';
+import { boundedTimeout, grpcStatusForHttp, isGrpcRequest } from './grpc';
 import { upstreamRequestHeaders, type ForwardingOptions } from './headers';
-import type { PeerIdentity } from './listener';
+import { upgradeHeadOf, type PeerIdentity } from './listener';
+import { sendGrpcStatus, sendProxyError } from './respond';
 
 /** A refusal a filter answers with instead of forwarding. */
 export interface FilterVerdict {
@@ -52,9 +54,9 @@ export interface ProxyContext {
   draining: () => boolean;
 }
 
-/** Answers with a sidecar error and counts it. */
+/** Answers with a sidecar error (a gRPC status to gRPC requests) and counts it. */
 export function reply(traffic: TrafficStats, res: ServerResponse, code: WeftErrorCode, close = false, headers?: Record<string, string>): void {
-  sendError(res, code, close, headers);
+  sendProxyError(res, code, close, headers);
   countResponse(traffic, res.statusCode);
 }
 
@@ -80,6 +82,11 @@ export function runFilters(filters: readonly RequestFilter[], req: IncomingMessa
     next();
   };
   const refuse = (v: FilterVerdict): void => {
+    if (isGrpcRequest(req.headers)) {
+      sendGrpcStatus(res, grpcStatusForHttp(v.status), v.body ?? v.code, { ...v.headers, [CONTROL_HEADERS.errorCode]: v.code });
+      countResponse(traffic, 200);
+      return;
+    }
     const body = v.body ?? `${v.code}\n`;
     res.writeHead(v.status, { ...v.headers, [CONTROL_HEADERS.errorCode]: v.code, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -124,6 +131,9 @@ export function forwardToCluster(
   if (cluster.def.tls.mode === 'MUTUAL') headers[CONTROL_HEADERS.targetPort] = String(cluster.def.port);
   const route = decision.route;
   if (route?.headers?.request) applyRequestHeaderOps(route.headers.request, headers);
+  // Istio: a route with fault injection gets no timeout (faults arrive in a later issue).
+  const routeTimeout = route && !route.fault ? route.timeout.perRequestMs : 0;
+  const upgrade = upgradeHeadOf(req) !== undefined;
   new Exchange(req, res, {
     traffic,
     cluster,
@@ -131,9 +141,10 @@ export function forwardToCluster(
     responseOps: route?.headers?.response,
     stripResponseControl: false,
     connectErrorCode: 'WEFT_ERR_UPSTREAM_CONNECT',
-    // Istio: a route with fault injection gets no timeout (faults arrive in a later issue).
-    timeoutMs: route && !route.fault ? route.timeout.perRequestMs : 0,
+    // A gRPC client's deadline bounds the route's.
+    timeoutMs: boundedTimeout(routeTimeout, req.headers),
     maxBodyBytes: ctx.maxBodyBytes,
     draining: ctx.draining,
-  }).start(cluster.pool(endpoint), undefined, decision.path, headers);
+    tunnelIdleMs: route?.timeout.idleMs,
+  }).start(upgrade ? cluster.upgradePool(endpoint) : cluster.pool(endpoint), undefined, decision.path, headers);
 }

@@ -11,6 +11,9 @@ import { CERTIFICATE_FILES } from '../contracts';
 import { watchDirectory, type FileWatch } from '../config/file-watch';
 import { WeftError } from '../errors';
 import type { Logger } from '../log';
+import { createSecretsManagerClient } from '../aws/clients';
+import { SecretCertificateProvider } from './secret-certificate-provider';
+import type { SecretValueClient } from './secret-reader';
 
 export interface MeshCertificate {
   privateKeyPem: string;
@@ -137,12 +140,26 @@ function importKey(pem: string, where: string) {
   }
 }
 
-/** The provider named by the `certSource` setting: `none` or `file:<dir>`. */
-export function certificateProviderFor(source: string, logger: Logger): CertificateProvider {
+/** Options of the Secrets Manager source (from the sidecar settings). */
+export interface CertificateSourceOptions {
+  /** `certPollMs`. Default: 600,000. */
+  pollMs?: number;
+  region?: string;
+  /** A Secrets Manager client to use instead of one built from the environment (tests). */
+  secretsClient?: SecretValueClient;
+}
+
+/** The provider named by the `certSource` setting: `none`, `file:<dir>` or `secretsmanager:<secret id>`. */
+export function certificateProviderFor(source: string, logger: Logger, opts: CertificateSourceOptions = {}): CertificateProvider {
   if (source === 'none') return noCertificates;
   if (source.startsWith('file:') && source.length > 5) return new FileCertificateProvider(source.slice(5), logger);
-  if (source.startsWith('secretsmanager:')) {
-    throw new WeftError(CERT_SOURCE_INVALID, `certificate source '${source}': the Secrets Manager provider is not built into this sidecar yet; use file:<dir>`);
+  if (source.startsWith('secretsmanager:') && source.length > 15) {
+    return new SecretCertificateProvider({
+      client: opts.secretsClient ?? createSecretsManagerClient({ region: opts.region }),
+      secretId: source.slice(15),
+      pollMs: opts.pollMs ?? 600_000,
+      logger,
+    });
   }
   throw new WeftError(CERT_SOURCE_INVALID, `certificate source must be 'none', 'file:<dir>' or 'secretsmanager:<secret id>', got: '${source}'`);
 }

@@ -189,7 +189,12 @@ describe('example app', () => {
     const images = Object.values(manifest.dockerImages);
     expect(images).toHaveLength(1);
     expect(images[0].source.dockerFile).toBe('proxy/Dockerfile');
-    expect(fs.readdirSync(path.join(assemblyDir, images[0].source.directory)).sort()).toEqual(['package-lock.json', 'package.json', 'proxy', 'tsconfig.json']);
+    // Exactly what the Dockerfile's COPY lines name from the build context, and no local build output.
+    const dockerfile = fs.readFileSync(path.join(__dirname, '../../proxy/Dockerfile'), 'utf8');
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(' ')).sort();
+    const context = path.join(assemblyDir, images[0].source.directory);
+    expect(fs.readdirSync(context).sort()).toEqual(copied);
+    expect(fs.existsSync(path.join(context, 'native/original-dst/build'))).toBe(false);
   });
 
   test('the gateway may discover only the order service; nodes without backends discover nothing', () => {
