@@ -1,0 +1,42 @@
+/** The external tools the bench drives (nginx, wrk, openssl, taskset) and their versions. */
+import { execFileSync, spawnSync } from 'node:child_process';
+
+export function hasCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Names of required tools that are not on PATH. */
+export function missingTools(): string[] {
+  return ['nginx', 'wrk', 'openssl'].filter((t) => !hasCommand(t));
+}
+
+const PACKAGES: Record<string, string> = { nginx: 'nginx-light', wrk: 'wrk', openssl: 'openssl' };
+
+/**
+ * Installs missing tools with apt-get (Debian; needs root). Returns what is still missing after
+ * trying, so the caller can explain what to install by hand.
+ */
+export function installTools(log: (line: string) => void): string[] {
+  const missing = missingTools();
+  if (missing.length === 0) return [];
+  if (!hasCommand('apt-get') || process.getuid?.() !== 0) {
+    log(`missing ${missing.join(', ')}; install them (apt-get install ${missing.map((m) => PACKAGES[m]).join(' ')}) and re-run`);
+    return missing;
+  }
+  log(`installing ${missing.join(', ')} with apt-get ...`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env, timeout: 300_000 });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map((m) => PACKAGES[m])], { stdio: 'inherit', env, timeout: 600_000 });
+  } catch (err) {
+    log(`apt-get failed: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return missingTools();
+}
+
+/** First line of a tool's version banner, or undefined. */
+export function toolVersion(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0];
+  return text === '' ? undefined : text;
+}

@@ -1,0 +1,105 @@
+/**
+ * Node configs for the Weft paths, sealed with the same contract code the compiler uses, so the
+ * sidecar under test parses exactly what it would in production.
+ */
+import { sealNodeConfig, spiffeId, type NodeConfig } from '../proxy/contracts';
+import { BENCH_MESH, BENCH_TRUST_DOMAIN } from './certs';
+
+/** The virtual service the app calls through the egress listener (the Host header). */
+export const BENCH_SERVICE = 'app.bench.local';
+/** The port of that virtual service as the app sees it. */
+export const BENCH_SERVICE_PORT = 80;
+
+// What the compiler writes for a route without its own policy (App Mesh defaults).
+const ROUTE_DEFAULTS = {
+  retryPolicy: { maxRetries: 2, perTryTimeoutMs: 15_000, httpRetryEvents: ['gateway-error' as const], tcpRetryEvents: ['connection-error' as const] },
+  timeout: { perRequestMs: 15_000, idleMs: 300_000 },
+};
+
+function meshAndNode(node: string): Pick<NodeConfig, 'mesh' | 'node'> {
+  return {
+    mesh: { name: BENCH_MESH, egressFilter: 'DROP_ALL', trustDomain: BENCH_TRUST_DOMAIN },
+    node: { kind: 'virtualNode', name: node, spiffeId: spiffeId(BENCH_TRUST_DOMAIN, BENCH_MESH, node) },
+  };
+}
+
+export interface OutboundNodeOptions {
+  node: string;
+  /** Virtual node the backend service routes to (names the cluster). */
+  targetNode: string;
+  /** The target node's app (listener) port: the cluster's port. */
+  targetPort: number;
+  /** Where the cluster's single static endpoint is: the upstream itself or the peer sidecar. */
+  endpointPort: number;
+  /** MUTUAL TLS to the endpoint, verifying the peer's SPIFFE id. */
+  mtls: boolean;
+}
+
+/** A caller node: one backend virtual service, one HTTP route to one static-discovery cluster. */
+export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
+  const cluster = `${o.targetNode}:${o.targetPort}`;
+  return sealNodeConfig({
+    ...meshAndNode(o.node),
+    inbound: { listeners: [], policy: {} },
+    outbound: {
+      services: [
+        {
+          name: BENCH_SERVICE,
+          listeners: [
+            {
+              port: BENCH_SERVICE_PORT,
+              protocol: 'http',
+              routes: [
+                {
+                  protocol: 'http',
+                  name: `${BENCH_SERVICE}/default`,
+                  priority: 0,
+                  match: { path: { prefix: '/' } },
+                  action: { weightedTargets: [{ cluster, weight: 1 }] },
+                  ...ROUTE_DEFAULTS,
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+    clusters: [
+      {
+        name: cluster,
+        virtualNode: o.targetNode,
+        port: o.targetPort,
+        protocol: 'http',
+        discovery: { type: 'static', endpoints: [{ address: '127.0.0.1', port: o.endpointPort }] },
+        tls: o.mtls
+          ? {
+              mode: 'MUTUAL',
+              certificate: { mesh: true },
+              trust: { mesh: true },
+              subjectAlternativeNames: [spiffeId(BENCH_TRUST_DOMAIN, BENCH_MESH, o.targetNode)],
+            }
+          : { mode: 'DISABLED' },
+      },
+    ],
+  });
+}
+
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified. */
+export function inboundNodeConfig(node: string, appPort: number): NodeConfig {
+  return sealNodeConfig({
+    ...meshAndNode(node),
+    inbound: {
+      listeners: [
+        {
+          port: appPort,
+          protocol: 'http',
+          tls: { mode: 'STRICT', certificate: { mesh: true }, validation: { trust: { mesh: true } } },
+          timeout: ROUTE_DEFAULTS.timeout,
+        },
+      ],
+      policy: {},
+    },
+    outbound: { services: [] },
+    clusters: [],
+  });
+}

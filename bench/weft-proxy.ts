@@ -1,0 +1,99 @@
+/**
+ * The Weft sidecar under test: `node dist/weft.js proxy` with node configs written by the bench,
+ * local-file certificates and static discovery, on loopback ports picked at start.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { serializeNodeConfig, type NodeConfig } from '../proxy/contracts';
+import { startChild, waitForPort, type Child } from './children';
+import { freePorts } from './ports';
+import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
+import { BENCH_SERVICE, inboundNodeConfig, outboundNodeConfig } from './weft-configs';
+
+export interface WeftProxyOptions {
+  /** Path to the bundled CLI (dist/weft.js). */
+  cli: string;
+  /** Node binary that runs the sidecar (default: the one running the bench). */
+  nodeBin: string;
+  /** Extra Node flags, e.g. --cpu-prof. */
+  nodeFlags: string[];
+}
+
+interface Sidecar {
+  child: Child;
+  inboundPort: number;
+  egressPort: number;
+}
+
+export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
+  let verdict: string | undefined | null = null;
+  const unavailable = (): string | undefined => {
+    if (verdict !== null) return verdict;
+    if (!existsSync(opts.cli)) verdict = `${opts.cli} does not exist (run npm run build)`;
+    else {
+      try {
+        execFileSync(opts.nodeBin, [opts.cli, 'proxy', '--help'], { stdio: 'pipe', timeout: 15_000 });
+        verdict = undefined;
+      } catch (err) {
+        const e = err as { stderr?: Buffer; message: string };
+        verdict = `\`weft proxy --help\` failed: ${(e.stderr?.toString() || e.message).trim().split('\n')[0]}`;
+      }
+    }
+    return verdict;
+  };
+
+  async function startSidecar(ctx: PathContext, name: string, config: NodeConfig, certDir: string | undefined): Promise<Sidecar> {
+    const dir = join(ctx.dir, name);
+    mkdirSync(dir, { recursive: true });
+    const configFile = join(dir, 'node-config.json');
+    writeFileSync(configFile, serializeNodeConfig(config));
+    const [inboundPort, egressPort, adminPort] = await freePorts(3);
+    const args = [
+      ...opts.nodeFlags.map((f) => f.replace('{dir}', dir)),
+      opts.cli,
+      'proxy',
+      '--config', configFile,
+      '--inbound-port', String(inboundPort),
+      '--egress-port', String(egressPort),
+      '--admin-port', String(adminPort),
+      '--listen-address', '127.0.0.1',
+      '--cert-source', certDir ? `file:${certDir}` : 'none',
+      '--metrics', 'none',
+      '--log-level', 'warn',
+      '--drain-deadline-ms', '1000',
+    ];
+    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), cpus: ctx.serverCpus });
+    await waitForPort(child, config.inbound.listeners.length > 0 ? inboundPort : egressPort);
+    return { child, inboundPort, egressPort };
+  }
+
+  return {
+    family: 'weft',
+    label: 'Weft',
+    unavailable,
+    async oneHop(ctx) {
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mtls: false });
+      const sidecar = await startSidecar(ctx, 'weft-1hop', config, undefined);
+      const url = `http://127.0.0.1:${sidecar.egressPort}/`;
+      await waitForOk(url, BENCH_SERVICE);
+      return { url, host: BENCH_SERVICE, processes: [{ role: 'proxy', child: sidecar.child }] };
+    },
+    async twoHopMtls(ctx) {
+      const certs = ctx.certificates();
+      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort), certs.get('server')!.dir);
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mtls: true });
+      const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
+      const url = `http://127.0.0.1:${client.egressPort}/`;
+      await waitForOk(url, BENCH_SERVICE);
+      return {
+        url,
+        host: BENCH_SERVICE,
+        processes: [
+          { role: 'outbound', child: client.child },
+          { role: 'inbound', child: server.child },
+        ],
+      };
+    },
+  };
+}
