@@ -2,15 +2,14 @@
  * The example app (bin/example-app.ts), synthesized once with real Lambda bundling: what
  * `npx cdk synth` produces offline.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/contracts';
+import { parseNodeConfig, parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/contracts';
 import { buildExampleApp, type OrderServiceStack } from '../../bin/example-app';
-import { compileMesh } from '../../lib/model/compile';
-import type { MeshModel } from '../../lib/model/schema';
 import { cfnText, cfnValidationErrors, publishedConfigs, publishProperties, statementsOfRole } from './synth-helpers';
 
 let app: cdk.App;
@@ -24,107 +23,20 @@ beforeAll(() => {
   template = Template.fromStack(stack);
 });
 
-/** The example mesh written by hand as a model document, the way the YAML front end produces it. */
-function exampleModel(): MeshModel {
-  const source = { file: 'hand-written' };
-  const mesh = 'shop';
-  const mtls = {
-    mode: 'STRICT' as const,
-    certificate: { sds: { secretName: 'weft-mesh-identity' } },
-    validation: { trust: { sds: { secretName: 'weft-mesh-identity' } } },
-  };
-  const node = (version: string) => ({
-    kind: 'VirtualNode' as const,
-    name: `order-service-${version}`,
-    meshName: mesh,
-    source,
-    spec: {
-      listeners: [
-        {
-          portMapping: { port: 8080, protocol: 'http' as const },
-          healthCheck: { protocol: 'http' as const, path: '/health', port: 8080, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 },
-          outlierDetection: { maxServerErrors: 5, interval: { unit: 's' as const, value: 10 }, baseEjectionDuration: { unit: 's' as const, value: 30 }, maxEjectionPercent: 50 },
-          tls: mtls,
-        },
-      ],
-      serviceDiscovery: { awsCloudMap: { namespaceName: 'weft-shop', serviceName: 'order-service', attributes: [{ key: 'version', value: version }] } },
-      logging: { accessLog: { file: { path: '/dev/stdout' } } },
-      authorization: [
-        { name: 'only-the-gateway', action: 'ALLOW' as const, rules: [{ from: [{ principals: ['spiffe://shop/ns/shop/sa/ingress'] }], to: [{ methods: ['GET', 'POST'] }] }] },
-      ],
-    },
-  });
-  const retryPolicy = {
-    maxRetries: 3,
-    perRetryTimeout: { unit: 's' as const, value: 2 },
-    httpRetryEvents: ['server-error' as const, 'gateway-error' as const],
-    tcpRetryEvents: ['connection-error' as const],
-  };
-  const route = (name: string, priority: number, match: object, weightedTargets: { virtualNode: string; weight: number }[]) => ({
-    kind: 'Route' as const,
-    name,
-    meshName: mesh,
-    virtualRouterName: 'order-service',
-    source,
-    spec: { priority, httpRoute: { match, action: { weightedTargets }, retryPolicy, timeout: { perRequest: { unit: 's' as const, value: 10 } } } },
-  });
-  return {
-    mesh: { kind: 'Mesh', name: mesh, meshName: mesh, source, spec: { egressFilter: { type: 'DROP_ALL' } } },
-    virtualNodes: [node('v1'), node('v2')],
-    virtualRouters: [{ kind: 'VirtualRouter', name: 'order-service', meshName: mesh, source, spec: { listeners: [{ portMapping: { port: 8080, protocol: 'http' } }] } }],
-    routes: [
-      route('canary-header', 0, { prefix: '/', headers: [{ name: 'x-canary', match: { exact: 'true' } }] }, [{ virtualNode: 'order-service-v2', weight: 1 }]),
-      route('weighted', 1, { prefix: '/' }, [
-        { virtualNode: 'order-service-v1', weight: 90 },
-        { virtualNode: 'order-service-v2', weight: 10 },
-      ]),
-    ],
-    virtualServices: [{ kind: 'VirtualService', name: 'order-service.shop.local', meshName: mesh, source, spec: { provider: { virtualRouter: { virtualRouterName: 'order-service' } } } }],
-    virtualGateways: [
-      {
-        kind: 'VirtualGateway',
-        name: 'ingress',
-        meshName: mesh,
-        source,
-        spec: {
-          listeners: [
-            {
-              portMapping: { port: 8080, protocol: 'http' },
-              healthCheck: { protocol: 'http', path: '/health', port: 8080, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 },
-            },
-          ],
-          backendDefaults: {
-            clientPolicy: { tls: { enforce: true, certificate: { sds: { secretName: 'weft-mesh-identity' } }, validation: { trust: { sds: { secretName: 'weft-mesh-identity' } } } } },
-          },
-          logging: { accessLog: { file: { path: '/dev/stdout' } } },
-          rateLimit: { maxTokens: 1000, tokensPerFill: 500, fillIntervalMs: 1000, statusCode: 429 },
-        },
-      },
-    ],
-    gatewayRoutes: [
-      {
-        kind: 'GatewayRoute',
-        name: 'orders',
-        meshName: mesh,
-        virtualGatewayName: 'ingress',
-        source,
-        spec: {
-          httpRoute: {
-            match: { prefix: '/orders/' },
-            action: { target: { virtualService: { virtualServiceName: 'order-service.shop.local' } }, rewrite: { prefix: { value: '/orders/' } } },
-          },
-        },
-      },
-    ],
-  };
+/** `weft compile` (the built CLI, as a user runs it) on the example mesh written as YAML. */
+function compiledFromYaml(): NodeConfig[] {
+  const root = path.join(__dirname, '../..');
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
+  const out = execFileSync(process.execPath, ['dist/weft.js', 'compile', 'test/fixtures/example-app/shop.yaml'], { cwd: root, encoding: 'utf8' });
+  return (JSON.parse(out) as unknown[]).map((c) => parseNodeConfig(c));
 }
 
 const byName = (configs: NodeConfig[]) => Object.fromEntries(configs.map((c) => [c.node.name, c]));
 
 describe('example app', () => {
-  test('the configs published at deploy equal the compiler\'s output for the same mesh written by hand', () => {
+  test('the configs published at deploy equal `weft compile` on the same mesh written as YAML', () => {
     const published = byName(publishedConfigs(template));
-    const expected = byName(compileMesh(exampleModel()));
+    const expected = byName(compiledFromYaml());
     expect(Object.keys(published).sort()).toEqual(['ingress', 'order-service-v1', 'order-service-v2']);
     expect(published).toEqual(expected);
   });

@@ -142,7 +142,16 @@ function intrinsicOf(node: Node, longForm: boolean): { fn: string; arg: unknown 
  * recorded line is the key's, so an unknown or misspelt field points at its own key.
  */
 export function toPlain(node: unknown, path: string, sourcePath: string, opts: WalkOptions): unknown {
-  if (isAlias(node)) return toPlain(node.resolve(opts.src.doc), path, sourcePath, opts);
+  if (isAlias(node)) {
+    const target = node.resolve(opts.src.doc);
+    if (target === undefined) {
+      // Anchors are scoped to one document: an alias to an anchor of another `---` document (or a
+      // misspelt one) would otherwise become a silent null.
+      opts.errors.push({ sourcePath, line: nodeLine(node, opts.src), message: `unknown alias *${node.source} (anchors do not reach across '---' documents)` });
+      return null;
+    }
+    return toPlain(target, path, sourcePath, opts);
+  }
   if (!node || typeof node !== 'object' || !('range' in node)) return node ?? null;
   const n = node as Node;
   opts.lines.set(path, nodeLine(n, opts.src));

@@ -62,6 +62,14 @@ describe('document shape', () => {
     expect(Object.keys(meshes[0].virtualNodes[0]).sort()).toEqual(['kind', 'meshName', 'name', 'source', 'spec']);
   });
 
+  test('anchors work inside a document; an alias to another document\'s anchor is an error, not null', () => {
+    const router = 'apiVersion: weft.dev/v1alpha1\nkind: VirtualRouter\nmetadata: { name: r }\nspec: { listeners: [&l { portMapping: { port: 80, protocol: http } }] }\n';
+    expect(errorsOf(router)).toEqual([]);
+    expect(errorsOf(`${router}---\napiVersion: weft.dev/v1alpha1\nkind: VirtualRouter\nmetadata: { name: s }\nspec: { listeners: [*l] }\n`)).toEqual([
+      "shop.yaml:13: VirtualRouter/s: spec.listeners[0]: unknown alias *l (anchors do not reach across '---' documents)",
+    ]);
+  });
+
   test('CloudFormation tags are refused outside CloudFormation templates', () => {
     expect(errorsOf('apiVersion: weft.dev/v1alpha1\nkind: VirtualService\nmetadata: { name: s }\nspec:\n  provider: { virtualNode: { virtualNodeName: !Ref Node } }\n')).toEqual([
       'shop.yaml:9: VirtualService/s: spec.provider.virtualNode.virtualNodeName: CloudFormation functions are only evaluated in CloudFormation templates, got: !Ref',
