@@ -10,6 +10,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseNodeConfig, parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/contracts';
 import { buildExampleApp, type OrderServiceStack } from '../../bin/example-app';
+import { planEvent } from '../../lambda/discovery/plan';
+import type { TaskState } from '../../lambda/discovery/task-state';
+import { endpointFromInstance, matchesAttributes } from '../../proxy/endpoints/instance-endpoint';
 import { cfnText, cfnValidationErrors, publishedConfigs, publishProperties, statementsOfRole } from './synth-helpers';
 
 let app: cdk.App;
@@ -92,6 +95,49 @@ describe('example app', () => {
     });
     expect(td.Properties.ProxyConfiguration).toMatchObject({ Type: 'APPMESH', ContainerName: 'weft-sidecar' });
     expect(td.Properties.RequiresCompatibilities).toEqual(['FARGATE']);
+  });
+
+  test('the parts agree: a task discovery sync registers is an endpoint the gateway\'s sidecar may discover, matches and dials', () => {
+    // The canary's task, as ECS reports it once it runs, mapped by the synthesized task registry.
+    const registry = parseTaskRegistry(JSON.parse(cfnText(publishProperties(template).TaskRegistry, () => 'srv-1')));
+    const task: TaskState = {
+      taskArn: 'arn:aws:ecs:eu-west-1:111111111111:task/shop/0123456789abcdef0123456789abcdef',
+      family: 'order-service-v2',
+      lastStatus: 'RUNNING',
+      desiredStatus: 'RUNNING',
+      healthStatus: 'HEALTHY',
+      zone: 'eu-west-1a',
+      ipv4: '10.0.1.7',
+      version: 3,
+    };
+    const action = planEvent({ task, entry: registry.families[task.family] }, undefined);
+    if (action.kind !== 'register') throw new Error(`expected a registration, got ${JSON.stringify(action)}`);
+
+    // The gateway's published config names the canary's cluster with a Cloud Map filter...
+    const ingress = byName(publishedConfigs(template)).ingress;
+    const cluster = ingress.clusters.find((c) => c.name === 'order-service-v2:8080')!;
+    if (cluster.discovery.type !== 'cloudMap') throw new Error('expected Cloud Map discovery');
+    const { namespaceName, serviceName, attributes: filter } = cluster.discovery;
+    expect(registry.families[task.family].cloudMap).toMatchObject({ namespaceName, serviceName });
+    // ...that the registered instance matches (and the stable node's filter does not)...
+    expect(matchesAttributes(action.attributes, filter)).toBe(true);
+    const stable = ingress.clusters.find((c) => c.name === 'order-service-v1:8080')!.discovery as typeof cluster.discovery;
+    expect(matchesAttributes(action.attributes, stable.attributes)).toBe(false);
+    // ...which the gateway's role may discover...
+    const discover = statementsOfRole(template, 'IngressTaskTaskRole').find((st) => JSON.stringify(st.Action).includes('DiscoverInstances'))!;
+    expect(discover.Condition).toEqual({ StringEquals: { 'servicediscovery:NamespaceName': [namespaceName], 'servicediscovery:ServiceName': [serviceName] } });
+    // ...and whose endpoint is the canary sidecar's inbound port, as its own settings parse it.
+    const [td] = Object.values(template.findResources('AWS::ECS::TaskDefinition', { Properties: { Family: task.family } }));
+    const sidecar = (td.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[]).find((c) => c.Name === 'weft-sidecar')!;
+    const settings = parseSettings([], Object.fromEntries(sidecar.Environment.map((e) => [e.Name, cfnText(e.Value, () => 'bucket')])));
+    expect(endpointFromInstance({ instanceId: action.instanceId, attributes: action.attributes })).toEqual({
+      id: '0123456789abcdef0123456789abcdef',
+      address: '10.0.1.7',
+      port: settings.inboundPort,
+      zone: 'eu-west-1a',
+      weight: 1,
+      healthy: true,
+    });
   });
 
   test('the sidecar image is built from proxy/Dockerfile with only the files it copies', () => {
