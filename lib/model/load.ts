@@ -15,7 +15,8 @@ import { checkSpec } from './front-ends/spec-issues';
 import { isWeftDocument, readWeftDocument } from './front-ends/weft';
 import { type Node } from 'yaml';
 import { type SourceDocument, nodeLine, parseSource } from './front-ends/yaml-source';
-import { type MeshModel, type MeshResource, type Resource, SPEC_SCHEMAS } from './schema';
+import { type MeshModel, type Resource, SPEC_SCHEMAS } from './schema';
+import { addToMeshModel, emptyMeshModel } from './mesh-model';
 
 /** One source file's name and contents. */
 export interface SourceText {
@@ -132,7 +133,7 @@ function assemble(raw: RawResource[], errors: ModelError[], failed: FrontEndResu
     if (resource.kind === 'Route') resource.virtualRouterName = r.virtualRouterName ?? '';
     if (resource.kind === 'GatewayRoute') resource.virtualGatewayName = r.virtualGatewayName ?? '';
     if (resource.kind === 'Mesh') {
-      models.set(meshName, emptyModel(resource));
+      models.set(meshName, emptyMeshModel(resource));
       continue;
     }
     const model = models.get(meshName);
@@ -140,38 +141,11 @@ function assemble(raw: RawResource[], errors: ModelError[], failed: FrontEndResu
       errors.push(rawError(r, 'metadata.mesh', `the mesh is not defined in the sources${meshNames.length > 0 ? ` (defined: ${meshNames.join(', ')})` : ''}, got: ${meshName}`));
       continue;
     }
-    addTo(model, resource);
+    addToMeshModel(model, resource);
   }
   for (const meshName of failed) {
     if (meshName !== undefined) incomplete.add(meshName);
     else for (const m of models.keys()) incomplete.add(m);
   }
   return { meshes: [...models.values()].filter((m) => !incomplete.has(m.mesh.name)), errors };
-}
-
-function emptyModel(mesh: MeshResource): MeshModel {
-  return { mesh, virtualNodes: [], virtualServices: [], virtualRouters: [], routes: [], virtualGateways: [], gatewayRoutes: [] };
-}
-
-function addTo(model: MeshModel, r: Exclude<Resource, MeshResource>): void {
-  switch (r.kind) {
-    case 'VirtualNode':
-      model.virtualNodes.push(r);
-      break;
-    case 'VirtualService':
-      model.virtualServices.push(r);
-      break;
-    case 'VirtualRouter':
-      model.virtualRouters.push(r);
-      break;
-    case 'Route':
-      model.routes.push(r);
-      break;
-    case 'VirtualGateway':
-      model.virtualGateways.push(r);
-      break;
-    case 'GatewayRoute':
-      model.gatewayRoutes.push(r);
-      break;
-  }
 }

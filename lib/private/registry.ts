@@ -13,6 +13,7 @@ import { compileMesh } from '../model/compile';
 import { MeshValidationError, type ModelError } from '../model/errors';
 import type { MeshModel, MeshResource, Resource } from '../model/schema';
 import { validateMesh } from '../model/validate';
+import { addToMeshModel, emptyMeshModel } from '../model/mesh-model';
 
 /** The mesh model, and either its errors or its compiled node configs. */
 export interface MeshCompilation {
@@ -92,39 +93,11 @@ export class MeshRegistry {
 
   /** The whole mesh as the model front ends produce it. */
   model(): MeshModel {
-    const model: MeshModel = {
-      mesh: this.renderMesh(),
-      virtualNodes: [],
-      virtualServices: [],
-      virtualRouters: [],
-      routes: [],
-      virtualGateways: [],
-      gatewayRoutes: [],
-    };
+    const model = emptyMeshModel(this.renderMesh());
     for (const render of this.renderers) {
       const r = render();
-      switch (r.kind) {
-        case 'Mesh':
-          throw new Error('a mesh cannot contain another mesh');
-        case 'VirtualNode':
-          model.virtualNodes.push(r);
-          break;
-        case 'VirtualService':
-          model.virtualServices.push(r);
-          break;
-        case 'VirtualRouter':
-          model.virtualRouters.push(r);
-          break;
-        case 'Route':
-          model.routes.push(r);
-          break;
-        case 'VirtualGateway':
-          model.virtualGateways.push(r);
-          break;
-        case 'GatewayRoute':
-          model.gatewayRoutes.push(r);
-          break;
-      }
+      if (r.kind === 'Mesh') throw new Error('a mesh cannot contain another mesh');
+      addToMeshModel(model, r);
     }
     return model;
   }
