@@ -1,5 +1,6 @@
 /**
- * The example Weft mesh: the order-service canary behind an ingress gateway, on Fargate.
+ * The example Weft mesh: the order-service canary behind an ingress gateway (its own Fargate service
+ * behind an Application Load Balancer), on Fargate.
  *
  * - order-service v1 (stable, 90 %) and v2 (canary, 10 %); requests with `x-canary: true` go to v2.
  * - 3 retries of 2 s each inside a 10 s request timeout; DROP_ALL egress.
@@ -12,6 +13,7 @@
 import * as cdk from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { spiffeId } from '../proxy/contracts';
@@ -140,8 +142,25 @@ export class OrderServiceStack extends cdk.Stack {
       new ecs.FargateService(this, `OrderServiceService-${version}`, { cluster, taskDefinition, desiredCount: version === 'v1' ? 3 : 1, minHealthyPercent: 100, circuitBreaker: { rollback: true } });
     }
     const gatewayTask = new ecs.FargateTaskDefinition(this, 'IngressTask', { family: 'ingress', cpu: 256, memoryLimitMiB: 512 });
-    gateway.addToTaskDefinition(gatewayTask);
-    new ecs.FargateService(this, 'IngressService', { cluster, taskDefinition: gatewayTask, desiredCount: 2, minHealthyPercent: 100, circuitBreaker: { rollback: true } });
+    const gatewaySidecar = gateway.addToTaskDefinition(gatewayTask);
+    const gatewayService = new ecs.FargateService(this, 'IngressService', { cluster, taskDefinition: gatewayTask, desiredCount: 2, minHealthyPercent: 100, circuitBreaker: { rollback: true } });
+
+    // The gateway is the mesh's front door: its own service behind a load balancer, which checks
+    // the gateway listener's health path and spreads clients over the gateway tasks.
+    const alb = new elbv2.ApplicationLoadBalancer(this, 'IngressLoadBalancer', { vpc, internetFacing: true, dropInvalidHeaderFields: true });
+    const http = alb.addListener('Http', { port: 80, open: true });
+    http.addTargets('Gateway', {
+      port: APP_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [gatewayService.loadBalancerTarget({ containerName: gatewaySidecar.containerName, containerPort: APP_PORT })],
+      healthCheck: { path: '/health', healthyHttpCodes: '200-499' },
+      deregistrationDelay: cdk.Duration.seconds(20),
+    });
+    cdk.Validations.of(alb).acknowledge(
+      { id: 'AwsSolutions-ELB2', reason: 'Example app: access logs need a Region-bound stack and a log bucket; enable them with logAccessLogs() when deploying for real' },
+      { id: 'AwsSolutions-EC23', reason: 'The load balancer is the public entry point of the example; it accepts HTTP from anywhere on port 80 only' },
+    );
+    new cdk.CfnOutput(this, 'IngressUrl', { value: `http://${alb.loadBalancerDnsName}/orders/` });
 
     for (const taskDefinition of [...this.node.findAll()].filter((c): c is ecs.TaskDefinition => c instanceof ecs.TaskDefinition)) {
       cdk.Validations.of(taskDefinition).acknowledge(

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseNodeConfig, parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/contracts';
 import { buildExampleApp, type OrderServiceStack } from '../../bin/example-app';
@@ -138,6 +138,14 @@ describe('example app', () => {
       weight: 1,
       healthy: true,
     });
+  });
+
+  test('the gateway runs as its own service behind a load balancer that checks the gateway listener', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080, Protocol: 'HTTP', TargetType: 'ip', HealthCheckPath: '/health' });
+    template.hasResourceProperties('AWS::ECS::Service', {
+      LoadBalancers: [{ ContainerName: 'weft-sidecar', ContainerPort: 8080, TargetGroupArn: Match.anyValue() }],
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internet-facing' });
   });
 
   test('the sidecar image is built from proxy/Dockerfile with only the files it copies', () => {
