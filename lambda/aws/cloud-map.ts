@@ -3,6 +3,7 @@
  * the Service Discovery SDK. Register and deregister are idempotent here: deregistering an absent
  * instance succeeds, and registering is an upsert keyed by instance id.
  */
+import { createHash } from 'node:crypto';
 import {
   DeregisterInstanceCommand,
   GetInstanceCommand,
@@ -44,8 +45,12 @@ export function createCloudMap(client: ServiceDiscoveryClient = cloudMapClient()
   return {
     async registerInstance(serviceId, instanceId, attributes) {
       // The request id makes a retried call after a lost response a no-op rather than a second
-      // operation; it changes with the attributes so a real update is never deduplicated away.
-      const creatorRequestId = `${instanceId}-${attributes.WEFT_EVENT_VERSION ?? '0'}`.slice(0, 64);
+      // operation. It hashes every attribute, not just the event version: a reconcile that
+      // re-registers a task at the same version with new attributes (a registry change: port,
+      // serviceDiscovery attributes) must not be deduplicated into the old registration.
+      const canonical = JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const digest = createHash('sha256').update(`${serviceId}\n${instanceId}\n${canonical}`).digest('hex').slice(0, 16);
+      const creatorRequestId = `${`${instanceId}-${attributes.WEFT_EVENT_VERSION ?? '0'}`.slice(0, 47)}-${digest}`;
       await withRetry(
         'servicediscovery:RegisterInstance',
         () => client.send(new RegisterInstanceCommand({ ServiceId: serviceId, InstanceId: instanceId, CreatorRequestId: creatorRequestId, Attributes: attributes })),

@@ -3,6 +3,7 @@
  * controller module that imports the ECS SDK.
  */
 import { DescribeTasksCommand, ECSClient, ListClustersCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { WeftLambdaError } from '../shared/errors';
 import { withRetry, type RetryOptions } from '../shared/retry';
 import { clientOptions } from './client-config';
 
@@ -76,6 +77,12 @@ export function createEcs(client: ECSClient = ecsClient(), retry: RetryOptions =
         const batch = taskArns.slice(i, i + DESCRIBE_TASKS_BATCH);
         const out = await withRetry('ecs:DescribeTasks', () => client.send(new DescribeTasksCommand({ cluster, tasks: batch })), retry);
         tasks.push(...((out.tasks ?? []) as EcsTask[]));
+        // A task ECS could not describe is not a task that stopped: reconcile would deregister it.
+        // Only MISSING (ECS no longer knows the task) means gone; anything else fails the call.
+        const unknown = (out.failures ?? []).filter((f) => f.reason !== 'MISSING');
+        if (unknown.length > 0) {
+          throw new WeftLambdaError('WEFT_ERR_AWS_CALL_FAILED', `DescribeTasks could not describe ${unknown.length} task(s) in ${cluster}: ${unknown.map((f) => `${f.arn ?? '?'} (${f.reason ?? '?'})`).join(', ')}`);
+        }
       }
       return tasks;
     },

@@ -11,11 +11,18 @@ export interface KeyAndCsr {
   csrPem: string;
 }
 
-/** Generates an EC P-256 key and a CSR for `spiffeId` (URI SAN) with the node name as CN. */
+/** X.520's upper bound on a common name (RFC 5280 ub-common-name); Private CA refuses longer ones. */
+export const MAX_COMMON_NAME = 64;
+
+/**
+ * Generates an EC P-256 key and a CSR for `spiffeId` (URI SAN) with the node name as CN. Node
+ * names may have 255 characters, a CN only 64: the CN is cut there, which is harmless because
+ * peers authenticate the SPIFFE id in the SAN, never the CN.
+ */
 export async function generateKeyAndCsr(spiffeId: string, commonName: string): Promise<KeyAndCsr> {
   const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: [{ CN: [commonName] }],
+    name: [{ CN: [commonName.slice(0, MAX_COMMON_NAME)] }],
     keys,
     signingAlgorithm: SIGN,
     extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],

@@ -53,7 +53,10 @@ export interface CertificateSyncSummary {
 export async function publishTrustBundle(store: ObjectStore, bucket: string, mesh: string, pem: string): Promise<boolean> {
   const key = trustBundleKey(mesh);
   const hash = sha256Hex(pem);
-  const head = await store.head(bucket, key);
+  // List before HEAD: without a ListBucket grant that matches the request, S3 answers a HEAD of a
+  // missing key with 403, and the role's ListBucket is scoped by s3:prefix, which a HEAD lacks.
+  const exists = (await store.list(bucket, key)).includes(key);
+  const head = exists ? await store.head(bucket, key) : undefined;
   if (head?.metadata[CONTENT_HASH_METADATA] === hash) return false;
   await store.put(bucket, key, pem, { contentType: 'application/x-pem-file', metadata: { [CONTENT_HASH_METADATA]: hash } });
   return true;
@@ -78,7 +81,8 @@ export async function listMeshNodes(deps: Pick<CertificateSyncDeps, 'store' | 'b
       skipped.push(key);
     }
   }
-  const registryObject = await deps.store.get(deps.bucket, taskRegistryKey(deps.mesh));
+  const registryKey = taskRegistryKey(deps.mesh);
+  const registryObject = (await deps.store.list(deps.bucket, registryKey)).includes(registryKey) ? await deps.store.get(deps.bucket, registryKey) : undefined;
   if (registryObject && registryObject !== 'not-modified') {
     const registry = parseTaskRegistry(JSON.parse(registryObject.body));
     const known = new Set(nodes.map((n) => n.node));

@@ -12,7 +12,7 @@ import { CONTENT_HASH_METADATA, createS3Store, sha256Hex, type ObjectStore } fro
 import { errorCode } from '../shared/errors';
 import { jsonLogger, type Logger } from '../shared/log';
 import { mapLimit } from '../shared/retry';
-import { nodeNamesLenient, parsePublishProperties } from './properties';
+import { nodeNamesLenient, parsePublishProperties, PublishPropertiesError } from './properties';
 import { planPublish, type DesiredObject } from './plan';
 
 /** The fields of a CloudFormation custom resource event that config publish reads. */
@@ -62,8 +62,20 @@ export function makeHandler(deps: PublishDeps): (event: PublishEvent) => Promise
     try {
       if (event.RequestType === 'Delete') {
         const { bucket, keys } = keysOf(event.ResourceProperties);
-        if (bucket) await mapLimit(keys, 8, (key) => deps.store.delete(bucket, key));
-        deps.logger.info('run-summary', { requestType: 'Delete', deleted: bucket ? keys.length : 0, durationMs: Date.now() - started });
+        let deleted = 0;
+        if (bucket) {
+          try {
+            await mapLimit(keys, 8, (key) => deps.store.delete(bucket, key));
+            deleted = keys.length;
+          } catch (err) {
+            // The bucket went first (a user-managed bucket deleted by hand, a replaced bucket):
+            // there is nothing left to clean up, and failing would leave the stack stuck in
+            // DELETE_FAILED or UPDATE_COMPLETE_CLEANUP_IN_PROGRESS.
+            if (errorCode(err) !== 'NoSuchBucket') throw err;
+            deps.logger.warn('bucket-gone', { bucket, code: 'NoSuchBucket' });
+          }
+        }
+        deps.logger.info('run-summary', { requestType: 'Delete', deleted, durationMs: Date.now() - started });
         return { PhysicalResourceId: event.PhysicalResourceId ?? physicalId(bucket ?? '-', String(event.ResourceProperties.Mesh ?? '-')) };
       }
 
@@ -77,8 +89,16 @@ export function makeHandler(deps: PublishDeps): (event: PublishEvent) => Promise
       const old = event.RequestType === 'Update' ? keysOf(event.OldResourceProperties) : { keys: [] as string[] };
       const previousKeys = old.bucket === props.bucket && old.mesh === props.mesh ? old.keys : [];
 
+      // HEAD only what a List shows exists: S3 answers a HEAD of a missing key with 403, not 404,
+      // unless the caller may list that very key, and our s3:ListBucket is scoped by s3:prefix,
+      // which a HEAD request does not carry. One List of the mesh prefix is also cheaper.
+      const present = new Set(await deps.store.list(props.bucket, `${props.mesh}/`));
       const existing = new Map<string, string | undefined>();
-      await mapLimit(desired, 8, async (obj) => existing.set(obj.key, (await deps.store.head(props.bucket, obj.key))?.metadata[CONTENT_HASH_METADATA]));
+      await mapLimit(
+        desired.filter((obj) => present.has(obj.key)),
+        8,
+        async (obj) => existing.set(obj.key, (await deps.store.head(props.bucket, obj.key))?.metadata[CONTENT_HASH_METADATA]),
+      );
       const plan = planPublish(desired, existing, previousKeys);
       await mapLimit(plan.put, 8, (obj) => deps.store.put(props.bucket, obj.key, obj.body, { contentType: 'application/json', metadata: { [CONTENT_HASH_METADATA]: obj.hash } }));
       await mapLimit(plan.delete, 8, (key) => deps.store.delete(props.bucket, key));
@@ -97,7 +117,8 @@ export function makeHandler(deps: PublishDeps): (event: PublishEvent) => Promise
       });
       return { PhysicalResourceId: physicalId(props.bucket, props.mesh), Data: data };
     } catch (err) {
-      deps.logger.error('run-failed', { requestType: event.RequestType, code: errorCode(err), message: (err as Error).message, durationMs: Date.now() - started });
+      const issues = err instanceof PublishPropertiesError ? { issues: err.issues } : {};
+      deps.logger.error('run-failed', { requestType: event.RequestType, code: errorCode(err), message: (err as Error).message, ...issues, durationMs: Date.now() - started });
       throw err;
     }
   };

@@ -19,11 +19,34 @@ export interface PropertyIssue {
   message: string;
 }
 
-/** Thrown for invalid properties; `issues` holds every problem found. */
+/**
+ * Budget for the error message, which becomes the CloudFormation failure reason. CloudFormation
+ * refuses a custom resource response over 4,096 bytes (the stack event then says only "Response
+ * object is too long"), and the provider framework adds the log group and a stack trace to it.
+ */
+export const MAX_REASON_CHARS = 1_500;
+
+function reason(issues: readonly PropertyIssue[]): string {
+  const texts = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+  let out = '';
+  let shown = 0;
+  for (const text of texts) {
+    const next = out === '' ? text : `${out}; ${text}`;
+    if (next.length > MAX_REASON_CHARS) break;
+    out = next;
+    shown++;
+  }
+  if (shown === texts.length) return out;
+  if (shown === 0) out = `${texts[0].slice(0, MAX_REASON_CHARS - 3)}...`;
+  const rest = texts.length - Math.max(shown, 1);
+  return rest > 0 ? `${out}; and ${rest} more (every issue is in the config publish log)` : out;
+}
+
+/** Thrown for invalid properties; `issues` holds every problem found, the message as many as fit a reason. */
 export class PublishPropertiesError extends WeftLambdaError {
   readonly issues: readonly PropertyIssue[];
   constructor(issues: readonly PropertyIssue[]) {
-    super('WEFT_ERR_PUBLISH_INVALID', issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '));
+    super('WEFT_ERR_PUBLISH_INVALID', reason(issues));
     this.issues = issues;
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../shared/log';
 import { mapLimit } from '../shared/retry';
 import { planDiscovery, planEvent, type DeregisterAction, type EventAction, type RegisterAction, type TaskEvent } from './plan';
 import type { RegistrySource } from './registry';
-import { toTaskState, type TaskState } from './task-state';
+import { isServing, toTaskState, type TaskState } from './task-state';
 
 export interface DiscoveryDeps {
   mesh: string;
@@ -107,6 +107,42 @@ export interface ReconcileSummary {
   failed: { instanceId: string; code: string }[];
 }
 
+/**
+ * Drops planned registrations whose task stopped (or turned unhealthy) since it was described. A
+ * reconcile can take seconds between DescribeTasks and RegisterInstance; the STOPPING event handled
+ * meanwhile by another container has already deregistered the task, and registering it again would
+ * keep a stopped task in Cloud Map until the next reconcile. Registrations are rare in a reconcile
+ * (only what events missed), so one more DescribeTasks batch per cluster is cheap.
+ */
+async function stillServing(ecs: EcsPort, register: RegisterAction[], tasks: readonly TaskState[], skipped: { taskArn: string; reason: string }[]): Promise<RegisterAction[]> {
+  if (register.length === 0) return register;
+  const byInstance = new Map(tasks.map((t) => [instanceIdForTask(t.taskArn), t]));
+  const byCluster = new Map<string, TaskState[]>();
+  for (const action of register) {
+    const task = byInstance.get(action.instanceId);
+    if (!task?.clusterArn) continue;
+    byCluster.set(task.clusterArn, [...(byCluster.get(task.clusterArn) ?? []), task]);
+  }
+  const gone = new Set<string>();
+  for (const [cluster, planned] of byCluster) {
+    const now = new Map<string, TaskState>();
+    for (const t of await ecs.describeTasks(cluster, planned.map((p) => p.taskArn))) {
+      try {
+        const state = toTaskState(t);
+        now.set(state.taskArn, state);
+      } catch {
+        // Unusable now: keep the earlier reading rather than guess.
+      }
+    }
+    for (const p of planned) {
+      const current = now.get(p.taskArn);
+      if (current && current.version > p.version && !isServing(current)) gone.add(instanceIdForTask(p.taskArn));
+    }
+  }
+  for (const action of register) if (gone.has(action.instanceId)) skipped.push({ taskArn: byInstance.get(action.instanceId)!.taskArn, reason: 'stale' });
+  return register.filter((a) => !gone.has(a.instanceId));
+}
+
 /** Makes Cloud Map equal the running tasks of every family in the registry. */
 export async function reconcile(deps: DiscoveryDeps): Promise<ReconcileSummary> {
   const registry = await deps.registry.get();
@@ -136,6 +172,7 @@ export async function reconcile(deps: DiscoveryDeps): Promise<ReconcileSummary> 
   }
   const desired: TaskEvent[] = tasks.map((task) => ({ task, entry: entryFor(registry, deps.mesh, task.family) }));
   const plan = planDiscovery(desired, registered, deps.mesh);
+  plan.register = await stillServing(deps.ecs, plan.register, tasks, plan.skipped);
 
   const failed: ReconcileSummary['failed'] = [];
   const done = { register: 0, deregister: 0 };

@@ -236,10 +236,15 @@ export class MeshControlPlane extends Construct implements MeshPlane {
         }),
       );
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [this.bucket.arnForObjects(trustBundleKey(mesh))] }));
-      // Certificate sync learns the mesh's nodes from the published configs.
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${mesh}/nodes/*`)] }));
+      // Certificate sync learns the mesh's nodes from the published configs and the task registry.
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${mesh}/nodes/*`), this.bucket.arnForObjects(taskRegistryKey(mesh))] }));
+      // It lists the trust bundle and registry keys themselves before reading them (see lambda/certificates/sync.ts).
       fn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${mesh}/nodes/*`] } } }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${mesh}/nodes/*`, trustBundleKey(mesh), taskRegistryKey(mesh)] } },
+        }),
       );
       acknowledgeNag(fn, [
         [

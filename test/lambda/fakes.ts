@@ -46,6 +46,27 @@ export class MemoryObjectStore implements ObjectStore {
   }
 }
 
+/**
+ * The config bucket as a role whose s3:ListBucket is scoped by `s3:prefix` sees it: a HEAD or GET
+ * of a missing key is refused with 403 AccessDenied rather than answered with 404, because the
+ * request carries no prefix for the condition to match.
+ */
+export class PrefixScopedObjectStore extends MemoryObjectStore {
+  private denied(key: string): Error {
+    return Object.assign(new Error(`Access Denied (${key})`), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+  }
+  override async head(bucket: string, key: string) {
+    const found = await super.head(bucket, key);
+    if (!found) throw this.denied(key);
+    return found;
+  }
+  override async get(bucket: string, key: string, ifNoneMatch?: string) {
+    const found = await super.get(bucket, key, ifNoneMatch);
+    if (!found) throw this.denied(key);
+    return found;
+  }
+}
+
 export class MemoryCloudMap implements CloudMapPort {
   readonly services = new Map<string, Map<string, Record<string, string>>>();
   readonly calls: string[] = [];

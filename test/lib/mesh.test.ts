@@ -84,6 +84,21 @@ describe('Mesh', () => {
     expect(JSON.stringify(kick.Properties.Update)).toContain('\\"InvocationType\\":\\"Event\\"');
   });
 
+  test('certificate sync may read and list exactly the objects it reads: node configs, task registry, trust bundle', () => {
+    // GIVEN
+    const stack = newStack();
+    // WHEN
+    new weft.Mesh(stack, 'Mesh', { meshName: 'shop', certificateAuthority: weft.MeshCertificateAuthority.shortLived() });
+    // THEN
+    const statements = statementsOfRole(Template.fromStack(stack), 'MeshWeftCertificateSyncFunction');
+    expect(statements.length).toBeGreaterThan(0);
+    const text = (r: unknown) => JSON.stringify(r);
+    const readable = statements.filter((s) => ([] as unknown[]).concat(s.Action).includes('s3:GetObject')).flatMap((s) => ([] as unknown[]).concat(s.Resource).map(text));
+    for (const key of ['/shop/nodes/*', '/shop/task-registry.json', '/shop/trust-bundle.pem']) expect(readable.some((r) => r.includes(`"${key}"`))).toBe(true);
+    const list = statements.find((s) => s.Action === 's3:ListBucket') as { Condition: { StringLike: { 's3:prefix': string[] } } };
+    expect([...list.Condition.StringLike['s3:prefix']].sort()).toEqual(['shop/nodes/*', 'shop/task-registry.json', 'shop/trust-bundle.pem']);
+  });
+
   test('an existing CA is used by ARN and none is created', () => {
     // GIVEN
     const stack = newStack();

@@ -20,8 +20,22 @@ describe('Cloud Map adapter', () => {
     sd.on(RegisterInstanceCommand).resolves({ OperationId: 'op-1' });
     await createCloudMap(client).registerInstance('srv-1', 'abc', { AWS_INSTANCE_IPV4: '10.0.0.1', WEFT_EVENT_VERSION: '4' });
     expect(sd.commandCalls(RegisterInstanceCommand).map((c) => c.args[0].input)).toEqual([
-      { ServiceId: 'srv-1', InstanceId: 'abc', CreatorRequestId: 'abc-4', Attributes: { AWS_INSTANCE_IPV4: '10.0.0.1', WEFT_EVENT_VERSION: '4' } },
+      { ServiceId: 'srv-1', InstanceId: 'abc', CreatorRequestId: expect.stringMatching(/^abc-4-[0-9a-f]{16}$/), Attributes: { AWS_INSTANCE_IPV4: '10.0.0.1', WEFT_EVENT_VERSION: '4' } },
     ]);
+  });
+
+  test('the idempotency id changes with any attribute, not only the event version, and ignores attribute order', async () => {
+    sd.on(RegisterInstanceCommand).resolves({ OperationId: 'op-1' });
+    const cloudMap = createCloudMap(client);
+    const taskId = '0123456789abcdef0123456789abcdef';
+    await cloudMap.registerInstance('srv-1', taskId, { AWS_INSTANCE_IPV4: '10.0.0.1', AWS_INSTANCE_PORT: '15000', WEFT_EVENT_VERSION: '4' });
+    await cloudMap.registerInstance('srv-1', taskId, { WEFT_EVENT_VERSION: '4', AWS_INSTANCE_PORT: '15000', AWS_INSTANCE_IPV4: '10.0.0.1' });
+    // Same task, same version, a new port from the task registry: a different request.
+    await cloudMap.registerInstance('srv-1', taskId, { AWS_INSTANCE_IPV4: '10.0.0.1', AWS_INSTANCE_PORT: '15010', WEFT_EVENT_VERSION: '4' });
+    const ids = sd.commandCalls(RegisterInstanceCommand).map((c) => c.args[0].input.CreatorRequestId as string);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[0]);
+    for (const id of ids) expect(id.length).toBeLessThanOrEqual(64);
   });
 
   test('throttled registration is retried with backoff', async () => {

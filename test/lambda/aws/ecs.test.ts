@@ -29,6 +29,15 @@ describe('ECS adapter', () => {
     ]);
   });
 
+  test('DescribeTasks failures other than MISSING fail the call instead of looking like stopped tasks', async () => {
+    ecs
+      .on(DescribeTasksCommand)
+      .resolvesOnce({ tasks: [{ taskArn: 'a' }], failures: [{ arn: 'gone', reason: 'MISSING' }] })
+      .resolvesOnce({ tasks: [{ taskArn: 'a' }], failures: [{ arn: 'b', reason: 'InternalError' }] });
+    expect(await createEcs(client).describeTasks('main', ['a', 'gone'])).toEqual([{ taskArn: 'a' }]);
+    await expect(createEcs(client).describeTasks('main', ['a', 'b'])).rejects.toMatchObject({ code: 'WEFT_ERR_AWS_CALL_FAILED' });
+  });
+
   test('throttled DescribeTasks is retried', async () => {
     const retry = instantRetry();
     ecs.on(DescribeTasksCommand).rejectsOnce(awsError('ThrottlingException')).resolves({ tasks: [{ taskArn: 'a' }] });

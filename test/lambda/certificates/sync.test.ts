@@ -15,7 +15,7 @@ import { createLocalCa } from '../../../lambda/certificates/local-ca';
 import { makeHandler } from '../../../lambda/certificates/handler';
 import { runCertificateSync, type CertificateSyncDeps } from '../../../lambda/certificates/sync';
 import { FakeSecretsManager } from '../fake-secrets-manager';
-import { MemoryObjectStore } from '../fakes';
+import { MemoryObjectStore, PrefixScopedObjectStore } from '../fakes';
 import { entry, memoryLogger, MESH, nodeConfig, registry, TRUST_DOMAIN } from '../fixtures';
 import { mutualTls } from './mtls';
 
@@ -74,6 +74,16 @@ describe('certificate sync', () => {
     const tls = await mutualTls(payments, orders, PAYMENTS);
     expect(tls).toEqual({ reply: 'ok', serverSawClient: `URI:${ORDERS}`, clientSawServer: `URI:${PAYMENTS}` });
     expect(logger.lines.find((l) => l.event === 'run-summary')?.fields).toMatchObject({ issued: ['audit', 'orders', 'payments'] });
+  });
+
+  test('the first run works where S3 refuses a HEAD or GET of a missing key (prefix-scoped ListBucket)', async () => {
+    const clock = { now: Date.now() };
+    const { store: seeded, deps } = setup(clock);
+    const store = new PrefixScopedObjectStore();
+    for (const [k, v] of seeded.objects) if (!k.endsWith(taskRegistryKey(MESH))) store.objects.set(k, v);
+    const summary = await runCertificateSync({ ...deps, store });
+    expect(summary).toMatchObject({ issued: ['orders', 'payments'], failed: [], trustBundlePublished: true });
+    expect(store.keys(BUCKET)).toContain(trustBundleKey(MESH));
   });
 
   test('a certificate from another CA is refused in the handshake', async () => {

@@ -2,8 +2,8 @@ import { nodeConfigKey, parseNodeConfig, parseTaskRegistry, taskRegistryKey } fr
 import { CONTENT_HASH_METADATA } from '../../../lambda/aws/s3';
 import { makeHandler, physicalId, type PublishEvent } from '../../../lambda/config-publish/handler';
 import { planPublish } from '../../../lambda/config-publish/plan';
-import { PublishPropertiesError } from '../../../lambda/config-publish/properties';
-import { MemoryObjectStore } from '../fakes';
+import { MAX_REASON_CHARS, PublishPropertiesError } from '../../../lambda/config-publish/properties';
+import { MemoryObjectStore, PrefixScopedObjectStore } from '../fakes';
 import { entry, memoryLogger, MESH, nodeConfig, registry } from '../fixtures';
 
 const BUCKET = 'weft-config';
@@ -49,6 +49,16 @@ describe('config publish custom resource', () => {
     expect(parseTaskRegistry(JSON.parse(((await store.get(BUCKET, taskRegistryKey(MESH))) as { body: string }).body))).toEqual(REGISTRY);
   });
 
+  test('Create succeeds where S3 refuses a HEAD of a missing key (prefix-scoped ListBucket)', async () => {
+    const store = new PrefixScopedObjectStore();
+    const handler = makeHandler({ store, logger: memoryLogger() });
+    await handler({ RequestType: 'Create', ResourceProperties: props([nodeConfig('orders')]) });
+    expect(store.keys(BUCKET)).toEqual([nodeConfigKey(MESH, 'orders'), taskRegistryKey(MESH)].sort());
+    store.calls.length = 0;
+    await handler({ RequestType: 'Update', PhysicalResourceId: physicalId(BUCKET, MESH), ResourceProperties: props([nodeConfig('orders'), nodeConfig('payments')]), OldResourceProperties: props([nodeConfig('orders')]) });
+    expect(store.calls.filter((c) => c.startsWith('put'))).toEqual([`put ${nodeConfigKey(MESH, 'payments')}`]);
+  });
+
   test('config objects (not JSON text) are accepted too', async () => {
     const { store, handler } = setup();
     await handler({ RequestType: 'Create', ResourceProperties: { Bucket: BUCKET, Mesh: MESH, NodeConfigs: [nodeConfig('orders')], TaskRegistry: REGISTRY } });
@@ -64,7 +74,7 @@ describe('config publish custom resource', () => {
     (changedOrders as { logging: unknown }).logging = { accessLog: { path: '/dev/stdout' } };
     const second = props([changedOrders]);
     const res = await handler({ RequestType: 'Update', PhysicalResourceId: physicalId(BUCKET, MESH), ResourceProperties: second, OldResourceProperties: first });
-    expect(store.calls.filter((c) => !c.startsWith('head'))).toEqual([`put ${nodeConfigKey(MESH, 'orders')}`, `delete ${nodeConfigKey(MESH, 'payments')}`]);
+    expect(store.calls.filter((c) => c.startsWith('put') || c.startsWith('delete'))).toEqual([`put ${nodeConfigKey(MESH, 'orders')}`, `delete ${nodeConfigKey(MESH, 'payments')}`]);
     expect(store.keys(BUCKET)).toEqual([nodeConfigKey(MESH, 'orders'), taskRegistryKey(MESH)]);
     expect(res.PhysicalResourceId).toBe(physicalId(BUCKET, MESH));
     expect(logger.lines.at(-1)).toMatchObject({ event: 'run-summary', fields: { unchanged: 1, deleted: [nodeConfigKey(MESH, 'payments')] } });
@@ -76,7 +86,7 @@ describe('config publish custom resource', () => {
     await handler({ RequestType: 'Create', ResourceProperties: p });
     store.calls.length = 0;
     await handler({ RequestType: 'Update', PhysicalResourceId: physicalId(BUCKET, MESH), ResourceProperties: p, OldResourceProperties: p });
-    expect(store.calls.filter((c) => !c.startsWith('head'))).toEqual([]);
+    expect(store.calls.filter((c) => c.startsWith('put') || c.startsWith('delete'))).toEqual([]);
   });
 
   test('moving to another bucket changes the physical id and leaves the old objects for the Delete', async () => {
@@ -102,6 +112,19 @@ describe('config publish custom resource', () => {
     expect(store.keys(BUCKET)).toEqual(['shop/trust-bundle.pem']);
   });
 
+  test('Delete succeeds when the bucket is already gone, and still fails on other S3 errors', async () => {
+    const { store, handler } = setup();
+    const event: PublishEvent = { RequestType: 'Delete', PhysicalResourceId: physicalId(BUCKET, MESH), ResourceProperties: props([nodeConfig('orders')]) };
+    store.delete = async () => {
+      throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+    };
+    await expect(handler(event)).resolves.toEqual({ PhysicalResourceId: physicalId(BUCKET, MESH) });
+    store.delete = async () => {
+      throw Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    };
+    await expect(handler(event)).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
   test('an invalid node config fails with a reason naming the node and the field path, and writes nothing', async () => {
     const { store, handler } = setup();
     const bad = { ...nodeConfig('payments'), clusters: [{ name: '' }] };
@@ -112,6 +135,19 @@ describe('config publish custom resource', () => {
     expect(err.issues.map((i: { path: string }) => i.path)).toContain("NodeConfigs[1] (node 'payments').clusters[0].name");
     expect(err.message).toContain("NodeConfigs[1] (node 'payments').clusters[0]");
     expect(store.keys(BUCKET)).toEqual([]);
+  });
+
+  test('many invalid configs: the reason stays within what CloudFormation accepts, the log keeps every issue', async () => {
+    const { handler, logger } = setup();
+    const bad = Array.from({ length: 120 }, (_, i) => ({ ...nodeConfig(`node-${i}`), clusters: [{ name: '' }] }));
+    const err = await handler({ RequestType: 'Create', ResourceProperties: props(bad) }).catch((e) => e);
+    expect(err.code).toBe('WEFT_ERR_PUBLISH_INVALID');
+    expect(err.issues.length).toBeGreaterThanOrEqual(120);
+    expect(err.message.length).toBeLessThanOrEqual(MAX_REASON_CHARS + 200);
+    expect(err.message).toContain("NodeConfigs[0] (node 'node-0').clusters[0]");
+    expect(err.message).toMatch(/and \d+ more/);
+    const logged = logger.lines.at(-1)!.fields as { issues: unknown[] };
+    expect(logged.issues).toHaveLength(err.issues.length);
   });
 
   test.each<[string, Record<string, unknown>, string]>([

@@ -114,6 +114,27 @@ describe('discovery sync handler', () => {
     expect(cloudMap.calls).not.toContain(`register srv-orders/${taskId(1)}`);
   });
 
+  test('reconcile does not register a task that stopped after it was described (its STOPPING event came first)', async () => {
+    const { handler, cloudMap, ecs, tasks } = setup();
+    const list = tasks.get(CLUSTER_ARN)!;
+    list.push(ecsTask({ n: 3, version: 3 }), ecsTask({ n: 4, version: 3 }));
+    const describe = ecs.describeTasks.bind(ecs);
+    let first = true;
+    ecs.describeTasks = async (cluster, arns) => {
+      const out = await describe(cluster, arns);
+      if (first) {
+        // Between the reconcile's read and its writes, ECS stops task 3 and its event is handled.
+        first = false;
+        list.splice(list.findIndex((t) => t.taskArn!.endsWith(taskId(3))), 1, ecsTask({ n: 3, version: 5, lastStatus: 'STOPPING', desiredStatus: 'STOPPED' }));
+        await handler(taskEvent(ecsTask({ n: 3, version: 5, lastStatus: 'STOPPING', desiredStatus: 'STOPPED' })));
+      }
+      return out;
+    };
+    const result = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
+    expect(cloudMap.ids('srv-orders')).toEqual([taskId(4)]);
+    expect(result).toMatchObject({ kind: 'reconcile', registered: 1, skipped: [{ taskArn: expect.stringContaining(taskId(3)), reason: 'stale' }] });
+  });
+
   test('an unknown event type is a coded error', async () => {
     const { handler } = setup();
     await expect(handler({ source: 'aws.s3', 'detail-type': 'Object Created' })).rejects.toMatchObject({ code: 'WEFT_ERR_EVENT_INVALID' });
