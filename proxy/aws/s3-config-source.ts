@@ -82,7 +82,7 @@ export class S3ConfigSource implements ConfigSource {
     }
   }
 
-  watch(onChange: (text: string) => void, onError: (err: Error) => void): void {
+  watch(onChange: (text: string) => void, onError: (err: Error) => void, onRecovered?: () => void): void {
     if (this.closed || this.timer) return;
     const poll = async (): Promise<void> => {
       this.timer = undefined;
@@ -91,7 +91,9 @@ export class S3ConfigSource implements ConfigSource {
       try {
         const got = await this.fetch(true);
         if (this.closed) return;
+        const recovered = this.backoff.failures > 0;
         this.succeeded();
+        if (recovered) onRecovered?.();
         if (got.notModified) {
           this.counters.notModified++;
         } else {

@@ -18,9 +18,11 @@ export interface ConfigSource {
   read(): Promise<string>;
   /**
    * Starts delivering changed documents to `onChange`, and failures to read them to `onError`
-   * (the store keeps its last good config through both).
+   * (the store keeps its last good config through both). `onRecovered` is called on the first
+   * successful read after failures, also when the document did not change (an S3 304), so the
+   * store stops reporting a read error that has passed.
    */
-  watch(onChange: (text: string) => void, onError: (err: Error) => void): void;
+  watch(onChange: (text: string) => void, onError: (err: Error) => void, onRecovered?: () => void): void;
   close(): void;
 }
 
@@ -40,14 +42,20 @@ export class FileConfigSource implements ConfigSource {
     }
   }
 
-  watch(onChange: (text: string) => void, onError: (err: Error) => void): void {
+  watch(onChange: (text: string) => void, onError: (err: Error) => void, onRecovered?: () => void): void {
+    let failing = false;
     this.watcher = watchFile(this.location, () => {
       const before = this.last;
       this.read().then(
         (text) => {
+          if (failing) onRecovered?.();
+          failing = false;
           if (text !== before) onChange(text);
         },
-        onError,
+        (err: Error) => {
+          failing = true;
+          onError(err);
+        },
       );
     });
   }

@@ -14,7 +14,7 @@ import { WeftError } from '../errors';
 import type { Logger } from '../log';
 import type { CertificateProvider } from '../tls/certificate-provider';
 import { resolveClientTls, resolveServerTls, type ServerTlsRuntime } from '../tls/tls-options';
-import type { ConfigSource } from './config-source';
+import { CONFIG_UNREADABLE, type ConfigSource } from './config-source';
 
 export const CONFIG_MISMATCH = 'WEFT_ERR_CONFIG_MISMATCH';
 
@@ -80,6 +80,10 @@ export class ConfigStore {
     this.opts.source.watch(
       (next) => void this.apply(next, false).catch(() => undefined),
       (err) => this.recordError(err),
+      () => {
+        // Only a read error has passed; a rejected document is still what the source holds.
+        if (this.lastError?.code === CONFIG_UNREADABLE) this.lastError = undefined;
+      },
     );
     this.opts.certificates.onChange(() => {
       this.certGeneration++;
@@ -122,12 +126,23 @@ export class ConfigStore {
     let next: Snapshot;
     try {
       const config = parseNodeConfig(text, this.opts.source.location);
-      if (!rebuild && this.snapshot && config.version === this.snapshot.version) return;
+      if (!rebuild && this.snapshot && config.version === this.snapshot.version) {
+        // The config in force came back (e.g. a bad object in S3 was reverted): the source is
+        // healthy again, so the error of the document in between no longer describes it.
+        this.lastError = undefined;
+        return;
+      }
       this.checkIdentity(config);
       next = await this.build(config);
     } catch (err) {
       this.recordError(err as Error, initial);
       throw err;
+    }
+    if (this.closed) {
+      // Closed while the build awaited its TLS files: close() never saw the runtimes built
+      // since, and they are already following discovery.
+      for (const [name, runtime] of next.clusters) if (this.snapshot?.clusters.get(name) !== runtime) void runtime.destroy();
+      return;
     }
     const previous = this.snapshot;
     this.snapshot = next;
@@ -179,9 +194,24 @@ export class ConfigStore {
       }),
     );
     const clusters = new Map<string, ClusterRuntime>();
-    for (const { def, tls, key } of resolved) {
-      const old = this.snapshot?.clusters.get(def.name);
-      clusters.set(def.name, old && old.key === key ? old : new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone));
+    // A runtime subscribes to discovery as it is created (a Cloud Map poller, a file watch): if a
+    // later cluster cannot be built (e.g. CONSISTENT_HASH without a key), the ones built so far
+    // must unsubscribe, or a rejected document leaves pollers running forever.
+    const created: ClusterRuntime[] = [];
+    try {
+      for (const { def, tls, key } of resolved) {
+        const old = this.snapshot?.clusters.get(def.name);
+        if (old && old.key === key) {
+          clusters.set(def.name, old);
+        } else {
+          const runtime = new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone);
+          created.push(runtime);
+          clusters.set(def.name, runtime);
+        }
+      }
+    } catch (err) {
+      for (const runtime of created) void runtime.destroy();
+      throw err;
     }
     return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls };
   }

@@ -1,7 +1,8 @@
 /**
  * Watches one file for replacement or modification. Watches the parent directory rather than the
  * file, because config writers (and Kubernetes/ECS volume updaters) replace files by rename, which
- * a watch on the old inode would miss. Bursts of events are coalesced into one callback.
+ * a watch on the old inode would miss, or swap a `..data` symlink the file points through.
+ * Bursts of events are coalesced into one callback.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -15,7 +16,9 @@ export function watchFile(path: string, onChange: () => void, debounceMs = 25): 
   const name = basename(path);
   let timer: NodeJS.Timeout | undefined;
   const watcher: FSWatcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-    if (file !== null && file !== name) return;
+    // Kubernetes-style volume updaters (projected secrets, config maps) publish a new version by
+    // renaming a `..data` symlink that the file links through: the file's own name never shows up.
+    if (file !== null && file !== name && !file.startsWith('..')) return;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;

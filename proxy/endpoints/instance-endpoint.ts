@@ -5,6 +5,7 @@
  * `AVAILABILITY_ZONE`; only `UNHEALTHY` is unhealthy (`UNKNOWN` is what Cloud Map reports for a
  * service without health checks).
  */
+import { isIPv4 } from 'node:net';
 import { CLOUD_MAP_ATTRIBUTES, type EndpointInstance } from '../contracts';
 import type { DiscoveredEndpoint } from './endpoint-source';
 
@@ -12,14 +13,16 @@ import type { DiscoveredEndpoint } from './endpoint-source';
 export type InstanceLike = Pick<EndpointInstance, 'instanceId' | 'attributes'> & { healthStatus?: string };
 
 /**
- * The endpoint of `inst`, or undefined when it has no usable address or port (a registration
+ * The endpoint of `inst`, or undefined when it has no usable IPv4 address or port (a registration
  * that is not discovery sync's, or a half-written one): such an instance cannot be dialled.
  */
 export function endpointFromInstance(inst: InstanceLike): DiscoveredEndpoint | undefined {
   const address = inst.attributes[CLOUD_MAP_ATTRIBUTES.ipv4]?.trim();
   const portText = inst.attributes[CLOUD_MAP_ATTRIBUTES.port]?.trim() ?? '';
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!address || !(port >= 1 && port <= 65535)) return undefined;
+  // The attribute is an IPv4 address by definition; anything else (a host name, `undefined` from a
+  // buggy registrar, `ip:port`) would be resolved or fail per connection instead of being skipped.
+  if (!address || !isIPv4(address) || !(port >= 1 && port <= 65535)) return undefined;
   return {
     id: inst.instanceId,
     address,

@@ -83,6 +83,13 @@ export class SecretCertificateProvider implements CertificateProvider {
       this.opts.logger.log(this.cert ? 'warn' : 'error', 'certificate_rejected', { secretId: this.opts.secretId, versionId: pair.versionId, code: codeOf(err), message: (err as Error).message });
       return;
     }
+    if (this.cert !== undefined && next.spiffeId !== this.cert.spiffeId) {
+      // A sidecar's identity never changes by rotation: another node's certificate in this
+      // secret would make every peer that expects this node refuse it.
+      this.lastError = new WeftError(CERTIFICATE_UNREADABLE, `${this.opts.secretId} (${pair.versionId}): certificate names ${next.spiffeId ?? 'no SPIFFE id'}, but this sidecar is ${this.cert.spiffeId}`);
+      this.opts.logger.log('warn', 'certificate_rejected', { secretId: this.opts.secretId, versionId: pair.versionId, code: CERTIFICATE_UNREADABLE, message: this.lastError.message });
+      return;
+    }
     this.appliedVersion = pair.versionId;
     const first = this.cert === undefined;
     const changed = first || next.certificateChainPem !== this.cert!.certificateChainPem || next.trustBundlePem !== this.cert!.trustBundlePem || next.privateKeyPem !== this.cert!.privateKeyPem;
@@ -94,7 +101,7 @@ export class SecretCertificateProvider implements CertificateProvider {
 }
 
 /** Checks a secret version and shapes it as the sidecar's certificate; trust is current ∪ previous. */
-export function toMeshCertificate(current: CertificateSecret, previous: CertificateSecret | undefined, where: string): MeshCertificate {
+export function toMeshCertificate(current: CertificateSecret, previous: CertificateSecret | undefined, where: string, now = Date.now()): MeshCertificate {
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(current.certificatePem);
@@ -108,12 +115,19 @@ export function toMeshCertificate(current: CertificateSecret, previous: Certific
     throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: privateKeyPem is not a PEM private key: ${(err as Error).message}`);
   }
   if (!matches) throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: privateKeyPem does not match certificatePem`);
+  // An expired certificate would fail every handshake: it must never replace one that works.
+  const notAfter = new Date(leaf.validTo);
+  if (!(notAfter.getTime() > now)) throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: certificatePem expired at ${notAfter.toISOString()}`);
+  const spiffeId = uriSans(leaf.subjectAltName).find((u) => u.startsWith('spiffe://'));
+  if (spiffeId !== current.spiffeId) {
+    throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: certificatePem names ${spiffeId ?? 'no SPIFFE id'}, but the secret's spiffeId is ${current.spiffeId}`);
+  }
   return {
     privateKeyPem: current.privateKeyPem,
     certificateChainPem: current.chainPem.trim() === '' ? current.certificatePem : `${current.certificatePem.trimEnd()}\n${current.chainPem}`,
     trustBundlePem: unionOfBundles([current.trustBundlePem, previous?.trustBundlePem ?? '']),
-    spiffeId: uriSans(leaf.subjectAltName).find((u) => u.startsWith('spiffe://')),
-    notAfter: new Date(leaf.validTo),
+    spiffeId,
+    notAfter,
   };
 }
 

@@ -4,7 +4,7 @@
  * config or certificate is applied, never per request.
  */
 import { readFile } from 'node:fs/promises';
-import type { PeerCertificate } from 'node:tls';
+import { checkServerIdentity as checkHostname, type PeerCertificate } from 'node:tls';
 import type { CertificateRef, ClientTls, ServerTls, TrustRef } from '../contracts';
 import { WeftError } from '../errors';
 import { uriSans, type CertificateProvider } from './certificate-provider';
@@ -45,7 +45,11 @@ export async function resolveServerTls(tls: ServerTls, provider: CertificateProv
 /** Resolves a cluster's client TLS; DISABLED resolves to undefined. */
 export async function resolveClientTls(tls: ClientTls, provider: CertificateProvider, where: string): Promise<ClientTlsOptions | undefined> {
   if (tls.mode === 'DISABLED') return undefined;
-  const out: ClientTlsOptions = { rejectUnauthorized: true, checkServerIdentity: identityCheck(tls.subjectAlternativeNames) };
+  // Without a trust of its own the peer is verified against the public roots, which vouch for
+  // every site on the internet: accepting "any certificate the trust verifies" would then accept
+  // any site's certificate. That case keeps Node's host name check (Istio's SIMPLE does the same).
+  const identity = tls.subjectAlternativeNames.length === 0 && tls.trust === undefined ? checkHostname : identityCheck(tls.subjectAlternativeNames);
+  const out: ClientTlsOptions = { rejectUnauthorized: true, checkServerIdentity: identity };
   if (tls.trust) out.ca = await resolveTrust(tls.trust, provider, `${where}.trust`);
   if (tls.mode === 'MUTUAL') {
     const { key, cert } = await resolveCertificate(tls.certificate ?? { mesh: true }, provider, `${where}.certificate`);

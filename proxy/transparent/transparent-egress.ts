@@ -90,6 +90,9 @@ export class TransparentEgress implements ConnectionDivert {
       decide();
     };
     socket.setTimeout(this.helloTimeoutMs, () => socket.destroy());
+    // A client may reset while its ClientHello is still arriving: an 'error' without a listener
+    // would be thrown as an uncaught exception and take the whole sidecar down.
+    socket.on('error', () => socket.destroy());
     socket.on('data', more);
     decide();
   }

@@ -69,6 +69,9 @@ test('first watch: DiscoverInstances with the exact inputs; instances become end
       instance('no-ip', undefined, '15000'),
       instance('no-port', '10.0.3.3', undefined),
       instance('bad-port', '10.0.3.4', '70000'),
+      // Not an IPv4 address: dialling it would send a share of the traffic to a DNS lookup.
+      instance('bad-ip', 'undefined', '15000'),
+      instance('ip-and-port', '10.0.3.5:15000', '15000'),
     ],
   });
   const r = recorder();
@@ -86,7 +89,7 @@ test('first watch: DiscoverInstances with the exact inputs; instances become end
   expect(r.sets).toEqual([[ep('t-1', '10.0.1.5'), ep('t-2', '10.0.2.9', false, 'eu-west-1b')]]);
   const stats = source.stats();
   expect(stats.services).toHaveLength(1);
-  expect(stats.services[0]).toMatchObject({ skippedInstances: 3, endpoints: 2, revision: 7, watchers: 1, errors: 0, calls: { discoverInstances: 1, discoverInstancesRevision: 0 } });
+  expect(stats.services[0]).toMatchObject({ skippedInstances: 5, endpoints: 2, revision: 7, watchers: 1, errors: 0, calls: { discoverInstances: 1, discoverInstancesRevision: 0 } });
   expect(stats.calls).toBe(1);
   expect(stats.lastSuccessAt).toBe(new Date(0).toISOString());
 });

@@ -4,6 +4,12 @@ import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockSdk } from './sdk-mock';
 import { CONFIG_UNREADABLE as FILE_CONFIG_UNREADABLE } from '../../../proxy/config/config-source';
 import { CONFIG_LOCATION_INVALID, CONFIG_UNREADABLE, createS3ConfigSource, S3ConfigSource } from '../../../proxy/aws/s3-config-source';
+import { ConfigStore } from '../../../proxy/config/config-store';
+import { sealNodeConfig } from '../../../proxy/contracts';
+import { DiscoveryRouter } from '../../../proxy/endpoints/endpoint-source';
+import { silentLogger } from '../../../proxy/log';
+import { noCertificates } from '../../../proxy/tls/certificate-provider';
+import { nodeBody } from '../harness';
 
 const POLL = 1_000;
 const client = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
@@ -155,4 +161,34 @@ test('poll timers do not keep the process alive', async () => {
   spy.mockRestore();
   expect(timers.length).toBeGreaterThanOrEqual(3);
   for (const t of timers) expect(t.hasRef()).toBe(false);
+});
+
+test('the store reports a failed poll only until S3 answers again, even with a 304; a rejected object stays reported', async () => {
+  const good = JSON.stringify(sealNodeConfig(nodeBody({})));
+  s3.on(GetObjectCommand).callsFake(() => object(good, '"e1"'));
+  const store = new ConfigStore({
+    source,
+    endpoints: new DiscoveryRouter({ watch: () => () => {}, close: () => {} }),
+    certificates: noCertificates,
+    logger: silentLogger,
+    expectNode: undefined,
+    expectMesh: undefined,
+    appPorts: undefined,
+    localZone: undefined,
+  });
+  await store.start();
+  s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'InternalError', $fault: 'server', message: 'We encountered an internal error.', $metadata: { httpStatusCode: 500 } }));
+  await jest.advanceTimersByTimeAsync(POLL);
+  expect(store.lastError).toMatchObject({ code: CONFIG_UNREADABLE });
+  s3.on(GetObjectCommand).rejects(notModified());
+  await jest.advanceTimersByTimeAsync(POLL);
+  expect(store.lastError).toBeUndefined();
+
+  s3.on(GetObjectCommand).callsFake(() => object('{"schema":"weft.dev/node-config/v1"}', '"e2"'));
+  await jest.advanceTimersByTimeAsync(POLL);
+  expect(store.lastError).toMatchObject({ code: 'WEFT_ERR_NODE_CONFIG_INVALID' });
+  s3.on(GetObjectCommand).rejects(notModified());
+  await jest.advanceTimersByTimeAsync(POLL);
+  expect(store.lastError).toMatchObject({ code: 'WEFT_ERR_NODE_CONFIG_INVALID' });
+  await store.close();
 });

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sealNodeConfig } from '../../../proxy/contracts';
 import type { ConfigSource } from '../../../proxy/config/config-source';
 import { ConfigStore } from '../../../proxy/config/config-store';
@@ -6,6 +10,7 @@ import type { EndpointSource } from '../../../proxy/endpoints/endpoint-source';
 import { silentLogger } from '../../../proxy/log';
 import { noCertificates } from '../../../proxy/tls/certificate-provider';
 import { httpRoute, nodeBody, staticCluster } from '../harness';
+import { TestPki } from '../tls/test-pki';
 
 /** These tests use static clusters only: Cloud Map discovery answers with no endpoints. */
 const noCloudMap: EndpointSource = {
@@ -74,6 +79,8 @@ test('a rejected document changes nothing and is recorded; the same version is a
   expect(store.lastError?.code).toBe('WEFT_ERR_NODE_CONFIG_INVALID');
   await store.apply(good);
   expect(store.current).toBe(first);
+  // The good document is back: the error of the rejected one is no longer current.
+  expect(store.lastError).toBeUndefined();
   await store.close();
 });
 
@@ -82,4 +89,89 @@ test('a config referring to the mesh certificate is refused when the sidecar has
   withTls.clusters[0] = staticCluster('a:8080', [1111], { tls: { mode: 'MUTUAL', certificate: { mesh: true }, trust: { mesh: true } } });
   const { store } = newStore(JSON.stringify(sealNodeConfig(withTls)));
   await expect(store.start()).rejects.toMatchObject({ code: 'WEFT_ERR_TLS_CONFIG_INVALID' });
+});
+
+test('a document whose later cluster cannot be built leaves no discovery subscription behind', async () => {
+  // Counts live subscriptions, as a Cloud Map poller counts its subscribers (and keeps polling while any remain).
+  let live = 0;
+  const counting: EndpointSource = {
+    watch: (_cluster, onUpdate) => {
+      live++;
+      onUpdate([]);
+      let stopped = false;
+      return () => {
+        if (!stopped) live--;
+        stopped = true;
+      };
+    },
+    close: () => {},
+  };
+  const store = new ConfigStore({
+    source: new PushSource(JSON.stringify(sealNodeConfig(body(1, 1000)))),
+    endpoints: new DiscoveryRouter(counting),
+    certificates: noCertificates,
+    logger: silentLogger,
+    expectNode: undefined,
+    expectMesh: undefined,
+    appPorts: undefined,
+    localZone: undefined,
+  });
+  const first = await store.start();
+  const bad = body(1, 1000);
+  bad.clusters.push(
+    staticCluster('c:8080', [1], { discovery: { type: 'cloudMap', namespaceName: 'demo.local', serviceName: 'c' } } as never),
+    staticCluster('d:8080', [1], { loadBalancer: { policy: 'CONSISTENT_HASH' } } as never),
+  );
+  await expect(store.apply(JSON.stringify(sealNodeConfig(bad)))).rejects.toMatchObject({ code: 'WEFT_ERR_BALANCER_INVALID' });
+  expect(store.current).toBe(first);
+  expect(live).toBe(0);
+  await store.close();
+});
+
+test('a store closed while a document waits for its TLS files applies nothing and leaves no subscription', async () => {
+  let live = 0;
+  const counting: EndpointSource = {
+    watch: (_cluster, onUpdate) => {
+      live++;
+      onUpdate([]);
+      return () => live--;
+    },
+    close: () => {},
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'weft-store-'));
+  const pki = new TestPki();
+  try {
+    // A FIFO holds the build inside readFile until the test writes the trust into it.
+    const fifo = join(dir, 'trust.pem');
+    execFileSync('mkfifo', [fifo]);
+    const source = new PushSource(JSON.stringify(sealNodeConfig(body(1, 1000))));
+    const store = new ConfigStore({
+      source,
+      endpoints: new DiscoveryRouter(counting),
+      certificates: noCertificates,
+      logger: silentLogger,
+      expectNode: undefined,
+      expectMesh: undefined,
+      appPorts: undefined,
+      localZone: undefined,
+    });
+    const first = await store.start();
+    const next = body(1, 1000);
+    next.clusters.push(
+      staticCluster('c:8080', [1], {
+        discovery: { type: 'cloudMap', namespaceName: 'demo.local', serviceName: 'c' },
+        tls: { mode: 'SIMPLE', trust: { file: { certificateChain: fifo } } },
+      } as never),
+    );
+    const applying = store.apply(JSON.stringify(sealNodeConfig(next)));
+    await new Promise((r) => setTimeout(r, 50));
+    await store.close();
+    writeFileSync(fifo, pki.read(pki.ca('ca'), 'ca.pem'));
+    await applying;
+    expect(store.current).toBe(first);
+    expect(live).toBe(0);
+  } finally {
+    pki.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -6,6 +6,7 @@ import type { Logger } from '../../../proxy/log';
 import { certificateProviderFor } from '../../../proxy/tls/certificate-provider';
 import { SecretCertificateProvider, unionOfBundles } from '../../../proxy/tls/secret-certificate-provider';
 import { mockSdk, type SdkMock } from '../aws/sdk-mock';
+import { webcrypto, x509 } from '../../../lambda/certificates/x509';
 import { TestPki } from './test-pki';
 
 const SECRET = 'weft/demo/orders/certificate';
@@ -106,6 +107,66 @@ describe('Secrets Manager certificate source', () => {
     expect(changes()).toBe(0);
     expect(logger.events.map((e) => e.code)).toEqual(expect.arrayContaining(['InternalServiceError', 'WEFT_ERR_CERTIFICATE_UNREADABLE', 'WEFT_ERR_CERTIFICATE_INVALID']));
     provider.close();
+  });
+
+  it("keeps its identity: a version carrying another node's certificate is rejected", async () => {
+    const other = secretFrom(pki.leaf('other-node', 'spiffe://weft.test/ns/demo/sa/payments', newCa), '03');
+    const { provider, sm, logger, changes } = setup();
+    stage(sm, { s: v1, version: 'a' });
+    await provider.start();
+    // The whole secret is another node's (its spiffeId field included).
+    stage(sm, { s: other, version: 'e' }, v1);
+    await provider.refresh();
+    expect(provider.current()!.certificateChainPem).toBe(v1.certificatePem);
+    // The secret claims this node, but the certificate in it names another.
+    stage(sm, { s: { ...other, spiffeId: SPIFFE }, version: 'f' }, v1);
+    await provider.refresh();
+    expect(provider.current()!.certificateChainPem).toBe(v1.certificatePem);
+    expect(provider.current()!.spiffeId).toBe(SPIFFE);
+    expect(changes()).toBe(0);
+    expect(logger.events.filter((e) => e.event === 'certificate_rejected').map((e) => e.code)).toEqual(['WEFT_ERR_CERTIFICATE_UNREADABLE', 'WEFT_ERR_CERTIFICATE_UNREADABLE']);
+    // A proper rotation of this node's certificate still goes through.
+    stage(sm, { s: v2, version: 'g' }, v1);
+    await provider.refresh();
+    expect(provider.current()!.certificateChainPem).toBe(v2.certificatePem);
+    provider.close();
+  });
+
+  it('never swaps in an expired certificate, and does not start with one', async () => {
+    // A self-signed certificate of this node that expired yesterday.
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const day = 86_400_000;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '04',
+      name: 'CN=orders',
+      notBefore: new Date(Date.now() - 3 * day),
+      notAfter: new Date(Date.now() - day),
+      keys,
+      signingAlgorithm: alg,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: SPIFFE }])],
+    });
+    const pem = cert.toString('pem');
+    const expired: CertificateSecret = {
+      ...v1,
+      privateKeyPem: x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'),
+      certificatePem: pem,
+      trustBundlePem: pem,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+      serial: '04',
+    };
+    const { provider, sm, changes } = setup();
+    stage(sm, { s: v1, version: 'a' });
+    await provider.start();
+    stage(sm, { s: expired, version: 'h' }, v1);
+    await provider.refresh();
+    expect(provider.current()!.certificateChainPem).toBe(v1.certificatePem);
+    expect(changes()).toBe(0);
+    provider.close();
+    const fresh = setup();
+    stage(fresh.sm, { s: expired, version: 'h' });
+    await expect(fresh.provider.start()).rejects.toMatchObject({ code: 'WEFT_ERR_CERTIFICATE_UNREADABLE' });
   });
 
   it('fails to start with a coded error when no usable version exists', async () => {
