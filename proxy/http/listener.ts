@@ -173,6 +173,8 @@ export class Listener {
       this.front.once('error', reject);
       this.front.listen(this.opts.port, this.opts.host, () => {
         this.front.off('error', reject);
+        // Accept errors (EMFILE, ENFILE) must not kill the process; the server keeps listening.
+        this.front.on('error', ignoreAcceptError);
         resolve((this.front.address() as { port: number }).port);
       });
     });
@@ -218,6 +220,10 @@ export class Listener {
   /** Keeps a socket counted until it closes (CONNECT tunnels are handed over by the egress). */
   track(socket: Duplex): void {
     this.sockets.add(socket);
+    // A peer may reset at any moment, also before a parser or TLS server has attached its own
+    // handler (while the first bytes are peeked): an 'error' without a listener would kill the
+    // process. Parse errors do not arrive here; they go to the servers' clientError handlers.
+    socket.on('error', destroySocket);
     socket.once('close', () => this.sockets.delete(socket));
   }
 
@@ -414,3 +420,9 @@ export class Listener {
     }
   }
 }
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+function ignoreAcceptError(): void {}

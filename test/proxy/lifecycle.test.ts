@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Agent, request } from 'undici';
@@ -89,3 +89,43 @@ test('SIGTERM under load: every accepted request is answered, then the process e
   expect(output).toContain('"drain_finished"');
   expect(refused).toBeGreaterThan(0);
 }, 30_000);
+
+test('a peer that resets its connection at any point costs that connection only, not the process', async () => {
+  config.write(
+    nodeBody({
+      services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('orders/r', { 'orders:8080': 1 })] }] }],
+      clusters: [staticCluster('orders:8080', [app.port])],
+    }),
+  );
+  const [inbound, egress, admin] = [await freePort(), await freePort(), await freePort()];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [bundle, '--config', config.path, '--inbound-port', String(inbound), '--egress-port', String(egress), '--admin-port', String(admin), '--listen-address', '127.0.0.1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await eventually(() => output.includes('"sidecar_started"'), 'the sidecar to start');
+
+  // Resets while the listener still peeks the first bytes (no parser owns the socket yet), in
+  // the middle of a TLS record, and in the middle of request headers; on both listeners.
+  const resetAfter = (port: number, bytes: string) =>
+    new Promise<void>((resolve) => {
+      const socket = connectTcp(port, '127.0.0.1', () => socket.write(bytes, () => setTimeout(() => socket.resetAndDestroy(), 20)));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve());
+    });
+  for (const port of [inbound, egress]) {
+    for (const bytes of ['', 'PR', '\x16\x03\x01', 'GET / HTTP/1.1\r\nHost: orders.demo.local\r\nX-Half: ']) await resetAfter(port, bytes);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  expect(child.exitCode).toBeNull();
+  const res = await request(`http://127.0.0.1:${egress}/after-resets`, { headers: { host: 'orders.demo.local' } });
+  await res.body.text();
+  expect(res.statusCode).toBe(200);
+
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+});
