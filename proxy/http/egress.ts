@@ -23,6 +23,8 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 /** Idle limit of WebSockets to destinations outside the mesh (no route says otherwise). */
 const PASSTHROUGH_TUNNEL_IDLE_MS = 3_600_000;
+/** Connect timeout of CONNECT passthrough to destinations outside the mesh (Istio's default). */
+const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
 
 export class EgressHandler {
   /** Connections to destinations outside the mesh (ALLOW_ALL), pooled per origin. */
@@ -101,7 +103,12 @@ export class EgressHandler {
         const upstream = cluster.tls
           ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...cluster.tls })
           : netConnect({ host: endpoint.address, port: endpoint.port });
-        this.tunnel(socket, upstream, head, cluster.tls ? 'secureConnect' : 'connect');
+        const routeIdleMs = tcp?.route.timeout.idleMs ?? 0;
+        const idleMs = routeIdleMs > 0 ? routeIdleMs : cluster.def.idleTimeoutMs;
+        this.tunnel(socket, upstream, head, cluster.tls ? 'secureConnect' : 'connect', { connectMs: cluster.def.connectTimeoutMs, idleMs }, {
+          opened: () => cluster.begin(endpoint),
+          closed: () => cluster.end(endpoint),
+        });
         return;
       }
       // HTTP service: answer the CONNECT, then parse the tunnel's requests as if the app had
@@ -122,7 +129,7 @@ export class EgressHandler {
       return;
     }
     ctx.stats.egressPassthrough++;
-    this.tunnel(socket, netConnect({ host: hp.host, port: hp.port }), head, 'connect');
+    this.tunnel(socket, netConnect({ host: hp.host, port: hp.port }), head, 'connect', { connectMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleMs: PASSTHROUGH_TUNNEL_IDLE_MS });
   };
 
   close(): Promise<void> {
@@ -175,13 +182,37 @@ export class EgressHandler {
   }
 
   /** Joins the client's CONNECT socket to an upstream socket once it is connected. */
-  private tunnel(client: Duplex, upstream: Socket, head: Buffer, readyEvent: 'connect' | 'secureConnect'): void {
+  /**
+   * Joins a CONNECT client to `upstream` once it is ready. Both ends are bounded: the upstream must
+   * connect (and finish TLS) within `connectMs`, and a tunnel quiet in both directions for
+   * `idleMs` is closed, so a peer cannot hold sockets open forever.
+   */
+  private tunnel(
+    client: Duplex,
+    upstream: Socket,
+    head: Buffer,
+    readyEvent: 'connect' | 'secureConnect',
+    limits: { connectMs: number; idleMs: number },
+    hooks?: { opened(): void; closed(): void },
+  ): void {
     const stats = this.ctx.stats;
     let established = false;
+    if (limits.connectMs > 0) {
+      upstream.setTimeout(limits.connectMs, () => {
+        if (!established) upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+      });
+    }
     upstream.once(readyEvent, () => {
       established = true;
       stats.tunnels++;
-      upstream.once('close', () => stats.tunnels--);
+      hooks?.opened();
+      upstream.once('close', () => {
+        stats.tunnels--;
+        hooks?.closed();
+      });
+      // The upstream socket's timer now measures idleness: reads and writes on it (so traffic
+      // either way through the tunnel) reset it.
+      upstream.setTimeout(limits.idleMs, () => upstream.destroy());
       client.write(ESTABLISHED);
       if (head.length > 0) upstream.write(head);
       client.pipe(upstream);
@@ -189,11 +220,12 @@ export class EgressHandler {
     });
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!established) {
-        const tlsFailure = readyEvent === 'secureConnect' && err.code !== 'ECONNREFUSED';
+        const tlsFailure = readyEvent === 'secureConnect' && err.code !== 'ECONNREFUSED' && err.code !== 'ETIMEDOUT';
         client.end(rawErrorResponse(tlsFailure ? 'WEFT_ERR_UPSTREAM_TLS' : 'WEFT_ERR_UPSTREAM_CONNECT'));
       } else client.destroy();
     });
     upstream.once('close', () => client.destroy());
     client.once('close', () => upstream.destroy());
   }
+
 }

@@ -102,6 +102,28 @@ describe('TCP listeners', () => {
     expect(b.handle.tcpStats.connections).toBe(1);
   });
 
+  it('a CONNECT tunnel counts against its cluster while open and closes after the route\'s idle timeout', async () => {
+    const b = await startServerSide(echoPort);
+    const quickIdle = { ...tcpRoute('echo/route', 'b:7000'), timeout: { perRequestMs: 0, idleMs: 400 } };
+    const a = await startWith(
+      nodeBody({
+        services: [{ name: 'echo.demo', listeners: [{ port: 7000, protocol: 'tcp', routes: [quickIdle] }] }],
+        clusters: [staticCluster('b:7000', [b.handle.ports.inbound!], { protocol: 'tcp', port: 7000 })],
+      }),
+    );
+    running.push(a);
+    const cluster = a.handle.store.current!.clusters.get('b:7000')!;
+    const client = netConnect({ host: '127.0.0.1', port: a.handle.ports.egress! });
+    client.write('CONNECT echo.demo:7000 HTTP/1.1\r\nHost: echo.demo:7000\r\n\r\n');
+    await readBytes(client, 'HTTP/1.1 200 Connection Established\r\n\r\n'.length);
+    client.write('ping');
+    await readBytes(client, 4);
+    expect(cluster.stats.active).toBe(1);
+    // Quiet from here on: the sidecar closes the tunnel and releases the cluster slot.
+    await closed(client);
+    expect(cluster.stats.active).toBe(0);
+  });
+
   it('joins a TCP-only node at accept, so an app that speaks first is heard', async () => {
     const greeter = createNetServer((s) => {
       s.write('220 greeter ready\r\n');
