@@ -19,6 +19,10 @@ export interface BenchOptions {
   install: boolean;
   weftCli: string;
   nodeBin: string;
+  /** A second build measured as the `weft-b` paths (A/B within one run). */
+  weftCliB?: string;
+  /** Node binary for the `weft-b` paths (default: nodeBin). */
+  nodeBinB?: string;
   /** Extra Node/V8 flags for the sidecars (e.g. --max-semi-space-size=2). */
   nodeFlags: string[];
   /** Write V8 CPU profiles of the Weft sidecars (node --cpu-prof) into their scratch dirs. */
@@ -46,6 +50,10 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --no-install       do not apt-get install missing nginx/wrk
   --weft PATH        bundled CLI to run as \`weft proxy\` (default dist/weft.js)
   --node PATH        Node binary for the sidecars (default: this one)
+  --weft-b PATH      a second bundled CLI measured in the same run as the paths
+                     weft-b and weft-b-mtls (an A/B of two builds)
+  --node-b PATH      Node binary for the weft-b paths (default: --node), for
+                     an A/B of two runtimes with the same build
   --node-flags F     extra Node/V8 flags for the Node proxies, space-separated
                      (e.g. "--max-semi-space-size=2")
   --cpu-prof         run sidecars with node --cpu-prof and print their top
@@ -138,6 +146,12 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
       case '--node':
         o.nodeBin = value();
         break;
+      case '--weft-b':
+        o.weftCliB = value();
+        break;
+      case '--node-b':
+        o.nodeBinB = value();
+        break;
       case '--node-flags':
         o.nodeFlags = value().split(/\s+/).filter((f) => f !== '');
         if (o.nodeFlags.some((f) => !f.startsWith('--'))) throw new UsageError(`--node-flags takes flags starting with --, got ${JSON.stringify(o.nodeFlags.join(' '))}`);
@@ -157,5 +171,6 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     if (!explicit.has('--duration')) o.durationS = 1;
     if (!explicit.has('--warmup')) o.warmupS = 1;
   }
+  if (o.nodeBinB !== undefined && o.weftCliB === undefined) o.weftCliB = o.weftCli;
   return o;
 }

@@ -4,7 +4,8 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { findProfiles, renderProfiles } from './cpu-profile';
 import { generateMeshCertificates, type IdentityFiles } from './certs';
 import { killAllNow, stopAll } from './children';
@@ -42,11 +43,17 @@ let activeScratch: string | undefined;
 
 /** Runs the whole bench. Starts and stops every server it uses; throws on setup failures. */
 export async function runBench(o: BenchOptions, log: (line: string) => void = (l) => console.error(l)): Promise<BenchOutput> {
+  const weftFlags = [...o.nodeFlags, ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir={dir}'] : [])];
   const proxies = [
     nginxProxy,
     nodeFloorProxy(__filename, o.nodeBin, o.nodeFlags),
-    weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: [...o.nodeFlags, ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir={dir}'] : [])] }),
+    weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags }),
   ];
+  if (o.weftCliB !== undefined) {
+    const nodeB = o.nodeBinB ?? o.nodeBin;
+    const what = [o.weftCliB !== o.weftCli ? basename(o.weftCliB) : '', nodeB !== o.nodeBin ? `Node ${spawnSync(nodeB, ['--version']).stdout?.toString().trim() || nodeB}` : ''].filter((s) => s !== '').join(', ');
+    proxies.push(weftProxy({ cli: o.weftCliB, nodeBin: nodeB, nodeFlags: weftFlags, family: 'weft-b', label: `Weft B${what ? ` (${what})` : ''}` }));
+  }
   const all = definePaths(proxies);
   const unknown = o.only.filter((id) => !all.some((p) => p.id === id));
   if (unknown.length > 0) throw new UsageError(`--only: unknown path ${unknown.join(', ')} (known: ${all.map((p) => p.id).join(', ')})`);
@@ -128,7 +135,8 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = (l
       machine: {
         cpus: cpus().length,
         cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-        node: process.version,
+        // The proxies' runtime (--node), which is what the numbers are about, not the harness's.
+        node: o.nodeBin === process.execPath ? process.version : spawnSync(o.nodeBin, ['--version']).stdout?.toString().trim() || o.nodeBin,
         nginx: toolVersion('nginx', ['-v']),
         wrk: toolVersion('wrk', ['-v']),
         loadBefore,

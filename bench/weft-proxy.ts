@@ -18,6 +18,9 @@ export interface WeftProxyOptions {
   nodeBin: string;
   /** Extra Node flags, e.g. --cpu-prof. */
   nodeFlags: string[];
+  /** Path id prefix and label, for a second build measured in the same run (default `weft`, `Weft`). */
+  family?: string;
+  label?: string;
 }
 
 interface Sidecar {
@@ -44,7 +47,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
   };
 
   async function startSidecar(ctx: PathContext, name: string, config: NodeConfig, certDir: string | undefined): Promise<Sidecar> {
-    const dir = join(ctx.dir, name);
+    const dir = join(ctx.dir, `${opts.family ?? 'weft'}-${name}`);
     mkdirSync(dir, { recursive: true });
     const configFile = join(dir, 'node-config.json');
     writeFileSync(configFile, serializeNodeConfig(config));
@@ -69,8 +72,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
   }
 
   return {
-    family: 'weft',
-    label: 'Weft',
+    family: opts.family ?? 'weft',
+    label: opts.label ?? 'Weft',
     unavailable,
     async oneHop(ctx) {
       const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mtls: false });

@@ -79,6 +79,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The response already ended with its headers (trailers-only). */
   private headersEnded = false;
   private readonly h2: boolean;
+  /** undici's resume, hooked to 'drain' only once a write has been refused (rare for small bodies). */
+  private resume: (() => void) | undefined;
+  private drainHooked = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -98,9 +101,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { req, opts } = this;
     opts.traffic.active++;
     if (opts.cluster && opts.endpoint) opts.cluster.begin(opts.endpoint);
-    this.res.once('close', () => {
-      if (!this.finished) this.abort(new ClientGone());
-    });
+    this.res.on('close', this.onClientClose);
     if (opts.timeoutMs > 0) this.timer = setTimeout(() => this.abort(new ExchangeTimeout()), opts.timeoutMs);
     // HTTP/2 frames its body without either header: the HEADERS frame says whether one follows.
     const hasBody = this.h2
@@ -159,12 +160,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       res.writeHead(statusCode, obj as Record<string, string | string[]>);
     }
-    res.on('drain', resume);
+    this.resume = resume;
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    if (!this.drainHooked && this.resume !== undefined) {
+      this.drainHooked = true;
+      this.res.on('drain', this.resume);
+    }
+    return false;
   }
 
   /** `trailers`: undici's raw list (HTTP/1.1 chunked trailers) or the HTTP/2 upstream's flat list. */
@@ -249,6 +255,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.status = this.res.statusCode;
     this.finish();
   }
+
+  /** 'close' of the response: it fires once, so a plain listener does (no `once` wrapper per request). */
+  private readonly onClientClose = (): void => {
+    if (!this.finished) this.abort(new ClientGone());
+  };
 
   private abort(err: Error): void {
     if (this.finished) return;

@@ -34,9 +34,13 @@ export interface ForwardingOptions {
   stripProxyAuthorization: boolean;
 }
 
+/** Connection values that list no field names: nearly every request and response carries one. */
+const CONNECTION_OPTIONS_ONLY = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close']);
+
 /** Names listed in a Connection header (excluding the `close`/`keep-alive` options). */
 function connectionListed(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
+  // Skips the split and lower-casing for the common values (profiled at ~1% of busy time).
+  if (value === undefined || CONNECTION_OPTIONS_ONLY.has(value)) return undefined;
   let out: string[] | undefined;
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();

@@ -104,6 +104,16 @@ describe('bench options', () => {
     expect(parseOptions([], repoRoot)).toMatchObject({ runs: 3, durationS: 10, rates: [1000, 2000], connections: 32 });
   });
 
+  test('--weft-b and --node-b set up an A/B; --node-b alone compares runtimes with the same build', () => {
+    const ab = parseOptions(['--weft-b', '/tmp/weft-before.js'], repoRoot) as BenchOptions;
+    expect(ab.weftCliB).toBe('/tmp/weft-before.js');
+    expect(ab.nodeBinB).toBeUndefined();
+    const runtimes = parseOptions(['--node-b', '/opt/node22/bin/node'], repoRoot) as BenchOptions;
+    expect(runtimes.weftCliB).toBe(runtimes.weftCli);
+    expect(runtimes.nodeBinB).toBe('/opt/node22/bin/node');
+    expect(parseOptions([], repoRoot)).not.toHaveProperty('weftCliB');
+  });
+
   test.each([
     [['--runs', '0'], /--runs must be an integer/],
     [['--duration', 'x'], /--duration must be an integer/],
