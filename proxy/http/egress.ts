@@ -18,6 +18,7 @@ import { peerAddress, splitHostPort, upstreamRequestHeaders } from './headers';
 import { peerOf, type Listener } from './listener';
 import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
 import { redirectedDestination } from '../transparent/transparent-egress';
+import { normalizePath } from './request-path';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -58,8 +59,10 @@ export class EgressHandler {
       host = hp.host;
       // Transparent mode: the port the app dialled, when the redirect recorded it, beats Host's.
       port = redirectedDestination(req.socket)?.port ?? hp.port;
+      path = normalizePath(url);
     } else {
-      // Absolute form (an HTTP_PROXY client): the target's authority overrides Host (RFC 9112 §3.2.2).
+      // Absolute form (an HTTP_PROXY client): the target's authority overrides Host (RFC 9112 §3.2.2);
+      // URL parsing already removes dot segments from the path.
       let target: URL;
       try {
         target = new URL(url);

@@ -9,6 +9,7 @@ import type { Snapshot } from '../config/config-store';
 import { peerAddress, splitHostPort } from './headers';
 import { peerOf } from './listener';
 import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
+import { normalizePath } from './request-path';
 
 export class GatewayHandler {
   constructor(
@@ -30,7 +31,7 @@ export class GatewayHandler {
     if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
     const peer = peerOf(req);
     const scheme = peer.encrypted ? 'https' : 'http';
-    const edge: RouteRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, scheme, host: hp.host, port: listenerPort };
+    const edge: RouteRequest = { method: req.method ?? 'GET', path: normalizePath(req.url ?? '/'), headers: req.headers, scheme, host: hp.host, port: listenerPort };
     const address = peerAddress(req.socket.remoteAddress);
     if (this.filters.length === 0) return this.route(snapshot, req, res, edge, address);
     runFilters(this.filters, req, res, { listener: 'gateway', peer, peerAddress: address, snapshot }, traffic, () => this.route(snapshot, req, res, edge, address));

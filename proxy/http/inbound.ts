@@ -14,6 +14,7 @@ import { peerAddress, upstreamRequestHeaders } from './headers';
 import { peerOf, upgradeHeadOf, type PeerIdentity } from './listener';
 import type { Snapshot } from '../config/config-store';
 import { reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
+import { normalizePath } from './request-path';
 
 /** The app port speaks HTTP/2 (cleartext, prior knowledge) when its listener is http2 or grpc. */
 const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
@@ -78,7 +79,7 @@ export class InboundHandler {
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
       tunnelIdleMs: listener?.timeout.idleMs,
-    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), undefined, req.url ?? '/', headers);
+    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), undefined, normalizePath(req.url ?? '/'), headers);
   }
 
   async close(force = false): Promise<void> {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { agent, get, httpRoute, startUpstream, startWith, staticCluster, type ConfigBody, type Running, type Upstream } from '../harness';
 
 let app: Upstream;
@@ -52,4 +53,19 @@ test('no gateway route: 404 WEFT_ERR_GATEWAY_NO_ROUTE', async () => {
 test('a gateway has no inbound or egress listener', () => {
   expect(sidecar.handle.ports.inbound).toBeUndefined();
   expect(sidecar.handle.ports.egress).toBeUndefined();
+});
+
+test('gateway routes see the normalized path: /path-to-app/%2e%2e/keep/a is /keep/a', async () => {
+  // A raw request: HTTP clients normalize the URL themselves, peers need not.
+  const response = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /path-to-app/%2e%2e/keep/a HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n'));
+    let text = '';
+    socket.on('data', (d) => (text += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+  expect(response.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+  // The app echoes what it saw as JSON (chunked on the wire).
+  expect(response).toContain('"url":"/keep/a"');
+  expect(response).toContain('"host":"www.example.com"');
 });
