@@ -5,7 +5,7 @@
  * never a mix; requests that started on the old one finish on it. A bad document changes
  * nothing: the store keeps its last good snapshot and records the error for logs and admin.
  */
-import { canonicalJson, parseNodeConfig, type NodeConfig } from '../contracts';
+import { canonicalJson, parseNodeConfig, type InboundListener, type NodeConfig } from '../contracts';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
 import { ClusterRuntime } from '../cluster/cluster-runtime';
@@ -30,7 +30,7 @@ export interface Snapshot {
    */
   readonly inboundTls: ServerTlsRuntime | undefined;
   /** App port for each node listener port, in listener order. */
-  readonly inboundPorts: readonly { listenerPort: number; appPort: number; timeoutMs: number }[];
+  readonly inboundPorts: readonly { listenerPort: number; appPort: number; timeoutMs: number; listener: InboundListener }[];
   /** Gateway nodes: TLS per gateway listener port. */
   readonly gatewayTls: ReadonlyMap<number, ServerTlsRuntime | undefined>;
 }
@@ -183,6 +183,7 @@ export class ConfigStore {
       listenerPort: l.port,
       appPort: appPorts?.[i] ?? appPorts?.[0] ?? l.port,
       timeoutMs: l.timeout.perRequestMs,
+      listener: l,
     }));
 
     // Resolve every cluster's TLS before creating any runtime, so a failure leaks nothing.

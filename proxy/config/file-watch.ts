@@ -14,11 +14,21 @@ export interface FileWatch {
 /** Calls `onChange` (debounced by `debounceMs`) whenever a file named like `path` changes. */
 export function watchFile(path: string, onChange: () => void, debounceMs = 25): FileWatch {
   const name = basename(path);
+  // Kubernetes-style volume updaters (projected secrets, config maps) publish a new version by
+  // renaming a `..data` symlink that the file links through: the file's own name never shows up.
+  return debouncedWatch(dirname(path), (file) => file === null || file === name || file.startsWith('..'), onChange, debounceMs);
+}
+
+/** Like {@link watchFile} for every file of a directory (certificate directories change as a set). */
+export function watchDirectory(dir: string, onChange: () => void, debounceMs = 50): FileWatch {
+  return debouncedWatch(dir, () => true, onChange, debounceMs);
+}
+
+/** Watches `dir`, coalescing bursts of events for files `relevant` accepts into one `onChange`. */
+function debouncedWatch(dir: string, relevant: (file: string | null) => boolean, onChange: () => void, debounceMs: number): FileWatch {
   let timer: NodeJS.Timeout | undefined;
-  const watcher: FSWatcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-    // Kubernetes-style volume updaters (projected secrets, config maps) publish a new version by
-    // renaming a `..data` symlink that the file links through: the file's own name never shows up.
-    if (file !== null && file !== name && !file.startsWith('..')) return;
+  const watcher: FSWatcher = watch(dir, { persistent: false }, (_event, file) => {
+    if (!relevant(file)) return;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
@@ -26,25 +36,6 @@ export function watchFile(path: string, onChange: () => void, debounceMs = 25): 
     }, debounceMs);
   });
   // A vanished directory is reported through the next read; the watch itself just stops.
-  watcher.on('error', () => watcher.close());
-  return {
-    close() {
-      if (timer) clearTimeout(timer);
-      watcher.close();
-    },
-  };
-}
-
-/** Like {@link watchFile} for every file of a directory (certificate directories change as a set). */
-export function watchDirectory(dir: string, onChange: () => void, debounceMs = 50): FileWatch {
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(dir, { persistent: false }, () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      onChange();
-    }, debounceMs);
-  });
   watcher.on('error', () => watcher.close());
   return {
     close() {

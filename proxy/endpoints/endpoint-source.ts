@@ -6,16 +6,10 @@
  * API in AWS).
  */
 import type { Cluster } from '../contracts';
+import type { Endpoint } from '../routing/types';
 
-/** One address of a cluster as discovery reports it. */
-export interface DiscoveredEndpoint {
-  id: string;
-  address: string;
-  port: number;
-  zone: string | undefined;
-  weight: number;
-  healthy: boolean;
-}
+/** One address of a cluster as discovery reports it: the balancer's endpoint before any traffic. */
+export type DiscoveredEndpoint = Omit<Endpoint, 'active'>;
 
 export interface EndpointSource {
   /**

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { CONTROL_HEADERS, type InboundListener } from '../contracts';
+import { CONTROL_HEADERS } from '../contracts';
 import { H2Upstream, type Upstream } from '../cluster/h2-upstream';
 import { Exchange } from './forward';
 import { boundedTimeout } from './grpc';
@@ -20,11 +20,6 @@ import { normalizePath } from './request-path';
 const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
 
 /** The inbound listener configured on `port` (a node has a handful: a scan beats a map build). */
-function listenerOf(snapshot: Snapshot, port: number): InboundListener | undefined {
-  const listeners = snapshot.config.inbound.listeners;
-  for (let i = 0; i < listeners.length; i++) if (listeners[i].port === port) return listeners[i];
-  return undefined;
-}
 
 export class InboundHandler {
   /** One keep-alive pool per app port and protocol, kept for the sidecar's lifetime. */
@@ -60,7 +55,7 @@ export class InboundHandler {
 
   private forward(req: IncomingMessage, res: ServerResponse, target: Snapshot['inboundPorts'][number], peer: PeerIdentity, address: string): void {
     const { ctx } = this;
-    const listener = listenerOf(ctx.store.current!, target.listenerPort);
+    const listener = target.listener;
     const headers = upstreamRequestHeaders(req, req.headers.host ?? `${this.appHost}:${target.appPort}`, {
       peerAddress: address,
       // Another sidecar's forwarding chain is as trustworthy as the sidecar itself.
