@@ -48,9 +48,10 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores
   --no-install       do not apt-get install missing nginx/wrk
-  --weft PATH        bundled CLI to run as \`weft proxy\` (default dist/weft.js)
+  --weft PATH        sidecar bundle to run (default dist/weft-proxy.js, the
+                     image's; dist/weft.js, the CLI, also works)
   --node PATH        Node binary for the sidecars (default: this one)
-  --weft-b PATH      a second bundled CLI measured in the same run as the paths
+  --weft-b PATH      a second sidecar bundle measured in the same run as the paths
                      weft-b and weft-b-mtls (an A/B of two builds)
   --node-b PATH      Node binary for the weft-b paths (default: --node), for
                      an A/B of two runtimes with the same build
@@ -76,7 +77,7 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     outDir: join(repoRoot, 'bench', 'results'),
     pin: true,
     install: true,
-    weftCli: join(repoRoot, 'dist', 'weft.js'),
+    weftCli: join(repoRoot, 'dist', 'weft-proxy.js'),
     nodeBin: process.execPath,
     nodeFlags: [],
     cpuProf: false,

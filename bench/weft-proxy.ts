@@ -1,5 +1,6 @@
 /**
- * The Weft sidecar under test: `node dist/weft.js proxy` with node configs written by the bench,
+ * The Weft sidecar under test: the image's bundle (`node dist/weft-proxy.js proxy`, the same
+ * command line as `weft proxy`) with node configs written by the bench,
  * local-file certificates and static discovery, on loopback ports picked at start.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
 import { BENCH_SERVICE, inboundNodeConfig, outboundNodeConfig } from './weft-configs';
 
 export interface WeftProxyOptions {
-  /** Path to the bundled CLI (dist/weft.js). */
+  /** Path to the sidecar bundle (dist/weft-proxy.js) or the bundled CLI (dist/weft.js). */
   cli: string;
   /** Node binary that runs the sidecar (default: the one running the bench). */
   nodeBin: string;

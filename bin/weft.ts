@@ -7,18 +7,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { nodeConfigKey, serializeNodeConfig, type NodeConfig } from '../proxy/contracts';
-import { compileMesh, UnknownNodeError } from '../lib/model/compile';
-import { formatModelError, MeshValidationError, type ModelError } from '../lib/model/errors';
-import { loadMeshFiles } from '../lib/model/load';
-import { proxyCommand, proxyUsage } from '../proxy/main';
+import type { NodeConfig } from '../proxy/contracts';
+import type { ModelError } from '../lib/model/errors';
 import type { MeshModel } from '../lib/model/schema';
+
+// Every command loads its implementation when it runs, never at startup: the bundle keeps
+// packages external and `weft proxy` is a long-lived sidecar, so whatever one command imports
+// (the model compiler, yaml) would otherwise sit in every other command's memory.
 
 interface Command {
   /** One line for `weft --help`. */
   summary: string;
-  /** The full usage text for `weft help <cmd>`. */
-  usage: string;
+  /** The full usage text for `weft help <cmd>`; a function when it needs the command's code. */
+  usage: string | (() => Promise<string>);
   /** Runs with the arguments after the command name; resolves to the exit code. */
   run(argv: string[]): Promise<number>;
 }
@@ -48,13 +49,19 @@ function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(com
   }
 }
 
-function printErrors(errors: readonly ModelError[]): void {
+async function printErrors(errors: readonly ModelError[]): Promise<void> {
+  const { formatModelError } = await import('../lib/model/errors');
   for (const e of errors) process.stderr.write(`${formatModelError(e)}\n`);
   process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
 }
 
 /** Loads and compiles every mesh of the sources, collecting every error on the way. */
 async function loadAndCompile(paths: string[], nodes?: string[]): Promise<{ meshes: MeshModel[]; configs: NodeConfig[]; errors: ModelError[] }> {
+  const [{ loadMeshFiles }, { compileMesh }, { MeshValidationError }] = await Promise.all([
+    import('../lib/model/load'),
+    import('../lib/model/compile'),
+    import('../lib/model/errors'),
+  ]);
   const { meshes, errors } = await loadMeshFiles(paths);
   const configs: NodeConfig[] = [];
   for (const mesh of meshes) {
@@ -94,7 +101,7 @@ const commands: Record<string, Command> = {
       if (positionals.length === 0) throw new UsageError('no files or directories given', 'validate');
       const { meshes, configs, errors } = await loadAndCompile(positionals);
       if (errors.length > 0) {
-        printErrors(errors);
+        await printErrors(errors);
         return EXIT_INVALID;
       }
       const total = (pick: (m: MeshModel) => unknown[]) => meshes.reduce((n, m) => n + pick(m).length, 0);
@@ -142,9 +149,10 @@ const commands: Record<string, Command> = {
         }
       }
       if (errors.length > 0) {
-        printErrors(errors);
+        await printErrors(errors);
         return EXIT_INVALID;
       }
+      const { nodeConfigKey, serializeNodeConfig } = await import('../proxy/contracts');
       const out = values.out as string | undefined;
       if (out !== undefined) {
         for (const c of configs) {
@@ -163,8 +171,8 @@ const commands: Record<string, Command> = {
 
   proxy: {
     summary: 'run the sidecar proxy (settings from flags or WEFT_* environment variables)',
-    usage: proxyUsage(),
-    run: (argv) => proxyCommand(argv),
+    usage: async () => (await import('../proxy/main')).proxyUsage(),
+    run: async (argv) => (await import('../proxy/main')).proxyCommand(argv),
   },
 
   help: {
@@ -178,11 +186,15 @@ const commands: Record<string, Command> = {
       }
       const command = commands[name];
       if (!command) throw new UsageError(`unknown command '${name}'`);
-      process.stdout.write(`${command.usage}\n`);
+      process.stdout.write(`${await usageOf(command)}\n`);
       return EXIT_OK;
     },
   },
 };
+
+function usageOf(command: Command): Promise<string> {
+  return typeof command.usage === 'string' ? Promise.resolve(command.usage) : command.usage();
+}
 
 function generalUsage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
@@ -207,14 +219,11 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      const usage = err.command ? commands[err.command].usage : generalUsage();
+      const usage = err.command ? await usageOf(commands[err.command]) : generalUsage();
       process.stderr.write(`weft: ${err.message}\n\n${usage}\n`);
       return EXIT_USAGE;
     }
-    if (err instanceof UnknownNodeError) {
-      process.stderr.write(`weft: ${err.message}\n`);
-      return EXIT_INVALID;
-    }
+    // Anything else (UnknownNodeError included) is the input's fault: its message, exit 1.
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`weft: ${e.code === 'ENOENT' && e.path ? `no such file or directory: ${e.path}` : e.message}\n`);
     return EXIT_INVALID;

@@ -125,7 +125,7 @@ export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition,
  * so a change elsewhere (constructs, controllers, tests) does not roll every task's image.
  * Keep in step with the Dockerfile's COPY lines.
  */
-export const SIDECAR_IMAGE_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'proxy', 'native'];
+export const SIDECAR_IMAGE_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'scripts', 'proxy', 'native'];
 
 function defaultSidecarImage(): ecs.ContainerImage {
   const root = findWeftRoot('proxy/Dockerfile');

@@ -3,10 +3,24 @@
  * `AWS_ENDPOINT_URL`) so the whole mesh can run against an AWS-compatible endpoint, and has
  * request timeouts so that a black-holed endpoint fails a poll instead of stalling it forever.
  */
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ServiceDiscoveryClient, type ServiceDiscoveryClientConfig } from '@aws-sdk/client-servicediscovery';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
+import type * as ServiceDiscoverySdk from '@aws-sdk/client-servicediscovery';
 import { WeftError } from '../errors';
+
+// The SDK packages are loaded on first use, not imported: a sidecar with a file config, file
+// certificates and file discovery never needs them, and the three cost ~30 MB of RSS from the
+// moment they are loaded. `require` rather than `import()` because the factories (and the config
+// and certificate source factories that call them) are synchronous, and with literal names so
+// that bundlers still see the dependencies (the sidecar image bundles them).
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading, see above */
+/** `@aws-sdk/client-s3`, loaded on the first call. */
+export const s3Sdk = (): typeof S3Sdk => require('@aws-sdk/client-s3') as typeof S3Sdk;
+/** `@aws-sdk/client-secrets-manager`, loaded on the first call. */
+export const secretsManagerSdk = (): typeof SecretsManagerSdk => require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
+/** `@aws-sdk/client-servicediscovery`, loaded on the first call. */
+export const serviceDiscoverySdk = (): typeof ServiceDiscoverySdk => require('@aws-sdk/client-servicediscovery') as typeof ServiceDiscoverySdk;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export const AWS_ENDPOINT_INVALID = 'WEFT_ERR_AWS_ENDPOINT_INVALID';
 
@@ -22,7 +36,7 @@ export interface AwsClientOptions {
   /** Where to read `AWS_ENDPOINT_URL*` and the region from. Default: `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Default: the SDK's chain (the ECS task role on ECS). */
-  credentials?: ServiceDiscoveryClientConfig['credentials'];
+  credentials?: ServiceDiscoverySdk.ServiceDiscoveryClientConfig['credentials'];
 }
 
 /**
@@ -73,17 +87,33 @@ function baseConfig(serviceId: string, opts: AwsClientOptions) {
  * endpoint source's own backoff decides, and Cloud Map's throttle is per account, so SDK retries
  * would multiply the calls of every sidecar exactly when the account is over its budget.
  */
-export function createServiceDiscoveryClient(opts: AwsClientOptions = {}): ServiceDiscoveryClient {
+export function createServiceDiscoveryClient(opts: AwsClientOptions = {}): ServiceDiscoverySdk.ServiceDiscoveryClient {
+  return lazyServiceDiscoveryClient(opts)();
+}
+
+/**
+ * {@link createServiceDiscoveryClient} in two steps: the settings are checked now, so a bad
+ * `AWS_ENDPOINT_URL*` fails at startup; the SDK is loaded and the client built on the first call
+ * (the sidecar's Cloud Map source exists by default, but only clusters with Cloud Map discovery
+ * need a client). Later calls return the same client.
+ */
+export function lazyServiceDiscoveryClient(opts: AwsClientOptions = {}): () => ServiceDiscoverySdk.ServiceDiscoveryClient {
   const { endpoint, config } = baseConfig('ServiceDiscovery', opts);
-  return new ServiceDiscoveryClient({ ...config, maxAttempts: 1, ...(endpoint ? { disableHostPrefix: true } : {}) });
+  let client: ServiceDiscoverySdk.ServiceDiscoveryClient | undefined;
+  return () => {
+    const { ServiceDiscoveryClient } = serviceDiscoverySdk();
+    client ??= new ServiceDiscoveryClient({ ...config, maxAttempts: 1, ...(endpoint ? { disableHostPrefix: true } : {}) });
+    return client;
+  };
 }
 
 /**
  * S3's client. With a custom endpoint, requests are path-style (`<endpoint>/<bucket>/<key>`):
  * local stand-ins and IP endpoints have no per-bucket host names.
  */
-export function createS3Client(opts: AwsClientOptions = {}): S3Client {
+export function createS3Client(opts: AwsClientOptions = {}): S3Sdk.S3Client {
   const { endpoint, config } = baseConfig('S3', opts);
+  const { S3Client } = s3Sdk();
   return new S3Client({ ...config, ...(endpoint ? { forcePathStyle: true } : {}) });
 }
 
@@ -92,7 +122,8 @@ export function createS3Client(opts: AwsClientOptions = {}): S3Client {
  * reader keeps the last good certificate when a poll fails, so SDK retries only delay the next
  * poll's answer; two attempts cover a dropped connection.
  */
-export function createSecretsManagerClient(opts: AwsClientOptions = {}): SecretsManagerClient {
+export function createSecretsManagerClient(opts: AwsClientOptions = {}): SecretsManagerSdk.SecretsManagerClient {
   const { config } = baseConfig('Secrets Manager', opts);
+  const { SecretsManagerClient } = secretsManagerSdk();
   return new SecretsManagerClient({ ...config, maxAttempts: 2 });
 }

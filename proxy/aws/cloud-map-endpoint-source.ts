@@ -11,19 +11,14 @@
  * Static stability: a failed or throttled call backs off exponentially and the last good set
  * stays in force; only an answer (possibly empty) from Cloud Map replaces it.
  */
-import {
-  DiscoverInstancesCommand,
-  DiscoverInstancesRevisionCommand,
-  type HttpInstanceSummary,
-  type ServiceDiscoveryClient,
-} from '@aws-sdk/client-servicediscovery';
+import type { HttpInstanceSummary, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { canonicalJson, SETTINGS, type Cluster } from '../contracts';
 import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
 import { WeftError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { awsErrorName, describeAwsError, isThrottle } from './aws-errors';
 import { Backoff, jittered, type BackoffOptions, type Random } from './backoff';
-import { createServiceDiscoveryClient, type AwsClientOptions } from './clients';
+import { lazyServiceDiscoveryClient, serviceDiscoverySdk, type AwsClientOptions } from './clients';
 import { endpointFromInstance } from '../endpoints/instance-endpoint';
 
 export const DISCOVERY_UNSUPPORTED = 'WEFT_ERR_DISCOVERY_UNSUPPORTED';
@@ -32,7 +27,11 @@ export const DISCOVERY_UNSUPPORTED = 'WEFT_ERR_DISCOVERY_UNSUPPORTED';
 const MAX_RESULTS = 1000;
 
 export interface CloudMapEndpointSourceOptions {
-  client: ServiceDiscoveryClient;
+  /**
+   * The client, or a function that builds it: called when the first Cloud Map cluster is polled,
+   * so a sidecar whose clusters all use other discovery never loads the SDK.
+   */
+  client: ServiceDiscoveryClient | (() => ServiceDiscoveryClient);
   /** Revision check interval (the `discoveryIntervalMs` setting). */
   intervalMs?: number;
   /** Full refresh interval (the `discoveryFullRefreshMs` setting). */
@@ -95,12 +94,14 @@ export class CloudMapEndpointSource implements EndpointSource {
   private readonly pollers = new Map<string, ServicePoller>();
   private readonly totals: Totals = { calls: 0, errors: 0, throttles: 0, lastSuccessAt: undefined };
   private readonly settings: PollerSettings;
+  private client: ServiceDiscoveryClient | undefined;
   private closed = false;
 
   constructor(private readonly opts: CloudMapEndpointSourceOptions) {
     const random = opts.random ?? Math.random;
+    const given = opts.client;
     this.settings = {
-      client: opts.client,
+      client: () => (this.client ??= typeof given === 'function' ? given() : given),
       intervalMs: opts.intervalMs ?? SETTINGS.discoveryIntervalMs.default ?? 30_000,
       fullRefreshMs: opts.fullRefreshMs ?? SETTINGS.discoveryFullRefreshMs.default ?? 300_000,
       backoff: { ...opts.backoff, random },
@@ -142,7 +143,7 @@ export class CloudMapEndpointSource implements EndpointSource {
   }
 
   close(): void {
-    if (!this.closed && this.opts.ownClient) this.opts.client.destroy();
+    if (!this.closed && this.opts.ownClient) this.client?.destroy();
     this.closed = true;
     for (const p of this.pollers.values()) p.close();
     this.pollers.clear();
@@ -151,16 +152,17 @@ export class CloudMapEndpointSource implements EndpointSource {
 
 /**
  * The Cloud Map source with its own client (honouring AWS_ENDPOINT_URL_SERVICEDISCOVERY /
- * AWS_ENDPOINT_URL), e.g. `createCloudMapEndpointSource({ region: settings.region,
- * intervalMs: settings.discoveryIntervalMs, fullRefreshMs: settings.discoveryFullRefreshMs, logger })`.
+ * AWS_ENDPOINT_URL, checked now), built when the first Cloud Map cluster is polled, e.g.
+ * `createCloudMapEndpointSource({ region: settings.region, intervalMs: settings.discoveryIntervalMs,
+ * fullRefreshMs: settings.discoveryFullRefreshMs, logger })`.
  */
 export function createCloudMapEndpointSource(opts: Omit<CloudMapEndpointSourceOptions, 'client'> & AwsClientOptions = {}): CloudMapEndpointSource {
   const { region, env, credentials, ...rest } = opts;
-  return new CloudMapEndpointSource({ ...rest, client: createServiceDiscoveryClient({ region, env, credentials }), ownClient: true });
+  return new CloudMapEndpointSource({ ...rest, client: lazyServiceDiscoveryClient({ region, env, credentials }), ownClient: true });
 }
 
 interface PollerSettings {
-  client: ServiceDiscoveryClient;
+  client: () => ServiceDiscoveryClient;
   intervalMs: number;
   fullRefreshMs: number;
   backoff: BackoffOptions;
@@ -230,11 +232,13 @@ class ServicePoller {
     if (this.closed) return;
     const d = this.discovery;
     try {
+      const client = this.s.client();
+      const { DiscoverInstancesCommand, DiscoverInstancesRevisionCommand } = serviceDiscoverySdk();
       const startedAt = Date.now();
       let checked: number | undefined;
       if (this.lastGood !== undefined && startedAt - this.lastFullAt < this.s.fullRefreshMs) {
         this.count('discoverInstancesRevision');
-        const rev = await this.s.client.send(new DiscoverInstancesRevisionCommand({ NamespaceName: d.namespaceName, ServiceName: d.serviceName }));
+        const rev = await client.send(new DiscoverInstancesRevisionCommand({ NamespaceName: d.namespaceName, ServiceName: d.serviceName }));
         if (this.closed) return;
         checked = rev.InstancesRevision;
         if (checked !== undefined && checked === this.revision) {
@@ -243,7 +247,7 @@ class ServicePoller {
         }
       }
       this.count('discoverInstances');
-      const res = await this.s.client.send(
+      const res = await client.send(
         new DiscoverInstancesCommand({
           NamespaceName: d.namespaceName,
           ServiceName: d.serviceName,

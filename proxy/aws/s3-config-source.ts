@@ -5,14 +5,14 @@
  * exponential backoff; the config store keeps the last good config meanwhile (static stability).
  * The source delivers text only: parsing and validation are the store's.
  */
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url, SETTINGS } from '../contracts';
 import type { ConfigSource } from '../config/config-source';
 import { WeftError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { awsErrorName, awsHttpStatus, describeAwsError } from './aws-errors';
 import { Backoff, jittered, type BackoffOptions, type Random } from './backoff';
-import { createS3Client, type AwsClientOptions } from './clients';
+import { createS3Client, s3Sdk, type AwsClientOptions } from './clients';
 
 /** Same code as the file source's (proxy/config/config-source.ts), so the store and docs see one code. */
 export const CONFIG_UNREADABLE = 'WEFT_ERR_CONFIG_UNREADABLE';
@@ -138,6 +138,7 @@ export class S3ConfigSource implements ConfigSource {
   private async fetch(conditional: boolean): Promise<Fetched> {
     this.counters.calls++;
     const ifNoneMatch = conditional ? this.etag : undefined;
+    const { GetObjectCommand } = s3Sdk();
     try {
       const res = await this.opts.client.send(
         new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.opts.key, ...(ifNoneMatch !== undefined ? { IfNoneMatch: ifNoneMatch } : {}) }),

@@ -3,11 +3,11 @@
  * per endpoint, circuit-breaker counters and stats. Envoy's "cluster" layer: routes pick a cluster
  * by name, the cluster picks an endpoint, the endpoint's upstream carries the request.
  *
- * The upstream speaks the cluster's protocol: HTTP/1.1 (an undici Pool) for `http` and `tcp`,
+ * The upstream speaks the cluster's protocol: HTTP/1.1 ({@link H1Upstream}) for `http` and `tcp`,
  * HTTP/2 (node:http2 sessions, h2c or TLS+ALPN) for `http2` and `grpc`. Upgrade requests
  * (WebSocket) always take an HTTP/1.1 pool: HTTP/2 has no Upgrade.
  */
-import { Pool } from 'undici';
+import { H1Upstream } from './h1-upstream';
 import { H2Upstream, type Upstream } from './h2-upstream';
 import type { Cluster } from '../contracts';
 import type { Balancer, Endpoint, PickContext } from '../routing/types';
@@ -30,7 +30,7 @@ export class ClusterRuntime {
   private endpoints: Endpoint[] = [];
   private readonly pools = new Map<string, Upstream>();
   /** HTTP/1.1 pools of an HTTP/2 cluster's endpoints, for upgrade requests only. */
-  private readonly upgradePools = new Map<string, Pool>();
+  private readonly upgradePools = new Map<string, H1Upstream>();
   private readonly balancer: Balancer;
   private readonly stopWatching: () => void;
   private readonly scheme: 'http:' | 'https:';
@@ -100,8 +100,8 @@ export class ClusterRuntime {
   }
 
   /** An HTTP/1.1 pool to the endpoint, for requests that must stay HTTP/1.1 (upgrades). */
-  upgradePool(endpoint: Endpoint): Pool {
-    if (!this.http2) return this.pool(endpoint) as Pool;
+  upgradePool(endpoint: Endpoint): Upstream {
+    if (!this.http2) return this.pool(endpoint);
     let pool = this.upgradePools.get(endpoint.id);
     if (pool === undefined) {
       pool = this.h1Pool(endpoint);
@@ -115,17 +115,16 @@ export class ClusterRuntime {
     return `${this.scheme}//${host}:${endpoint.port}`;
   }
 
-  private h1Pool(endpoint: Endpoint): Pool {
-    const cp = this.def.connectionPool;
-    return new Pool(this.origin(endpoint), {
-      connections: this.maxConnections,
-      pipelining: 1,
-      keepAliveTimeout: this.def.idleTimeoutMs || 4_000,
-      maxRequestsPerClient: cp.maxRequestsPerConnection > 0 ? cp.maxRequestsPerConnection : undefined,
-      // The route timeout bounds the whole exchange; undici's own timers would cut streams short.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: { timeout: this.def.connectTimeoutMs || undefined, ...this.tls },
+  private h1Pool(endpoint: Endpoint): H1Upstream {
+    // The route timeout bounds the whole exchange: the pool has no response timers of its own.
+    return new H1Upstream({
+      host: endpoint.address,
+      port: endpoint.port,
+      tls: this.tls,
+      maxConnections: this.maxConnections,
+      connectTimeoutMs: this.def.connectTimeoutMs,
+      idleTimeoutMs: this.def.idleTimeoutMs || 4_000,
+      maxRequestsPerConnection: this.def.connectionPool.maxRequestsPerConnection,
     });
   }
 

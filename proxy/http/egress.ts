@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { Agent } from 'undici';
+import { H1Upstream } from '../cluster/h1-upstream';
 import { rawErrorResponse } from '../errors';
 import type { RouteRequest } from '../routing/types';
 import type { Snapshot } from '../config/config-store';
@@ -27,9 +27,46 @@ const PASSTHROUGH_TUNNEL_IDLE_MS = 3_600_000;
 /** Connect timeout of CONNECT passthrough to destinations outside the mesh (Istio's default). */
 const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
 
+/** How often pools to destinations outside the mesh are checked for being unused. */
+const PASSTHROUGH_SWEEP_MS = 30_000;
+
+/**
+ * Keep-alive pools to destinations outside the mesh (ALLOW_ALL), one per host and port, created
+ * on first use and forgotten once their connections have idled out.
+ */
+class PassthroughPools {
+  private readonly pools = new Map<string, H1Upstream>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  get(host: string, port: number): H1Upstream {
+    const key = `${host}|${port}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new H1Upstream({ host, port, tls: undefined, maxConnections: 64, connectTimeoutMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleTimeoutMs: 4_000, maxRequestsPerConnection: 0 });
+      this.pools.set(key, pool);
+      if (this.sweeper === undefined) {
+        this.sweeper = setInterval(() => this.sweep(), PASSTHROUGH_SWEEP_MS);
+        this.sweeper.unref();
+      }
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+
+  private sweep(): void {
+    for (const [key, pool] of this.pools) if (pool.size === 0) this.pools.delete(key);
+  }
+}
+
 export class EgressHandler {
-  /** Connections to destinations outside the mesh (ALLOW_ALL), pooled per origin. */
-  private readonly passthrough = new Agent({ keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 10_000 } });
+  private readonly passthrough = new PassthroughPools();
   private listener: Listener | undefined;
 
   constructor(
@@ -177,7 +214,7 @@ export class EgressHandler {
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
       tunnelIdleMs: PASSTHROUGH_TUNNEL_IDLE_MS,
-    }).start(this.passthrough, `http://${hostPart}:${port}`, routeReq.path, headers);
+    }).start(this.passthrough.get(routeReq.host, port), routeReq.path, headers);
   }
 
   private isSelf(host: string, port: number): boolean {

@@ -8,7 +8,7 @@
  * failures into coded responses. Retries wrap it in a later issue (an exchange is one attempt).
  *
  * Either side may be HTTP/1.1 or HTTP/2: the downstream response is Node's HTTP/1.1 response or
- * its HTTP/2 compatibility response, the upstream an undici Pool or an {@link H2Upstream}.
+ * its HTTP/2 compatibility response, the upstream an {@link H1Upstream} or an {@link H2Upstream}.
  * Trailers cross in both directions of protocol; a gRPC trailers-only response stays one
  * HEADERS frame on HTTP/2. An upgrade request (WebSocket) that the upstream answers with 101
  * becomes a byte tunnel between the two sockets.
@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderOps } from '../contracts';
 import type { ClusterRuntime } from '../cluster/cluster-runtime';
@@ -27,9 +27,10 @@ import { countResponse, type TrafficStats } from '../stats';
 import { parseGrpcStatus } from './grpc';
 import { downstreamResponseHeaders, upgradeResponseHead, type OutgoingHeaders } from './headers';
 import { upgradeHeadOf } from './listener';
+import { H1Request } from '../h1/server-connection';
 import { isH2Response, sendProxyError } from './respond';
 
-/** Where an exchange can be sent: an undici dispatcher or an HTTP/2 upstream. */
+/** Where an exchange can be sent: an HTTP/1.1 or HTTP/2 upstream (undici's dispatch contract). */
 export interface ExchangeTarget {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
 }
@@ -97,27 +98,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** Sends the request; the response (or a coded error) is written to `res`. */
-  start(dispatcher: ExchangeTarget, origin: string | undefined, path: string, headers: OutgoingHeaders): void {
+  start(dispatcher: ExchangeTarget, path: string, headers: OutgoingHeaders): void {
     const { req, opts } = this;
     opts.traffic.active++;
     if (opts.cluster && opts.endpoint) opts.cluster.begin(opts.endpoint);
     this.res.on('close', this.onClientClose);
     if (opts.timeoutMs > 0) this.timer = setTimeout(() => this.abort(new ExchangeTimeout()), opts.timeoutMs);
-    // HTTP/2 frames its body without either header: the HEADERS frame says whether one follows.
-    const hasBody = this.h2
-      ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
-      : req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    if (hasBody && opts.maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
-      // Paused first: a 'data' listener alone would start the flow before undici (which resumes
-      // the body when it writes it) is listening, and those bytes would be lost.
-      req.pause();
-      req.on('data', (chunk: Buffer) => {
+    const body = requestBody(req);
+    if (body !== null && opts.maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
+      // Paused first: a 'data' listener alone would start the flow before the upstream (which
+      // resumes the body when it writes it) is listening, and those bytes would be lost.
+      body.pause();
+      body.on('data', (chunk: Buffer) => {
         this.bodyBytes += chunk.length;
         if (this.bodyBytes > opts.maxBodyBytes) this.abort(new BodyTooLarge());
       });
     }
-    const options: Dispatcher.DispatchOptions = { path, method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null };
-    if (origin !== undefined) options.origin = origin;
+    const options: Dispatcher.DispatchOptions = { path, method: req.method as Dispatcher.HttpMethod, headers, body };
     const upgrade = upgradeHeadOf(req) !== undefined ? req.headers.upgrade : undefined;
     if (upgrade !== undefined) options.upgrade = upgrade;
     try {
@@ -286,6 +283,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (this.status) countResponse(cluster.stats, this.status);
     }
   }
+}
+
+/**
+ * The request's body stream, or null when it has none: an HTTP/1.1 request carries its body
+ * separately; an HTTP/2 request is its own body stream, and its HEADERS frame says whether one follows.
+ */
+export function requestBody(req: IncomingMessage): Readable | null {
+  if ((req as unknown) instanceof H1Request) return (req as unknown as H1Request).body;
+  return (req as unknown as Http2ServerRequest).stream?.endAfterHeaders === false ? req : null;
 }
 
 /** Route response rules work on a header object; only routes that have rules pay for it. */

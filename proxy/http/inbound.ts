@@ -5,8 +5,8 @@
  * Every `x-weft-*` header is removed before the app sees the request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool } from 'undici';
 import { CONTROL_HEADERS } from '../contracts';
+import { H1Upstream } from '../cluster/h1-upstream';
 import { H2Upstream, type Upstream } from '../cluster/h2-upstream';
 import { Exchange } from './forward';
 import { boundedTimeout } from './grpc';
@@ -19,11 +19,12 @@ import { normalizePath } from './request-path';
 /** The app port speaks HTTP/2 (cleartext, prior knowledge) when its listener is http2 or grpc. */
 const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
 
-/** The inbound listener configured on `port` (a node has a handful: a scan beats a map build). */
+/** Connections to one app port at most (Envoy's default circuit-breaker limit). */
+const APP_MAX_CONNECTIONS = 1024;
 
 export class InboundHandler {
   /** One keep-alive pool per app port and protocol, kept for the sidecar's lifetime. */
-  private readonly appPools = new Map<number, Pool>();
+  private readonly appPools = new Map<number, H1Upstream>();
   private readonly h2AppPools = new Map<number, H2Upstream>();
 
   constructor(
@@ -74,7 +75,7 @@ export class InboundHandler {
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
       tunnelIdleMs: listener?.timeout.idleMs,
-    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), undefined, normalizePath(req.url ?? '/'), headers);
+    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), normalizePath(req.url ?? '/'), headers);
   }
 
   async close(force = false): Promise<void> {
@@ -99,10 +100,11 @@ export class InboundHandler {
     return this.appHost.includes(':') ? `[${this.appHost}]` : this.appHost;
   }
 
-  private pool(port: number): Pool {
+  private pool(port: number): H1Upstream {
     let pool = this.appPools.get(port);
     if (pool === undefined) {
-      pool = new Pool(`http://${this.hostPart()}:${port}`, { pipelining: 1, keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 5_000 } });
+      // Idle connections close before a Node app's own 5 s keep-alive timeout would close them.
+      pool = new H1Upstream({ host: this.appHost, port, tls: undefined, maxConnections: APP_MAX_CONNECTIONS, connectTimeoutMs: 5_000, idleTimeoutMs: 4_000, maxRequestsPerConnection: 0 });
       this.appPools.set(port, pool);
     }
     return pool;

@@ -12,16 +12,16 @@
  * `divert`: TCP listeners, transparent egress) may take a connection at accept or after its
  * first bytes, before it is treated as HTTP.
  *
- * HTTP/1.1 parsing is strict (Node's llhttp without the lenient flags) and every parse failure is
- * answered by code: 400 (smuggling shapes, bad syntax), 431 (header block too large), 408
- * (headers too slow), then the connection is closed. HTTP/2 sessions are bounded by header list
+ * HTTP/1.1 is Weft's own engine (proxy/h1): strict parsing, and every parse failure is answered
+ * by code: 400 (smuggling shapes, bad syntax), 431 (header block too large), 408 (headers too
+ * slow), then the connection is closed. HTTP/2 is node:http2. HTTP/2 sessions are bounded by header list
  * size and pairs, concurrent streams, session memory, and an idle timeout.
  *
  * Upgrade requests (WebSocket) reach the handler like any request, with a response object that
  * writes to the raw socket: errors and non-101 answers are ordinary responses, and a 101 turns
  * the connection into a tunnel (see `Exchange.onUpgrade`).
  */
-import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createServer as createH2Server,
   type Http2Server,
@@ -33,7 +33,8 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ConnectionDivert } from '../tcp/divert';
-import { rawErrorResponse, type WeftErrorCode } from '../errors';
+import type { WeftErrorCode } from '../errors';
+import { H1Connection, type H1Request, type H1Response, type H1ServerOptions } from '../h1/server-connection';
 import { linkRequest, sendProxyError } from './respond';
 import type { SidecarStats } from '../stats';
 import { sansAccepted, type ServerTlsRuntime } from '../tls/tls-options';
@@ -50,7 +51,6 @@ export interface PeerIdentity {
 
 const PLAINTEXT: PeerIdentity = Object.freeze({ authenticated: false, principal: undefined, encrypted: false });
 const kPeer = Symbol('weft.peer');
-const kUpgradeHead = Symbol('weft.upgradeHead');
 
 /** The identity established for the connection a request arrived on. */
 export function peerOf(req: IncomingMessage): PeerIdentity {
@@ -62,7 +62,7 @@ export function peerOf(req: IncomingMessage): PeerIdentity {
  * undefined for every other request.
  */
 export function upgradeHeadOf(req: IncomingMessage): Buffer | undefined {
-  return (req as IncomingMessage & { [kUpgradeHead]?: Buffer })[kUpgradeHead];
+  return (req as unknown as Partial<H1Request>).upgradeHead;
 }
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
@@ -83,6 +83,9 @@ export function classifyFirstBytes(first: Buffer): ConnectionKind | undefined {
   if (first.compare(H2_PREFACE, 0, n, 0, n) !== 0) return 'http1';
   return n === H2_PREFACE.length ? 'h2' : undefined;
 }
+
+/** Idle time allowed between the requests of a kept-alive HTTP/1.1 connection. */
+const H1_KEEP_ALIVE_MS = 60_000;
 
 /** HTTP/2 limits; the header limits come from {@link ListenerLimits}. */
 const H2_MAX_CONCURRENT_STREAMS = 256;
@@ -117,9 +120,12 @@ export interface ListenerOptions {
 }
 
 export class Listener {
-  readonly http: HttpServer;
   readonly h2: Http2Server;
   private readonly front: NetServer;
+  private readonly h1Options: H1ServerOptions;
+  private readonly h1 = new Set<H1Connection>();
+  /** Enforces the HTTP/1.1 head and keep-alive deadlines (one timer per listener, none per request). */
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly tlsServers = new WeakMap<ServerTlsRuntime, TlsServer>();
   private readonly sockets = new Set<Duplex>();
@@ -127,24 +133,20 @@ export class Listener {
 
   constructor(private readonly opts: ListenerOptions) {
     const { limits } = opts;
-    this.http = createHttpServer({
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: 0,
-      keepAliveTimeout: 60_000,
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
-    });
-    // maxHeadersCount truncates rather than refuses; one over the limit lets us see the overflow.
-    this.http.maxHeadersCount = limits.maxHeaders + 1;
-    this.http.on('request', (req: IncomingMessage, res: ServerResponse) => this.admit(req, res));
-    this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
-    if (opts.onConnect) this.http.on('connect', opts.onConnect);
-    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket as Socket, head));
-    // The HTTP server never listens itself (connections arrive through the front), but its
-    // timeout sweeper and idle-connection tracking start on 'listening'.
-    this.http.emit('listening');
+    const onConnect = opts.onConnect;
+    this.h1Options = {
+      maxHeaderBytes: limits.maxHeaderBytes,
+      maxHeaders: limits.maxHeaders,
+      headersTimeoutMs: limits.headersTimeoutMs,
+      keepAliveTimeoutMs: H1_KEEP_ALIVE_MS,
+      // The pipeline is written against Node's request and response; H1Request and H1Response
+      // provide the members it uses (see proxy/h1/server-connection.ts).
+      onRequest: (req: H1Request, res: H1Response) => this.admit(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+      onConnect: onConnect ? (req: H1Request, socket: Socket, head: Buffer) => onConnect(req as unknown as IncomingMessage, socket, head) : undefined,
+      onClientError: () => this.opts.stats.clientErrors++,
+      draining: () => this.draining_,
+      onClose: (conn: H1Connection) => this.h1.delete(conn),
+    };
     this.h2 = createH2Server({
       maxHeaderListPairs: limits.maxHeaders + H2_PSEUDO_HEADERS,
       maxSessionMemory: H2_MAX_SESSION_MEMORY_MB,
@@ -175,6 +177,9 @@ export class Listener {
         this.front.off('error', reject);
         // Accept errors (EMFILE, ENFILE) must not kill the process; the server keeps listening.
         this.front.on('error', ignoreAcceptError);
+        const every = Math.max(50, Math.min(1_000, Math.floor(this.opts.limits.headersTimeoutMs / 4)));
+        this.sweeper = setInterval(() => this.sweep(), every);
+        this.sweeper.unref();
         resolve((this.front.address() as { port: number }).port);
       });
     });
@@ -189,7 +194,7 @@ export class Listener {
     if (this.draining_) return;
     this.draining_ = true;
     this.front.close();
-    this.http.closeIdleConnections();
+    this.closeIdle();
     // Graceful: GOAWAY now, the session closes when its open streams finish.
     for (const s of this.sessions) if (!s.closed) s.close();
   }
@@ -201,20 +206,26 @@ export class Listener {
 
   /** Closes idle keep-alive connections (called while draining). */
   closeIdle(): void {
-    this.http.closeIdleConnections();
+    for (const conn of this.h1) if (conn.idle) conn.socket.destroy();
   }
 
   /** Destroys every connection. */
   destroy(): void {
     this.draining_ = true;
     this.front.close();
-    this.http.closeAllConnections();
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    for (const conn of this.h1) conn.socket.destroy();
+    this.h1.clear();
     for (const s of this.sessions) s.destroy();
     this.sessions.clear();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
-    this.http.close();
     this.h2.close();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.h1) conn.checkDeadline(now);
   }
 
   /** Keeps a socket counted until it closes (CONNECT tunnels are handed over by the egress). */
@@ -291,11 +302,14 @@ export class Listener {
       socket.unshift(first);
       this.h2.emit('connection', socket);
     } else {
-      // The HTTP parser reads the socket's handle directly, bypassing unshift: replay the
-      // peeked bytes as a data event instead.
-      this.http.emit('connection', socket);
-      socket.emit('data', first);
+      this.serveH1(socket, first);
     }
+  }
+
+  private serveH1(socket: Socket, first: Buffer): void {
+    const conn = new H1Connection(socket, this.h1Options);
+    this.h1.add(conn);
+    conn.start(first);
   }
 
   private tlsServer(tls: ServerTlsRuntime): TlsServer {
@@ -325,7 +339,7 @@ export class Listener {
         const { divert } = this.opts;
         if (divert === undefined) {
           if (alpnH2) this.h2.emit('connection', socket);
-          else this.http.emit('connection', socket);
+          else this.serveH1(socket, EMPTY);
           return;
         }
         // The decrypted first bytes decide whether a byte-stream handler takes the connection.
@@ -366,22 +380,6 @@ export class Listener {
     this.admit(r, s);
   }
 
-  /**
-   * An HTTP/1.1 request with `Connection: upgrade`: served through a response object on the raw
-   * socket, so routing, filters and errors work as for any request.
-   */
-  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
-    const res = new ServerResponse(req);
-    res.assignSocket(socket);
-    res.shouldKeepAlive = false;
-    res.once('finish', () => socket.end());
-    // h2c upgrades are ignored (RFC 9113 removed them): the request is served as HTTP/1.1.
-    const token = req.headers.upgrade;
-    if (token !== undefined && token.toLowerCase() !== 'h2c') (req as IncomingMessage & { [kUpgradeHead]?: Buffer })[kUpgradeHead] = head;
-    this.admit(req, res);
-  }
-
   /** Checks Node does not enforce for us, then the handler. */
   private admit(req: IncomingMessage, res: ServerResponse): void {
     const { limits } = this.opts;
@@ -399,26 +397,6 @@ export class Listener {
     this.opts.stats.clientErrors++;
     sendProxyError(res, code, true);
   }
-
-  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    this.opts.stats.clientErrors++;
-    const code: WeftErrorCode | undefined =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? 'WEFT_ERR_REQUEST_HEADERS_TOO_LARGE'
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'WEFT_ERR_REQUEST_HEADERS_TIMEOUT'
-          : err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE'
-            ? undefined
-            : 'WEFT_ERR_BAD_REQUEST';
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (code !== undefined && socket.writable && !inFlight?.headersSent) {
-      socket.end(rawErrorResponse(code));
-      socket.once('finish', () => socket.destroy());
-      setTimeout(() => socket.destroy(), 1_000).unref();
-    } else {
-      socket.destroy();
-    }
-  }
 }
 
 function destroySocket(this: Duplex): void {
@@ -426,3 +404,5 @@ function destroySocket(this: Duplex): void {
 }
 
 function ignoreAcceptError(): void {}
+
+const EMPTY = Buffer.alloc(0);

@@ -146,5 +146,5 @@ export function forwardToCluster(
     maxBodyBytes: ctx.maxBodyBytes,
     draining: ctx.draining,
     tunnelIdleMs: route?.timeout.idleMs,
-  }).start(upgrade ? cluster.upgradePool(endpoint) : cluster.pool(endpoint), undefined, decision.path, headers);
+  }).start(upgrade ? cluster.upgradePool(endpoint) : cluster.pool(endpoint), decision.path, headers);
 }

@@ -4,7 +4,8 @@
  * changed, so a rotation costs two calls and a quiet poll one. When Secrets Manager is unreachable
  * or a value does not parse, the last good pair stays in place (static stability).
  */
-import { GetSecretValueCommand, type GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
+import type { GetSecretValueCommand, GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerSdk } from '../aws/clients';
 import { parseCertificateSecret, type CertificateSecret } from '../contracts';
 
 /** The part of a SecretsManagerClient the reader uses. */
@@ -55,6 +56,7 @@ export function createSecretReader(options: SecretReaderOptions): SecretReader {
   let inFlight: Promise<CertificatePair> | undefined;
 
   async function fetchStage(stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<{ secret: CertificateSecret; versionId: string } | undefined> {
+    const { GetSecretValueCommand } = secretsManagerSdk();
     try {
       const out = await options.client.send(new GetSecretValueCommand({ SecretId: options.secretId, VersionStage: stage }));
       if (out.SecretString === undefined) return undefined;

@@ -1,0 +1,80 @@
+/**
+ * The sidecar image's bundle (dist/weft-proxy.js, built by `npm run build`) as a child process:
+ * it reads its node config from S3 through `AWS_ENDPOINT_URL` (a local stand-in that checks the
+ * request is signed), which loads the AWS SDK file the bundle keeps apart, and forwards a request.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
+import { sealNodeConfig, serializeNodeConfig } from '../../proxy/contracts';
+import { agent, eventually, get, httpRoute, nodeBody, startUpstream, staticCluster, type Upstream } from './harness';
+import { freePorts } from '../../bench/ports';
+
+const root = join(__dirname, '../..');
+const bundle = join(root, 'dist/weft-proxy.js');
+
+let upstream: Upstream;
+let s3: Server;
+const s3Requests: IncomingMessage[] = [];
+let child: ChildProcess | undefined;
+
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await agent.close();
+  await upstream?.close();
+  await new Promise((r) => s3?.close(r));
+});
+
+test('the bundle loads its config from S3 via AWS_ENDPOINT_URL and forwards requests', async () => {
+  expect(existsSync(bundle)).toBe(true); // `npm test` builds it first
+  upstream = await startUpstream('orders');
+  const config = sealNodeConfig({
+    ...nodeBody({
+      name: 'client',
+      services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('orders/r', { 'orders:8080': 1 })] }] }],
+      clusters: [staticCluster('orders:8080', [upstream.port])],
+    }),
+  });
+  const body = serializeNodeConfig(config);
+  s3 = createServer((req, res) => {
+    s3Requests.push(req);
+    if (req.url?.split('?')[0] !== '/weft-config/demo/nodes/client.json') {
+      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', etag: `"${config.version}"`, 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  await new Promise<void>((r) => s3.listen(0, '127.0.0.1', r));
+  const [egressPort, inboundPort, adminPort] = await freePorts(3);
+  child = spawn(
+    process.execPath,
+    [bundle, 'proxy', '--config', 's3://weft-config/demo/nodes/client.json', '--egress-port', String(egressPort), '--inbound-port', String(inboundPort),
+      '--admin-port', String(adminPort), '--listen-address', '127.0.0.1', '--metrics', 'none', '--log-level', 'warn'],
+    {
+      env: {
+        PATH: process.env.PATH,
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${(s3.address() as { port: number }).port}`,
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  await eventually(async () => {
+    try {
+      return (await get(egressPort, '/ready', { host: 'orders.demo.local:8080' })).status === 200;
+    } catch {
+      return false;
+    }
+  }, `the bundled sidecar to serve (stderr: ${stderr})`);
+  const res = await get(egressPort, '/hello', { host: 'orders.demo.local:8080' });
+  expect(res.status).toBe(200);
+  expect(res.json()).toMatchObject({ name: 'orders', url: '/hello' });
+  // The GetObject went to the stand-in, path-style and signed.
+  expect(s3Requests[0].url).toMatch(/^\/weft-config\/demo\/nodes\/client\.json/);
+  expect(s3Requests[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request/);
+}, 30_000);
