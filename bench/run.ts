@@ -20,6 +20,8 @@ import { loadAverage, peakRssBytes, processTree, residentBreakdown } from './pro
 import { renderLatencySvg, renderMarkdown } from './report';
 import { BENCH_RESULT_SCHEMA, checkTargets, computeRatios, pathMedians, type BenchResult, type PathResult } from './summary';
 import { installTools, missingTools, toolVersion } from './tools';
+import { resolveNode } from './node-runtime';
+import { SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';
 import { weftProxy } from './weft-proxy';
 import { writeWrkScripts } from './wrk';
 
@@ -42,11 +44,17 @@ export class MissingToolsError extends Error {
 let activeScratch: string | undefined;
 
 /** Runs the whole bench. Starts and stops every server it uses; throws on setup failures. */
-export async function runBench(o: BenchOptions, log: (line: string) => void = (l) => console.error(l)): Promise<BenchOutput> {
-  const weftFlags = [...o.nodeFlags, ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir={dir}'] : [])];
+export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => console.error(l)): Promise<BenchOutput> {
+  // The image's runtime: its Node major (resolved here) and its flags, then the caller's.
+  let o = options;
+  const node = resolveNode(o.nodeBin, o.install, log);
+  if (node.note) log(node.note);
+  o = { ...o, nodeBin: node.bin, nodeBinB: o.nodeBinB === undefined ? undefined : resolveNode(o.nodeBinB, o.install, log).bin };
+  const nodeFlags = [...SIDECAR_NODE_FLAGS, ...o.nodeFlags];
+  const weftFlags = [...nodeFlags, ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir={dir}'] : [])];
   const proxies = [
     nginxProxy,
-    nodeFloorProxy(__filename, o.nodeBin, o.nodeFlags),
+    nodeFloorProxy(__filename, o.nodeBin, nodeFlags),
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags }),
   ];
   if (o.weftCliB !== undefined) {
@@ -142,7 +150,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = (l
         loadBefore,
         loadAfter: loadAverage(),
       },
-      options: { runs: o.runs, durationS: o.durationS, warmupS: o.warmupS, rates: o.rates, connections: o.connections, pinned, quick: o.quick, sidecarNodeFlags: o.nodeFlags },
+      options: { runs: o.runs, durationS: o.durationS, warmupS: o.warmupS, rates: o.rates, connections: o.connections, pinned, quick: o.quick, sidecarNodeFlags: nodeFlags },
       paths: results,
       ratios,
       targets: checkTargets(results, ratios, o.rates),

@@ -1,0 +1,17 @@
+/** The image runs the sidecar as proxy/sidecar-runtime.ts says, which is how the bench runs it. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SIDECAR_NODE_FLAGS, SIDECAR_NODE_MAJOR } from '../../proxy/sidecar-runtime';
+
+const dockerfile = readFileSync(join(__dirname, '../../proxy/Dockerfile'), 'utf8');
+
+test('both image stages use the Node major of the runtime module', () => {
+  const froms = [...dockerfile.matchAll(/^FROM node:(\d+)(-slim)?\b/gm)].map((m) => Number(m[1]));
+  expect(froms).toEqual([SIDECAR_NODE_MAJOR, SIDECAR_NODE_MAJOR]);
+});
+
+test('the entry point passes exactly the runtime module\'s flags', () => {
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+  expect(entry).not.toBeNull();
+  expect(JSON.parse(entry![1])).toEqual(['node', ...SIDECAR_NODE_FLAGS, '/opt/weft/weft-proxy.js']);
+});
