@@ -21,7 +21,9 @@ import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from '../h1/chunked';
+import { isSafeFieldText } from '../h1/field-text';
 import { isHeadFailure, parseResponseHead, type ResponseHead } from '../h1/head-parser';
+import { forwardableTrailers } from '../http/headers';
 import type { ClientTlsOptions } from '../tls/tls-options';
 import type { H2AwareHandler, Upstream } from './h2-upstream';
 
@@ -42,6 +44,8 @@ export interface H1UpstreamOptions {
 const RESPONSE_HEAD_LIMITS = { maxHeaderBytes: 64 * 1024, maxHeaders: 256 };
 const TRAILER_LIMITS = { maxTrailerBytes: 16 * 1024, maxTrailers: 64 };
 const CRLF = '\r\n';
+/** Methods a proxy may send again after a connection failed under them (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export class UpstreamError extends Error {
   constructor(
@@ -108,7 +112,9 @@ export class H1Upstream implements Upstream {
 
   private send(p: Pending): void {
     // Newest idle connection first: it is the least likely to have been closed by the upstream.
-    const conn = this.idle.pop();
+    let conn = this.idle.pop();
+    // One the upstream already closed (its 'close' not yet delivered) would fail the request unsent.
+    while (conn !== undefined && (conn.socket.destroyed || !conn.socket.writable)) conn = this.idle.pop();
     if (conn !== undefined) {
       conn.start(p);
       return;
@@ -244,7 +250,15 @@ class Connection implements ChunkSink {
     private readonly pool: H1Upstream,
     readonly socket: Socket,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      // The handler writes to the client from these callbacks; if that throws (a response the
+      // client's protocol cannot carry), the exchange fails instead of the process.
+      try {
+        this.onBytes(chunk);
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    });
     socket.on('error', (err: Error) => this.fail(err));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onClose());
@@ -284,12 +298,13 @@ class Connection implements ChunkSink {
       this.lastRequest = true;
     }
     if (body === null) {
-      this.socket.write(`${head}\r\n`);
+      // Latin-1: field values carry the bytes they arrived with (obs-text included).
+      this.socket.write(`${head}\r\n`, 'latin1');
       return;
     }
     const chunked = !lengthKnown;
     if (chunked) head += 'transfer-encoding: chunked\r\n';
-    this.socket.write(`${head}\r\n`);
+    this.socket.write(`${head}\r\n`, 'latin1');
     this.sendBody(body, chunked);
   }
 
@@ -298,7 +313,14 @@ class Connection implements ChunkSink {
     const socket = this.socket;
     const onData = (chunk: Buffer): void => {
       if (chunk.length === 0) return;
-      const ok = chunked ? (socket.write(chunkHeader(chunk.length)), socket.write(chunk), socket.write(CRLF)) : socket.write(chunk);
+      let ok: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(chunkHeader(chunk.length), 'latin1');
+        socket.write(chunk);
+        ok = socket.write(CRLF, 'latin1');
+        socket.uncork();
+      } else ok = socket.write(chunk);
       if (!ok) {
         body.pause();
         socket.once('drain', () => body.resume());
@@ -306,7 +328,7 @@ class Connection implements ChunkSink {
     };
     const onEnd = (): void => {
       cleanup();
-      if (chunked) socket.write(lastChunk((body as Readable & { trailers?: Record<string, string> }).trailers ? flatTrailers(body) : undefined));
+      if (chunked) socket.write(lastChunk((body as Readable & { trailers?: Record<string, string> }).trailers ? flatTrailers(body) : undefined), 'latin1');
     };
     const onError = (err: Error): void => {
       cleanup();
@@ -476,7 +498,7 @@ class Connection implements ChunkSink {
     this.current = undefined;
     this.socket.destroy();
     if (p === undefined) return;
-    if (this.reused && this.responseBytes === 0 && !p.retried && p.options.body == null) {
+    if (this.reused && this.responseBytes === 0 && !p.retried && p.options.body == null && IDEMPOTENT.has(p.options.method)) {
       this.pool.retry(p);
       return;
     }
@@ -500,12 +522,13 @@ class Connection implements ChunkSink {
 
 /** A header name or value that could split the head: it is dropped rather than sent. */
 function unsafe(text: string): boolean {
-  return text.includes('\r') || text.includes('\n') || text.includes('\0');
+  return !isSafeFieldText(text);
 }
 
+/** The request body's trailers that may travel on (see {@link forwardableTrailers}). */
 function flatTrailers(body: Readable): string[] {
   const t = (body as Readable & { trailers?: Record<string, string> }).trailers ?? {};
   const out: string[] = [];
   for (const name in t) out.push(name, t[name]);
-  return out;
+  return forwardableTrailers(out, true);
 }

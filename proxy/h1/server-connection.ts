@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { rawErrorResponse, type WeftErrorCode } from '../errors';
 import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from './chunked';
+import { isSafeFieldText } from './field-text';
 import { isHeadFailure, parseRequestHead, type RequestHead } from './head-parser';
 
 export interface H1ServerOptions {
@@ -39,6 +40,8 @@ export interface H1ServerOptions {
 }
 
 const TRAILER_LIMITS = { maxTrailerBytes: 16 * 1024, maxTrailers: 64 };
+/** Time a request body has to arrive completely (node:http's requestTimeout default). */
+const REQUEST_BODY_TIMEOUT_MS = 300_000;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
 
@@ -218,19 +221,11 @@ export class H1Response extends EventEmitter {
     this.pendingHead = undefined;
     if (this.mode === 'chunked') {
       const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      socket.cork();
-      socket.write(head === undefined ? chunkHeader(size) : head + chunkHeader(size), 'latin1');
-      socket.write(chunk);
-      const ok = socket.write(CRLF);
-      socket.uncork();
-      return ok;
+      const prefix = head === undefined ? chunkHeader(size) : head + chunkHeader(size);
+      return writeFramed(socket, prefix, chunk, CRLF);
     }
     if (head === undefined) return socket.write(chunk);
-    socket.cork();
-    socket.write(head, 'latin1');
-    const ok = socket.write(chunk);
-    socket.uncork();
-    return ok;
+    return writeFramed(socket, head, chunk, '');
   }
 
   addTrailers(headers: OutgoingHttpHeaders | Record<string, string>): void {
@@ -289,9 +284,32 @@ export class H1Response extends EventEmitter {
   }
 }
 
+/** Bodies up to this size leave in one buffer with their framing (a copy is cheaper than a writev). */
+const COALESCE_BYTES = 16 * 1024;
+
+/**
+ * Writes `prefix` (latin1 framing: a head, a chunk size line), `chunk` and `suffix` as one write:
+ * copied into one buffer when the chunk is small, otherwise corked into one writev.
+ */
+function writeFramed(socket: Socket, prefix: string, chunk: Buffer | string, suffix: string): boolean {
+  if (typeof chunk !== 'string' && chunk.length <= COALESCE_BYTES) {
+    const buf = Buffer.allocUnsafe(prefix.length + chunk.length + suffix.length);
+    buf.write(prefix, 0, 'latin1');
+    chunk.copy(buf, prefix.length);
+    if (suffix.length > 0) buf.write(suffix, prefix.length + chunk.length, 'latin1');
+    return socket.write(buf);
+  }
+  socket.cork();
+  socket.write(prefix, 'latin1');
+  let ok = socket.write(chunk);
+  if (suffix.length > 0) ok = socket.write(suffix, 'latin1');
+  socket.uncork();
+  return ok;
+}
+
 /** A header name or value that could split the head: it is dropped rather than sent. */
 function unsafe(text: string): boolean {
-  return text.includes('\r') || text.includes('\n') || text.includes('\0');
+  return !isSafeFieldText(text);
 }
 
 /** One HTTP/1.1 client connection. */
@@ -311,6 +329,8 @@ export class H1Connection implements ChunkSink {
   private remaining = 0;
   private decoder: ChunkedDecoder | undefined;
   private bodyPaused = false;
+  /** The next request waits until the client has read the responses already written. */
+  private awaitingDrain = false;
 
   constructor(
     readonly socket: Socket,
@@ -319,6 +339,8 @@ export class H1Connection implements ChunkSink {
     socket.on('data', this.onSocketData);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
+    // A socket handed over by another reader (a CONNECT tunnel's inner connection) arrives paused.
+    socket.resume();
     this.deadline = Date.now() + opts.keepAliveTimeoutMs;
   }
 
@@ -332,9 +354,15 @@ export class H1Connection implements ChunkSink {
     return this.phase === Phase.Head && this.pending === undefined;
   }
 
-  /** Called by the owner's sweep: enforces the head and keep-alive deadlines. */
+  /** Called by the owner's sweep: enforces the head, body and keep-alive deadlines. */
   checkDeadline(now: number): void {
-    if (this.phase !== Phase.Head || this.deadline === 0 || now < this.deadline) return;
+    if (this.deadline === 0 || now < this.deadline) return;
+    if (this.phase === Phase.Body) {
+      // A body still trickling in after the request timeout: the exchange is over.
+      this.refuse('WEFT_ERR_REQUEST_HEADERS_TIMEOUT');
+      return;
+    }
+    if (this.phase !== Phase.Head) return;
     if (this.pending !== undefined) this.refuse('WEFT_ERR_REQUEST_HEADERS_TIMEOUT');
     else this.socket.destroy();
   }
@@ -413,6 +441,7 @@ export class H1Connection implements ChunkSink {
     }
     if (hasBody) {
       this.phase = Phase.Body;
+      this.deadline = Date.now() + REQUEST_BODY_TIMEOUT_MS;
       this.chunkedBody = chunked;
       if (chunked) (this.decoder ??= new ChunkedDecoder(TRAILER_LIMITS)).reset();
       else this.remaining = head.contentLength;
@@ -426,9 +455,10 @@ export class H1Connection implements ChunkSink {
       if (end >= 0 && end < rest.length) this.hold(rest.subarray(end));
     } else if (this.res === res) this.hold(rest);
     else {
-      // The handler already answered (a refusal): the pipelined bytes start the next request.
+      // The handler already answered (a refusal): the pipelined bytes start the next request,
+      // unless the client must first read what was written.
       this.pending = rest;
-      this.parse();
+      if (!this.awaitingDrain) this.parse();
     }
   }
 
@@ -466,6 +496,7 @@ export class H1Connection implements ChunkSink {
 
   private bodyDone(): void {
     const req = this.req!;
+    this.deadline = 0;
     req.complete = true;
     req.body!.push(null);
     if (this.res?.finished) this.next();
@@ -490,8 +521,22 @@ export class H1Connection implements ChunkSink {
     this.phase = Phase.Head;
     this.deadline = Date.now() + this.opts.keepAliveTimeoutMs;
     this.headStarted = false;
+    // The finished body's reader may have stopped reading; the next request's body has its own.
+    this.bodyPaused = false;
+    if (this.socket.writableNeedDrain) {
+      // A client that pipelines without reading would otherwise make the sidecar queue
+      // responses without bound: the next request waits until the client reads.
+      this.awaitingDrain = true;
+      this.socket.pause();
+      return;
+    }
+    this.readOn();
+  }
+
+  /** Resumes reading and serves what was held back. */
+  private readOn(): void {
     const held = this.pending;
-    if (this.socket.isPaused() && !this.bodyPaused) this.socket.resume();
+    if (this.socket.isPaused()) this.socket.resume();
     if (held !== undefined) this.parse();
   }
 
@@ -504,9 +549,14 @@ export class H1Connection implements ChunkSink {
     onConnect(req, this.socket, rest ?? Buffer.alloc(0));
   }
 
-  /** Stops treating the socket as HTTP (CONNECT, or an upgrade that succeeded). */
+  /**
+   * Stops treating the socket as HTTP (CONNECT, or an upgrade that succeeded). The socket is left
+   * paused, so bytes the client sends before its new owner reads (which `pipe` and the listener's
+   * first-byte reader resume) wait in the socket instead of being emitted to nobody.
+   */
   detach(): void {
     this.phase = Phase.Gone;
+    this.socket.pause();
     this.socket.off('data', this.onSocketData);
     this.socket.off('drain', this.onDrain);
     this.socket.off('close', this.onClose);
@@ -532,6 +582,11 @@ export class H1Connection implements ChunkSink {
   }
 
   private readonly onDrain = (): void => {
+    if (this.awaitingDrain) {
+      this.awaitingDrain = false;
+      this.readOn();
+      return;
+    }
     this.res?.emit('drain');
   };
 

@@ -96,6 +96,7 @@ export function peerAddress(remote: string | undefined): string {
 export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], stripControl: boolean): string[] {
   const out: string[] = [];
   let listed: string[] | undefined;
+  let lengthSeen = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toString('latin1');
     const lower = name.toLowerCase();
@@ -104,12 +105,47 @@ export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], str
       continue;
     }
     if (HOP_BY_HOP.has(lower) || (stripControl && lower.startsWith(CONTROL_PREFIX))) continue;
+    if (lower === 'content-length') {
+      // Repeats and `n, n` lists (which the parser accepted only when equal) go out as one field.
+      if (lengthSeen) continue;
+      lengthSeen = true;
+      const value = raw[i + 1].toString('latin1');
+      const comma = value.indexOf(',');
+      out.push(lower, comma < 0 ? value : value.slice(0, comma).trim());
+      continue;
+    }
     out.push(lower, raw[i + 1].toString('latin1'));
   }
   if (listed === undefined) return out;
   const kept: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!listed.includes(out[i])) kept.push(out[i], out[i + 1]);
   return kept;
+}
+
+/**
+ * Fields that describe or route the message as a whole: in a trailer section they could be
+ * mistaken by the next hop for the header field of the same name (RFC 9110 §6.5.1), so they never
+ * cross. Hop-by-hop fields and fields the proxy rebuilds are dropped too.
+ */
+const NOT_IN_TRAILERS = new Set([
+  ...HOP_BY_HOP, ...REBUILT, 'trailer', 'content-length', 'content-encoding', 'content-type', 'content-range',
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'www-authenticate', 'proxy-authenticate',
+  'cache-control', 'expires', 'date', 'location', 'retry-after', 'vary', 'age', 'max-forwards', 'pragma', 'range',
+]);
+
+/**
+ * Trailer fields ([name, value, ...]) that may be relayed: lower-cased, without framing, routing
+ * and authentication fields, and without `x-weft-*` when `stripControl` (a peer's or an app's
+ * trailers never speak for a sidecar).
+ */
+export function forwardableTrailers(flat: readonly string[], stripControl: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i].toLowerCase();
+    if (NOT_IN_TRAILERS.has(name) || (stripControl && name.startsWith(CONTROL_PREFIX))) continue;
+    out.push(name, flat[i + 1]);
+  }
+  return out;
 }
 
 /**
@@ -130,8 +166,27 @@ export function upgradeResponseHead(status: number, raw: readonly (Buffer | stri
   return `${head}\r\n`;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number | undefined;
+}
+
+/** Recent Host values: a sidecar sees the same few on nearly every request. */
+const hostCache = new Map<string, HostPort | null>();
+const HOST_CACHE_SIZE = 256;
+
 /** Splits a Host header (or CONNECT authority) into a lowercased host and an optional port. */
-export function splitHostPort(value: string): { host: string; port: number | undefined } | undefined {
+export function splitHostPort(value: string): HostPort | undefined {
+  const cached = hostCache.get(value);
+  if (cached !== undefined) return cached ?? undefined;
+  const parsed = parseHostPort(value);
+  // Bounded: a client sending random Host values only ever churns the cache.
+  if (hostCache.size >= HOST_CACHE_SIZE) hostCache.clear();
+  hostCache.set(value, parsed ?? null);
+  return parsed;
+}
+
+function parseHostPort(value: string): HostPort | undefined {
   let host: string;
   let portText: string | undefined;
   if (value.startsWith('[')) {

@@ -279,6 +279,8 @@ export class Listener {
       then(first);
     };
     socket.on('data', onData);
+    // A socket handed over from another reader (a CONNECT tunnel) arrives paused.
+    socket.resume();
   }
 
   /**

@@ -276,3 +276,10 @@ test('close() waits for the request in flight, destroy() fails what is queued', 
   const after = await send(up);
   expect(after.error?.code).toBe('UND_ERR_CLOSED');
 });
+
+test('field values keep the bytes they arrived with (obs-text is latin1, not re-encoded as UTF-8)', async () => {
+  const { port, rx } = await server((_req, socket) => socket.write('HTTP/1.1 204 No Content\r\n\r\n'));
+  // The parser hands out field values as latin1 strings: 0xE9 is '\u00e9'.
+  await send(pool(port), { headers: { host: 'svc', 'x-name': 'caf\u00e9' } });
+  expect(Buffer.from(rx.connections[0], 'latin1').includes(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0d, 0x0a]))).toBe(true);
+});

@@ -1,6 +1,6 @@
 /**
  * Adversarial review of the HTTP/1.1 upstream pool (proxy/cluster/h1-upstream.ts) against
- * scripted raw-socket servers on 127.0.0.1. Tests named `BUG:` fail on the code as reviewed;
+ * scripted raw-socket servers on 127.0.0.1. The first group was found by the review of the new engine (now fixed);
  * the others are attacks already handled (regression tests).
  */
 import { createServer, type Server, type Socket } from 'node:net';
@@ -88,9 +88,9 @@ function send(upstream: H1Upstream, options: Partial<Dispatcher.DispatchOptions>
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('confirmed bugs', () => {
+describe('found in review, fixed', () => {
   /*
-   * BUG (duplicate side effects): Connection.fail() re-sends any request WITHOUT A BODY that was
+   * Found in review (duplicate side effects): Connection.fail() re-sends any request WITHOUT A BODY that was
    * written on a reused connection which then closed before a response byte. It checks the body,
    * not the method, so a body-less POST/DELETE/PATCH that the upstream received and acted on
    * (then crashed or closed) is executed twice. RFC 9110 §9.2.2: "A proxy MUST NOT automatically
@@ -98,7 +98,7 @@ describe('confirmed bugs', () => {
    * gets the error (only idempotent methods — GET, HEAD, OPTIONS, TRACE, PUT, DELETE — may be
    * retried, and only when the request could not have been processed).
    */
-  test('BUG: a body-less POST is not re-sent when the reused connection closes without a response', async () => {
+  test('a body-less POST is not re-sent when the reused connection closes without a response', async () => {
     const up = await scripted((request, socket) => {
       if (request.startsWith('POST')) socket.destroy(); // processed, then the upstream died
       else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
