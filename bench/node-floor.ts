@@ -10,6 +10,7 @@ import { freePorts } from './ports';
 import { startChild, waitForPort } from './children';
 import { waitForOk, type ProxyUnderTest } from './paths';
 import { join } from 'node:path';
+import { SIDECAR_ENV } from '../proxy/sidecar-runtime';
 
 export const FLOOR_FLAG = '--serve-node-floor';
 
@@ -56,6 +57,8 @@ export function nodeFloorProxy(benchScript: string, nodeBin: string, nodeFlags: 
       const child = startChild('node-floor', nodeBin, [...nodeFlags, benchScript, FLOOR_FLAG, String(port), String(ctx.upstreamPort)], {
         logFile: join(ctx.dir, 'node-floor.log'),
         cpus: ctx.serverCpus,
+        // The same runtime settings as the sidecars (the floor is "Weft minus Weft's code").
+        env: { ...process.env, ...SIDECAR_ENV },
       });
       await waitForPort(child, port);
       const url = `http://127.0.0.1:${port}/`;

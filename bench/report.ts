@@ -22,6 +22,8 @@ export function renderMarkdown(r: BenchResult): string {
   const o = r.options;
   lines.push(`Runs: ${o.runs} (medians), ${o.durationS} s per phase, warm-up ${o.warmupS} s, wrk -t1 -c${o.connections}` + `${o.pinned ? ', wrk on CPU 0, servers on CPU 1' : ', unpinned'}.`);
   if (o.sidecarNodeFlags.length > 0) lines.push(`Sidecar Node flags: \`${o.sidecarNodeFlags.join(' ')}\`.`);
+  const env = Object.entries(o.sidecarEnv ?? {});
+  if (env.length > 0) lines.push(`Sidecar environment: \`${env.map(([k, v]) => `${k}=${v}`).join(' ')}\`.`);
   lines.push(`Machine: ${r.machine.cpus} × ${r.machine.cpuModel}; Node ${r.machine.node}; ${r.machine.nginx ?? 'nginx ?'}; load average before ${r.machine.loadBefore.join(' ')}, after ${r.machine.loadAfter.join(' ')}.`);
   // The bench itself keeps up to ~4 processes runnable (wrk and a path's servers).
   const busy = (r.machine.loadBefore[0] ?? 0) > r.machine.cpus / 2 || (r.machine.loadAfter[0] ?? 0) > r.machine.cpus + 2;

@@ -21,7 +21,7 @@ import { renderLatencySvg, renderMarkdown } from './report';
 import { BENCH_RESULT_SCHEMA, checkTargets, computeRatios, pathMedians, type BenchResult, type PathResult } from './summary';
 import { installTools, missingTools, toolVersion } from './tools';
 import { resolveNode } from './node-runtime';
-import { SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';
+import { SIDECAR_ENV, SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';
 import { weftProxy } from './weft-proxy';
 import { writeWrkScripts } from './wrk';
 
@@ -150,7 +150,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         loadBefore,
         loadAfter: loadAverage(),
       },
-      options: { runs: o.runs, durationS: o.durationS, warmupS: o.warmupS, rates: o.rates, connections: o.connections, pinned, quick: o.quick, sidecarNodeFlags: nodeFlags },
+      options: { runs: o.runs, durationS: o.durationS, warmupS: o.warmupS, rates: o.rates, connections: o.connections, pinned, quick: o.quick, sidecarNodeFlags: nodeFlags, sidecarEnv: { ...SIDECAR_ENV } },
       paths: results,
       ratios,
       targets: checkTargets(results, ratios, o.rates),

@@ -69,7 +69,7 @@ export interface BenchResult {
   startedAt: string;
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; node: string; nginx?: string; wrk?: string; loadBefore: number[]; loadAfter: number[] };
-  options: { runs: number; durationS: number; warmupS: number; rates: number[]; connections: number; pinned: boolean; quick: boolean; sidecarNodeFlags: string[] };
+  options: { runs: number; durationS: number; warmupS: number; rates: number[]; connections: number; pinned: boolean; quick: boolean; sidecarNodeFlags: string[]; sidecarEnv?: Record<string, string> };
   paths: PathResult[];
   ratios: Ratio[];
   targets: TargetCheck[];

@@ -11,6 +11,7 @@ import { startChild, waitForPort, type Child } from './children';
 import { freePorts } from './ports';
 import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
 import { BENCH_SERVICE, inboundNodeConfig, outboundNodeConfig } from './weft-configs';
+import { SIDECAR_ENV } from '../proxy/sidecar-runtime';
 
 export interface WeftProxyOptions {
   /** Path to the sidecar bundle (dist/weft-proxy.js) or the bundled CLI (dist/weft.js). */
@@ -67,7 +68,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
       '--log-level', 'warn',
       '--drain-deadline-ms', '1000',
     ];
-    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), cpus: ctx.serverCpus });
+    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), cpus: ctx.serverCpus, env: { ...process.env, ...SIDECAR_ENV } });
     await waitForPort(child, config.inbound.listeners.length > 0 ? inboundPort : egressPort);
     return { child, inboundPort, egressPort };
   }

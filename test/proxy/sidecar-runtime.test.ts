@@ -1,7 +1,7 @@
 /** The image runs the sidecar as proxy/sidecar-runtime.ts says, which is how the bench runs it. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SIDECAR_NODE_FLAGS, SIDECAR_NODE_MAJOR } from '../../proxy/sidecar-runtime';
+import { SIDECAR_ENV, SIDECAR_NODE_FLAGS, SIDECAR_NODE_MAJOR } from '../../proxy/sidecar-runtime';
 
 const dockerfile = readFileSync(join(__dirname, '../../proxy/Dockerfile'), 'utf8');
 
@@ -14,4 +14,9 @@ test('the entry point passes exactly the runtime module\'s flags', () => {
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
   expect(entry).not.toBeNull();
   expect(JSON.parse(entry![1])).toEqual(['node', ...SIDECAR_NODE_FLAGS, '/opt/weft/weft-proxy.js']);
+});
+
+test('the final stage sets the runtime module\'s environment', () => {
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  for (const [name, value] of Object.entries(SIDECAR_ENV)) expect(finalStage).toMatch(new RegExp(`^ENV [\\s\\S]*\\b${name}=${value}\\b`, 'm'));
 });
