@@ -24,7 +24,7 @@ import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from '../h1/ch
 import { isSafeFieldText } from '../h1/field-text';
 import { isHeadFailure, parseResponseHead, type ResponseHead } from '../h1/head-parser';
 import { forwardableTrailers } from '../http/headers';
-import type { ClientTlsOptions } from '../tls/tls-options';
+import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 import type { H2AwareHandler, Upstream } from './h2-upstream';
 
 export interface H1UpstreamOptions {
@@ -131,7 +131,7 @@ export class H1Upstream implements Upstream {
   private open(): void {
     const { host, port, tls, connectTimeoutMs } = this.opts;
     const socket = tls
-      ? tlsConnect({ host, port, ...tls, ALPNProtocols: ['http/1.1'] })
+      ? tlsConnect({ host, port, ...clientConnectOptions(tls), ALPNProtocols: ['http/1.1'] })
       : netConnect({ host, port, noDelay: true });
     const conn = new Connection(this, socket);
     this.all.add(conn);

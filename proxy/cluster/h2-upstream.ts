@@ -12,7 +12,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ClientTlsOptions } from '../tls/tls-options';
+import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 
 /** What the forwarder needs from an upstream: undici's dispatch contract. */
 export interface Upstream {
@@ -120,7 +120,7 @@ export class H2Upstream implements Upstream {
   private open(): Session {
     const { tls, connectTimeoutMs, idleTimeoutMs } = this.opts;
     const h2 = connect(this.origin, {
-      ...tls,
+      ...(tls ? clientConnectOptions(tls) : {}),
       ALPNProtocols: ['h2'],
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       maxHeaderListPairs: MAX_RESPONSE_HEADER_PAIRS,

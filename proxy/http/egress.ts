@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
+import { clientConnectOptions } from '../tls/tls-options';
 import { H1Upstream } from '../cluster/h1-upstream';
 import { rawErrorResponse } from '../errors';
 import type { RouteRequest } from '../routing/types';
@@ -141,7 +142,7 @@ export class EgressHandler {
           return;
         }
         const upstream = cluster.tls
-          ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...cluster.tls })
+          ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...clientConnectOptions(cluster.tls) })
           : netConnect({ host: endpoint.address, port: endpoint.port });
         const routeIdleMs = tcp?.route.timeout.idleMs ?? 0;
         const idleMs = routeIdleMs > 0 ? routeIdleMs : cluster.def.idleTimeoutMs;

@@ -6,6 +6,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { clientConnectOptions } from '../tls/tls-options';
 import type { ClusterRuntime } from '../cluster/cluster-runtime';
 import type { Snapshot } from '../config/config-store';
 import type { ProxyContext } from '../http/pipeline';
@@ -109,7 +110,7 @@ export class TcpProxy {
 
   private connectCluster(client: Socket, cluster: ClusterRuntime, endpoint: Endpoint, head: Buffer, idleMs: number, failed: (code: TcpRefusalCode) => void): void {
     const upstream = cluster.tls
-      ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...cluster.tls })
+      ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...clientConnectOptions(cluster.tls) })
       : netConnect({ host: endpoint.address, port: endpoint.port, noDelay: true });
     this.join(client, upstream, cluster.tls ? 'secureConnect' : 'connect', head, { connectTimeoutMs: cluster.def.connectTimeoutMs, idleTimeoutMs: idleMs }, {
       opened: () => cluster.begin(endpoint),

@@ -4,7 +4,7 @@
  * config or certificate is applied, never per request.
  */
 import { readFile } from 'node:fs/promises';
-import { checkServerIdentity as checkHostname, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity as checkHostname, createSecureContext, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import type { CertificateRef, ClientTls, ServerTls, TrustRef } from '../contracts';
 import { WeftError } from '../errors';
 import { uriSans, type CertificateProvider } from './certificate-provider';
@@ -32,6 +32,24 @@ export interface ClientTlsOptions {
   servername?: string;
   rejectUnauthorized: true;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
+}
+
+const connectOptions = new WeakMap<ClientTlsOptions, ConnectionOptions>();
+
+/**
+ * `tls.connect` options for a cluster, with one secure context (key, certificate chain, trust
+ * store) built once and shared by all its connections: passing the PEM texts instead makes Node
+ * parse them and build a new context, trust store included, for every connection. A certificate
+ * rotation resolves new options, and so a new context.
+ */
+export function clientConnectOptions(tls: ClientTlsOptions): ConnectionOptions {
+  let options = connectOptions.get(tls);
+  if (options === undefined) {
+    const { key, cert, ca, ...rest } = tls;
+    options = { ...rest, secureContext: createSecureContext({ key, cert, ca }) };
+    connectOptions.set(tls, options);
+  }
+  return options;
 }
 
 /** Resolves certificate and trust references; DISABLED resolves to undefined. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { noCertificates } from '../../../proxy/tls/certificate-provider';
-import { resolveClientTls } from '../../../proxy/tls/tls-options';
+import { clientConnectOptions, identityCheck, resolveClientTls, type ClientTlsOptions } from '../../../proxy/tls/tls-options';
 
 let dir: string;
 let peer: PeerCertificate;
@@ -41,4 +41,16 @@ test('listed SANs decide instead of the host name; a custom trust without SANs a
   );
   expect(fileTrust!.ca).toContain('BEGIN CERTIFICATE');
   expect(fileTrust!.checkServerIdentity('10.0.0.1', peer)).toBeUndefined();
+});
+
+test('a cluster\'s connections share one secure context; other TLS options get their own', () => {
+  const identity = identityCheck(['spiffe://demo/ns/mesh/sa/orders']);
+  const a: ClientTlsOptions = { rejectUnauthorized: true, checkServerIdentity: identity, servername: 'orders' };
+  const b: ClientTlsOptions = { rejectUnauthorized: true, checkServerIdentity: identity };
+  const first = clientConnectOptions(a);
+  expect(clientConnectOptions(a).secureContext).toBe(first.secureContext);
+  expect(clientConnectOptions(b).secureContext).not.toBe(first.secureContext);
+  // The PEM texts travel inside the context, not beside it; the identity check and SNI stay.
+  expect(first).toMatchObject({ servername: 'orders', rejectUnauthorized: true, checkServerIdentity: identity });
+  expect('key' in first || 'cert' in first || 'ca' in first).toBe(false);
 });
