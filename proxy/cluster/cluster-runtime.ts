@@ -8,6 +8,7 @@
  * (WebSocket) always take an HTTP/1.1 pool: HTTP/2 has no Upgrade.
  */
 import { H1Upstream } from './h1-upstream';
+import { SERVER_KEEP_ALIVE_MS } from '../h1/server-connection';
 import { H2Upstream, type Upstream } from './h2-upstream';
 import type { Cluster } from '../contracts';
 import type { Balancer, Endpoint, PickContext } from '../routing/types';
@@ -15,6 +16,14 @@ import { createBalancer } from '../balancer';
 import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
 import { newTrafficStats, type TrafficStats } from '../stats';
 import type { ClientTlsOptions } from '../tls/tls-options';
+
+/**
+ * Idle limit of pooled connections to endpoints, which are peer sidecars' inbound listeners: below
+ * the peer's own keep-alive limit, so that this side closes an idle connection before the peer
+ * does and no request is sent on a connection the peer is closing (only idempotent requests
+ * without a body could be sent again).
+ */
+const PEER_IDLE_LIMIT_MS = SERVER_KEEP_ALIVE_MS - 10_000;
 
 export interface ClusterStats extends TrafficStats {
   /** Requests refused by the circuit breaker (`x-weft-overloaded`). */
@@ -123,7 +132,7 @@ export class ClusterRuntime {
       tls: this.tls,
       maxConnections: this.maxConnections,
       connectTimeoutMs: this.def.connectTimeoutMs,
-      idleTimeoutMs: this.def.idleTimeoutMs || 4_000,
+      idleTimeoutMs: Math.min(this.def.idleTimeoutMs || PEER_IDLE_LIMIT_MS, PEER_IDLE_LIMIT_MS),
       maxRequestsPerConnection: this.def.connectionPool.maxRequestsPerConnection,
     });
   }

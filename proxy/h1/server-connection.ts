@@ -39,6 +39,9 @@ export interface H1ServerOptions {
   onClose(conn: H1Connection): void;
 }
 
+/** Idle time a sidecar allows between the requests of a kept-alive HTTP/1.1 connection. */
+export const SERVER_KEEP_ALIVE_MS = 60_000;
+
 const TRAILER_LIMITS = { maxTrailerBytes: 16 * 1024, maxTrailers: 64 };
 /** Time a request body has to arrive completely (node:http's requestTimeout default). */
 const REQUEST_BODY_TIMEOUT_MS = 300_000;

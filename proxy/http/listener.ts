@@ -34,7 +34,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { Duplex } from 'node:stream';
 import type { ConnectionDivert } from '../tcp/divert';
 import type { WeftErrorCode } from '../errors';
-import { H1Connection, type H1Request, type H1Response, type H1ServerOptions } from '../h1/server-connection';
+import { H1Connection, SERVER_KEEP_ALIVE_MS, type H1Request, type H1Response, type H1ServerOptions } from '../h1/server-connection';
 import { linkRequest, sendProxyError } from './respond';
 import type { SidecarStats } from '../stats';
 import { sansAccepted, type ServerTlsRuntime } from '../tls/tls-options';
@@ -83,9 +83,6 @@ export function classifyFirstBytes(first: Buffer): ConnectionKind | undefined {
   if (first.compare(H2_PREFACE, 0, n, 0, n) !== 0) return 'http1';
   return n === H2_PREFACE.length ? 'h2' : undefined;
 }
-
-/** Idle time allowed between the requests of a kept-alive HTTP/1.1 connection. */
-const H1_KEEP_ALIVE_MS = 60_000;
 
 /** HTTP/2 limits; the header limits come from {@link ListenerLimits}. */
 const H2_MAX_CONCURRENT_STREAMS = 256;
@@ -138,7 +135,7 @@ export class Listener {
       maxHeaderBytes: limits.maxHeaderBytes,
       maxHeaders: limits.maxHeaders,
       headersTimeoutMs: limits.headersTimeoutMs,
-      keepAliveTimeoutMs: H1_KEEP_ALIVE_MS,
+      keepAliveTimeoutMs: SERVER_KEEP_ALIVE_MS,
       // The pipeline is written against Node's request and response; H1Request and H1Response
       // provide the members it uses (see proxy/h1/server-connection.ts).
       onRequest: (req: H1Request, res: H1Response) => this.admit(req as unknown as IncomingMessage, res as unknown as ServerResponse),

@@ -1,3 +1,5 @@
+import type { H1Upstream } from '../../../proxy/cluster/h1-upstream';
+import { SERVER_KEEP_ALIVE_MS } from '../../../proxy/h1/server-connection';
 import { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
 import { ClusterSchema, type Cluster } from '../../../proxy/contracts';
 import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
@@ -51,4 +53,16 @@ test('the circuit breaker opens at maxRequests, or when one endpoint queue is fu
   runtime.begin(e); // one pending: the queue (maxPendingRequests 1) and maxRequests (2) are both full
   expect(runtime.overloaded(e)).toBe(true);
   void runtime.close();
+});
+
+test('pooled connections to peers idle out before the peer sidecar closes them', async () => {
+  const source = new ManualSource();
+  const runtime = new ClusterRuntime({ ...cluster, idleTimeoutMs: 300_000 }, 'k', undefined, source, undefined);
+  source.push([ep('i-1', 1001)]);
+  const pool = runtime.pool(runtime.pick({ headers: {}, sourceIp: '127.0.0.1' })!) as H1Upstream;
+  expect(pool.opts.idleTimeoutMs).toBeLessThan(SERVER_KEEP_ALIVE_MS);
+  const short = new ClusterRuntime({ ...cluster, idleTimeoutMs: 2_000 }, 'k', undefined, source, undefined);
+  source.push([ep('i-1', 1001)]);
+  expect((short.pool(short.pick({ headers: {}, sourceIp: '127.0.0.1' })!) as H1Upstream).opts.idleTimeoutMs).toBe(2_000);
+  await Promise.all([runtime.close(), short.close()]);
 });
