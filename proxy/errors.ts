@@ -9,6 +9,7 @@ export const WEFT_ERRORS = {
   WEFT_ERR_BAD_REQUEST: { status: 400, body: 'malformed HTTP request (framing, header syntax or a missing Host)' },
   WEFT_ERR_REQUEST_HEADERS_TOO_LARGE: { status: 431, body: 'request headers are too large or too many' },
   WEFT_ERR_REQUEST_HEADERS_TIMEOUT: { status: 408, body: 'the request headers did not arrive in time' },
+  WEFT_ERR_REQUEST_BODY_TIMEOUT: { status: 408, body: 'the request body did not arrive in time' },
   WEFT_ERR_REQUEST_BODY_TOO_LARGE: { status: 413, body: 'the request body is larger than this sidecar accepts' },
   WEFT_ERR_BAD_TARGET: { status: 400, body: 'the request target is not a valid host, port or URL' },
   WEFT_ERR_EGRESS_DENIED: { status: 404, body: 'destination is not a service of this mesh and the mesh egress filter is DROP_ALL' },

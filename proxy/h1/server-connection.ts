@@ -362,7 +362,7 @@ export class H1Connection implements ChunkSink {
     if (this.deadline === 0 || now < this.deadline) return;
     if (this.phase === Phase.Body) {
       // A body still trickling in after the request timeout: the exchange is over.
-      this.refuse('WEFT_ERR_REQUEST_HEADERS_TIMEOUT');
+      this.refuse('WEFT_ERR_REQUEST_BODY_TIMEOUT');
       return;
     }
     if (this.phase !== Phase.Head) return;

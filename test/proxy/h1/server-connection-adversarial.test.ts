@@ -111,7 +111,7 @@ describe('found in review, fixed', () => {
    * keep-alive sweep resets it. RFC 9112 §9.3: a persistent connection must go on reading the next
    * request once the previous one is complete. Expected: the second request is answered.
    */
-  test('a complete but unread request body leaves the kept-alive socket paused for the next request', async () => {
+  test('a complete but unread request body does not leave the kept-alive socket paused for the next request', async () => {
     const hwm = new Readable().readableHighWaterMark;
     const h = await serve((req, res) => {
       if (req.method === 'GET') return ok(req, res);
@@ -177,7 +177,7 @@ describe('found in review, fixed', () => {
    * ends a connection stuck in a request body (408 / close) once a request deadline passed.
    * The test calls the sweep with a time an hour ahead instead of waiting.
    */
-  test('a request body that never completes is not reclaimed by the deadline sweep', async () => {
+  test('a request body that never completes is ended by the deadline sweep', async () => {
     const h = await serve(() => undefined /* waits for the body, like an exchange to a slow upstream */);
     const c = client(h.port);
     c.socket.write('POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nx');

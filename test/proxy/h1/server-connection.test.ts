@@ -241,3 +241,14 @@ test('a response finished while the request body still arrives ends the connecti
   expect(closed).toBe(true);
   expect(text).toMatch(/^HTTP\/1\.1 413 /);
 });
+
+test('a request body still incomplete at the request deadline gets 408 with its own code', async () => {
+  const h = await serve(() => undefined);
+  const slow = exchange(h.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nx');
+  while (h.connections.length < 1) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 30));
+  h.connections[0].checkDeadline(Date.now() + 60_000);
+  expect(h.connections[0].idle).toBe(false); // not yet: the body has 300 s
+  h.connections[0].checkDeadline(Date.now() + 301_000);
+  expect((await slow).text).toMatch(/^HTTP\/1\.1 408 [^\r]*\r\nx-weft-error: WEFT_ERR_REQUEST_BODY_TIMEOUT\r\n/);
+});
