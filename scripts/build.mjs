@@ -5,7 +5,7 @@
 // `node scripts/build.mjs --sidecar <dir>`).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const common = { bundle: true, platform: 'node', format: 'cjs', sourcemap: true, logLevel: 'warning' };
@@ -19,7 +19,7 @@ const SIDECAR_SDK_FILE = 'weft-proxy-aws.js';
  * own (weft-proxy-aws.js) that the sidecar requires only when it uses an AWS source. Inlined, the
  * SDK's source alone cost ~25 MB of RSS in every sidecar, also in those that never call AWS.
  */
-function buildSidecar(outdir) {
+async function buildSidecar(outdir) {
   const sdkApart = {
     name: 'weft-sdk-apart',
     setup(b) {
@@ -28,7 +28,7 @@ function buildSidecar(outdir) {
     },
   };
   const sidecar = { ...common, target: 'node20', minifySyntax: true };
-  return Promise.all([
+  await Promise.all([
     build({ ...sidecar, entryPoints: ['proxy/entry.ts'], outfile: join(outdir, 'weft-proxy.js'), plugins: [sdkApart] }),
     build({
       ...sidecar,
@@ -36,6 +36,19 @@ function buildSidecar(outdir) {
       outfile: join(outdir, SIDECAR_SDK_FILE),
     }),
   ]);
+  for (const file of ['weft-proxy.js', SIDECAR_SDK_FILE]) asciiOnly(join(outdir, file));
+}
+
+/**
+ * Escapes the non-ASCII characters esbuild leaves in comments (it escapes them in strings and
+ * identifiers). One such character makes V8 hold the whole script as a two-byte string: for the
+ * sidecar bundle, 1.9 MB of heap instead of 0.96 MB, in every sidecar. `\uXXXX` means the same in a
+ * comment, a string or a regular expression, so the code is unchanged.
+ */
+function asciiOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (ascii !== text) writeFileSync(file, ascii);
 }
 
 const sidecarOnly = process.argv.indexOf('--sidecar');

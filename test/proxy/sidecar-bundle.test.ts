@@ -4,7 +4,7 @@
  * request is signed), which loads the AWS SDK file the bundle keeps apart, and forwards a request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { sealNodeConfig, serializeNodeConfig } from '../../proxy/contracts';
@@ -24,6 +24,13 @@ afterAll(async () => {
   await agent.close();
   await upstream?.close();
   await new Promise((r) => s3?.close(r));
+});
+
+test('both bundle files are ASCII, so V8 keeps their source as one-byte strings (half the heap)', () => {
+  for (const file of [bundle, join(root, 'dist/weft-proxy-aws.js')]) {
+    const bytes = readFileSync(file);
+    expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+  }
 });
 
 test('the bundle loads its config from S3 via AWS_ENDPOINT_URL and forwards requests', async () => {

@@ -1,4 +1,5 @@
 /** The image runs the sidecar as proxy/sidecar-runtime.ts says, which is how the bench runs it. */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIDECAR_ENV, SIDECAR_NODE_FLAGS, SIDECAR_NODE_MAJOR } from '../../proxy/sidecar-runtime';
@@ -19,4 +20,10 @@ test('the entry point passes exactly the runtime module\'s flags', () => {
 test('the final stage sets the runtime module\'s environment', () => {
   const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
   for (const [name, value] of Object.entries(SIDECAR_ENV)) expect(finalStage).toMatch(new RegExp(`^ENV [\\s\\S]*\\b${name}=${value}\\b`, 'm'));
+});
+
+test('node accepts every flag (a misspelt V8 flag stops the image at start)', () => {
+  const run = spawnSync(process.execPath, [...SIDECAR_NODE_FLAGS, '-e', '0'], { encoding: 'utf8' });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
 });
