@@ -4,7 +4,7 @@
  * a watch on the old inode would miss, or swap a `..data` symlink the file points through.
  * Bursts of events are coalesced into one callback.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { stat, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 export interface FileWatch {
@@ -24,22 +24,67 @@ export function watchDirectory(dir: string, onChange: () => void, debounceMs = 5
   return debouncedWatch(dir, () => true, onChange, debounceMs);
 }
 
-/** Watches `dir`, coalescing bursts of events for files `relevant` accepts into one `onChange`. */
+/** How often a watch that failed (its directory removed or remounted) tries to start again. */
+const REARM_MS = 1_000;
+
+/**
+ * Watches `dir`, coalescing bursts of events for files `relevant` accepts into one `onChange`.
+ * A watch that fails (the directory was removed, or the volume under it remounted) is started
+ * again once the directory is back, and reports a change then, since the file may have changed
+ * while nothing watched it: a sidecar never stops noticing updates because of one bad moment.
+ */
 function debouncedWatch(dir: string, relevant: (file: string | null) => boolean, onChange: () => void, debounceMs: number): FileWatch {
   let timer: NodeJS.Timeout | undefined;
-  const watcher: FSWatcher = watch(dir, { persistent: false }, (_event, file) => {
-    if (!relevant(file)) return;
+  let rearm: NodeJS.Timeout | undefined;
+  let closed = false;
+  const dirName = basename(dir);
+  const changed = (): void => {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
       onChange();
     }, debounceMs);
-  });
-  // A vanished directory is reported through the next read; the watch itself just stops.
-  watcher.on('error', () => watcher.close());
+  };
+  const start = (): FSWatcher => {
+    const lost = (): void => {
+      w.close();
+      scheduleRearm();
+    };
+    const w = watch(dir, { persistent: false }, (event, file) => {
+      // inotify reports the watched directory's own removal as a rename of itself, then
+      // stays silent for good: check whether the directory is still there.
+      if (event === 'rename' && (file === null || file === dirName)) {
+        stat(dir, (err) => {
+          if (err && !closed) lost();
+        });
+      }
+      if (relevant(file)) changed();
+    });
+    w.on('error', lost);
+    return w;
+  };
+  const scheduleRearm = (): void => {
+    if (closed || rearm) return;
+    rearm = setTimeout(() => {
+      rearm = undefined;
+      if (closed) return;
+      try {
+        watcher = start();
+      } catch {
+        scheduleRearm(); // still gone: the next read reports it; try again later
+        return;
+      }
+      changed();
+    }, REARM_MS);
+    rearm.unref();
+  };
+  // The first watch fails at once (a missing directory is the caller's error to report).
+  let watcher: FSWatcher = start();
   return {
     close() {
+      closed = true;
       if (timer) clearTimeout(timer);
+      if (rearm) clearTimeout(rearm);
       watcher.close();
     },
   };

@@ -69,3 +69,26 @@ test('a config file that vanishes and comes back unchanged reports the error, th
     source.close();
   }
 });
+
+test('a watch whose directory is removed starts again when it is back, and reports the change it may have missed', async () => {
+  const sub = join(dir, 'volume');
+  mkdirSync(sub);
+  const path = join(sub, 'endpoints.json');
+  writeFileSync(path, 'v1');
+  let changes = 0;
+  const w = watchFile(path, () => changes++, 5);
+  try {
+    rmSync(sub, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 100));
+    mkdirSync(sub);
+    writeFileSync(path, 'v2');
+    await eventually(() => changes > 0, 'a change once the directory is back', 5_000);
+    // The new watch works: a later write is noticed too.
+    const before = changes;
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(path, 'v3');
+    await eventually(() => changes > before, 'a change seen by the new watch', 5_000);
+  } finally {
+    w.close();
+  }
+});
