@@ -20,6 +20,8 @@ export class FileEndpointSource implements EndpointSource {
   private file: EndpointsFile | undefined;
   private readonly watchers = new Set<Watcher>();
   private watch_: FileWatch | undefined;
+  /** Reads started so far: a read that a newer one overtook is dropped, not applied over it. */
+  private reads = 0;
   /** Last error reading the file, for the admin endpoint. */
   lastError: string | undefined;
 
@@ -47,8 +49,10 @@ export class FileEndpointSource implements EndpointSource {
   }
 
   private async reload(): Promise<void> {
+    const read = ++this.reads;
     try {
       const text = await readFile(this.path, 'utf8');
+      if (read !== this.reads) return;
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -58,6 +62,7 @@ export class FileEndpointSource implements EndpointSource {
       this.file = parseEndpointsFile(json, this.path);
       this.lastError = undefined;
     } catch (err) {
+      if (read !== this.reads) return;
       this.lastError = (err as Error).message;
       this.logger.log('warn', 'endpoints_file_rejected', { path: this.path, code: (err as { code?: string }).code, message: this.lastError });
       return;

@@ -61,6 +61,8 @@ export function uriSans(subjectAltName: string | undefined): string[] {
 export class FileCertificateProvider implements CertificateProvider {
   private cert: MeshCertificate | undefined;
   private watch: FileWatch | undefined;
+  /** Reloads started so far (see reload). */
+  private reads = 0;
   private readonly listeners: (() => void)[] = [];
 
   constructor(
@@ -86,8 +88,11 @@ export class FileCertificateProvider implements CertificateProvider {
   }
 
   private async reload(): Promise<void> {
+    const read = ++this.reads;
     try {
       const next = await this.load();
+      // A slower read of an older set of files must not replace what a newer read found.
+      if (read !== this.reads) return;
       if (this.cert && next.certificateChainPem === this.cert.certificateChainPem && next.trustBundlePem === this.cert.trustBundlePem) return;
       this.cert = next;
       this.logger.log('info', 'certificate_rotated', { spiffeId: next.spiffeId, notAfter: next.notAfter.toISOString() });
