@@ -93,12 +93,18 @@ export class FileCertificateProvider implements CertificateProvider {
       const next = await this.load();
       // A slower read of an older set of files must not replace what a newer read found.
       if (read !== this.reads) return;
+      if (this.cert && next.spiffeId !== this.cert.spiffeId) {
+        // A sidecar's identity never changes by rotation: another node's certificate here would
+        // make every peer that expects this node refuse it.
+        throw new WeftError(CERTIFICATE_UNREADABLE, `${this.dir}: certificate names ${next.spiffeId ?? 'no SPIFFE id'}, but this sidecar is ${this.cert.spiffeId}`);
+      }
       if (this.cert && next.certificateChainPem === this.cert.certificateChainPem && next.trustBundlePem === this.cert.trustBundlePem) return;
       this.cert = next;
       this.logger.log('info', 'certificate_rotated', { spiffeId: next.spiffeId, notAfter: next.notAfter.toISOString() });
       for (const l of this.listeners) l();
     } catch (err) {
       // A half-written set of files is normal during rotation; the next change event retries.
+      if (read !== this.reads) return;
       this.logger.log('warn', 'certificate_reload_failed', { code: (err as WeftError).code, message: (err as Error).message });
     }
   }
@@ -127,12 +133,15 @@ export class FileCertificateProvider implements CertificateProvider {
     if (!leaf.checkPrivateKey(importKey(key, join(this.dir, CERTIFICATE_FILES.privateKey)))) {
       throw new WeftError(CERTIFICATE_UNREADABLE, `${join(this.dir, CERTIFICATE_FILES.privateKey)} does not match the certificate`);
     }
+    // An expired certificate would fail every handshake: it must never replace one that works.
+    const notAfter = new Date(leaf.validTo);
+    if (!(notAfter.getTime() > Date.now())) throw new WeftError(CERTIFICATE_UNREADABLE, `${join(this.dir, CERTIFICATE_FILES.certificate)} expired at ${notAfter.toISOString()}`);
     return {
       privateKeyPem: key,
       certificateChainPem: chain.trim() === '' ? cert : `${cert.trimEnd()}\n${chain}`,
       trustBundlePem: trust,
       spiffeId: uriSans(leaf.subjectAltName).find((u) => u.startsWith('spiffe://')),
-      notAfter: new Date(leaf.validTo),
+      notAfter,
     };
   }
 }

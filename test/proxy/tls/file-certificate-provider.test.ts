@@ -1,0 +1,95 @@
+/**
+ * The `file:<dir>` certificate source keeps a certificate that works: a rotation to another node's
+ * identity or to an expired certificate is refused, and an expired certificate does not start.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../../proxy/log';
+import { FileCertificateProvider } from '../../../proxy/tls/certificate-provider';
+import { webcrypto, x509 } from '../../../lambda/certificates/x509';
+import { eventually } from '../harness';
+import { TestPki } from './test-pki';
+
+const ORDERS = 'spiffe://weft.test/ns/demo/sa/orders';
+const BILLING = 'spiffe://weft.test/ns/demo/sa/billing';
+const pki = new TestPki();
+const events: string[] = [];
+const logger: Logger = { log: (_level, event) => void events.push(event) };
+let ca: string;
+
+beforeAll(() => {
+  ca = pki.ca('ca');
+});
+afterAll(() => pki.remove());
+beforeEach(() => (events.length = 0));
+
+/** A certificate directory of its own, with the files of `from`. */
+function directoryFrom(from: string): string {
+  const dir = mkdtempSync(join(pki.root, 'node-'));
+  for (const f of ['key.pem', 'cert.pem', 'chain.pem', 'trust-bundle.pem']) copyFileSync(join(from, f), join(dir, f));
+  return dir;
+}
+
+/** Waits past the watch's debounce and one reload. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 400));
+
+/** Replaces key and certificate as a rotation does. */
+function rotate(dir: string, from: string): void {
+  writeFileSync(join(dir, 'key.pem'), readFileSync(join(from, 'key.pem')));
+  writeFileSync(join(dir, 'cert.pem'), readFileSync(join(from, 'cert.pem')));
+}
+
+/** Writes a key and a self-signed certificate for ORDERS that expired yesterday. */
+async function writeExpired(dir: string): Promise<void> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const day = 86_400_000;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '05',
+    name: 'CN=orders',
+    notBefore: new Date(Date.now() - 3 * day),
+    notAfter: new Date(Date.now() - day),
+    keys,
+    signingAlgorithm: alg,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ORDERS }])],
+  });
+  writeFileSync(join(dir, 'key.pem'), x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'));
+  writeFileSync(join(dir, 'cert.pem'), cert.toString('pem'));
+}
+
+test('a rotation to another node\'s identity is refused; a rotation of its own goes through', async () => {
+  const dir = directoryFrom(pki.leaf('orders-1', ORDERS, ca));
+  const provider = new FileCertificateProvider(dir, logger);
+  await provider.start();
+  let changes = 0;
+  provider.onChange(() => changes++);
+  try {
+    rotate(dir, pki.leaf('billing', BILLING, ca));
+    await eventually(() => events.includes('certificate_reload_failed'), 'the other identity refused', 3_000);
+    await settle(); // the key and the certificate were written apart: let the last event's reload finish
+    expect(provider.current()!.spiffeId).toBe(ORDERS);
+    expect(changes).toBe(0);
+    const next = pki.leaf('orders-2', ORDERS, ca);
+    rotate(dir, next);
+    await eventually(() => provider.current()!.certificateChainPem === pki.read(next, 'cert.pem'), 'its own rotation applied', 3_000);
+    expect(changes).toBeGreaterThan(0);
+  } finally {
+    provider.close();
+  }
+});
+
+test('an expired certificate never replaces a working one, and a sidecar does not start with one', async () => {
+  const dir = directoryFrom(pki.leaf('orders-3', ORDERS, ca));
+  const provider = new FileCertificateProvider(dir, logger);
+  await provider.start();
+  const working = provider.current()!.certificateChainPem;
+  try {
+    await writeExpired(dir);
+    await eventually(() => events.includes('certificate_reload_failed'), 'the expired certificate refused', 3_000);
+    await settle();
+    expect(provider.current()!.certificateChainPem).toBe(working);
+  } finally {
+    provider.close();
+  }
+  await expect(new FileCertificateProvider(dir, logger).start()).rejects.toMatchObject({ code: 'WEFT_ERR_CERTIFICATE_UNREADABLE', message: expect.stringContaining('expired at') });
+});
