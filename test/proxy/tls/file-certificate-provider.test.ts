@@ -6,7 +6,6 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import type { Logger } from '../../../proxy/log';
 import { FileCertificateProvider } from '../../../proxy/tls/certificate-provider';
-import { webcrypto, x509 } from '../../../lambda/certificates/x509';
 import { eventually } from '../harness';
 import { TestPki } from './test-pki';
 
@@ -39,22 +38,11 @@ function rotate(dir: string, from: string): void {
   writeFileSync(join(dir, 'cert.pem'), readFileSync(join(from, 'cert.pem')));
 }
 
-/** Writes a key and a self-signed certificate for ORDERS that expired yesterday. */
+/** Writes a key and a certificate for ORDERS that expired yesterday. */
 async function writeExpired(dir: string): Promise<void> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const day = 86_400_000;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '05',
-    name: 'CN=orders',
-    notBefore: new Date(Date.now() - 3 * day),
-    notAfter: new Date(Date.now() - day),
-    keys,
-    signingAlgorithm: alg,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ORDERS }])],
-  });
-  writeFileSync(join(dir, 'key.pem'), x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'));
-  writeFileSync(join(dir, 'cert.pem'), cert.toString('pem'));
+  const { keyPem, certPem } = await pki.expired(ORDERS);
+  writeFileSync(join(dir, 'key.pem'), keyPem);
+  writeFileSync(join(dir, 'cert.pem'), certPem);
 }
 
 test('a rotation to another node\'s identity is refused; a rotation of its own goes through', async () => {

@@ -6,7 +6,6 @@ import type { Logger } from '../../../proxy/log';
 import { certificateProviderFor } from '../../../proxy/tls/certificate-provider';
 import { SecretCertificateProvider, unionOfBundles } from '../../../proxy/tls/secret-certificate-provider';
 import { mockSdk, type SdkMock } from '../aws/sdk-mock';
-import { webcrypto, x509 } from '../../../lambda/certificates/x509';
 import { TestPki } from './test-pki';
 
 const SECRET = 'weft/demo/orders/certificate';
@@ -134,26 +133,15 @@ describe('Secrets Manager certificate source', () => {
 
   it('never swaps in an expired certificate, and does not start with one', async () => {
     // A self-signed certificate of this node that expired yesterday.
-    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    const day = 86_400_000;
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '04',
-      name: 'CN=orders',
-      notBefore: new Date(Date.now() - 3 * day),
-      notAfter: new Date(Date.now() - day),
-      keys,
-      signingAlgorithm: alg,
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: SPIFFE }])],
-    });
-    const pem = cert.toString('pem');
+    const { keyPem, certPem } = await pki.expired(SPIFFE);
+    const cert = new X509Certificate(certPem);
     const expired: CertificateSecret = {
       ...v1,
-      privateKeyPem: x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'),
-      certificatePem: pem,
-      trustBundlePem: pem,
-      notBefore: cert.notBefore.toISOString(),
-      notAfter: cert.notAfter.toISOString(),
+      privateKeyPem: keyPem,
+      certificatePem: certPem,
+      trustBundlePem: certPem,
+      notBefore: new Date(cert.validFrom).toISOString(),
+      notAfter: new Date(cert.validTo).toISOString(),
       serial: '04',
     };
     const { provider, sm, changes } = setup();

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { webcrypto, x509 } from '../../../lambda/certificates/x509';
 
 export class TestPki {
   readonly root = mkdtempSync(join(tmpdir(), 'weft-pki-'));
@@ -37,6 +38,24 @@ export class TestPki {
 
   read(dir: string, file: string): string {
     return readFileSync(join(dir, file), 'utf8');
+  }
+
+  /** A key and a self-signed certificate naming `spiffeId` that expired yesterday (PEM). */
+  async expired(spiffeId: string): Promise<{ keyPem: string; certPem: string }> {
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const day = 86_400_000;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '04',
+      name: 'CN=expired',
+      notBefore: new Date(Date.now() - 3 * day),
+      notAfter: new Date(Date.now() - day),
+      keys,
+      signingAlgorithm: alg,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],
+    });
+    const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+    return { keyPem, certPem: cert.toString('pem') };
   }
 
   remove(): void {
