@@ -48,7 +48,8 @@ function debouncedWatch(dir: string, relevant: (file: string | null) => boolean,
   const start = (): FSWatcher => {
     const lost = (): void => {
       w.close();
-      scheduleRearm();
+      // A late report about a watch already replaced must not start a second one.
+      if (watcher === w) scheduleRearm();
     };
     const w = watch(dir, { persistent: false }, (event, file) => {
       // inotify reports the watched directory's own removal as a rename of itself, then

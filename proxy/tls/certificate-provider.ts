@@ -57,6 +57,25 @@ export function uriSans(subjectAltName: string | undefined): string[] {
   return out;
 }
 
+/**
+ * The certificate's end of validity; throws if it has passed. An expired certificate would fail
+ * every handshake: it must never replace one that works. `what` names it in the error.
+ */
+export function unexpiredUntil(leaf: X509Certificate, what: string, now = Date.now()): Date {
+  const notAfter = new Date(leaf.validTo);
+  if (!(notAfter.getTime() > now)) throw new WeftError(CERTIFICATE_UNREADABLE, `${what} expired at ${notAfter.toISOString()}`);
+  return notAfter;
+}
+
+/**
+ * Refuses a rotation to another identity: a sidecar's identity never changes by rotation, and
+ * another node's certificate would make every peer that expects this node refuse it.
+ */
+export function rotationIdentityError(current: MeshCertificate | undefined, next: MeshCertificate, where: string): WeftError | undefined {
+  if (current === undefined || next.spiffeId === current.spiffeId) return undefined;
+  return new WeftError(CERTIFICATE_UNREADABLE, `${where}: certificate names ${next.spiffeId ?? 'no SPIFFE id'}, but this sidecar is ${current.spiffeId}`);
+}
+
 /** Reads `key.pem`, `cert.pem`, `chain.pem` and `trust-bundle.pem` from a directory, and re-reads on change. */
 export class FileCertificateProvider implements CertificateProvider {
   private cert: MeshCertificate | undefined;
@@ -93,11 +112,8 @@ export class FileCertificateProvider implements CertificateProvider {
       const next = await this.load();
       // A slower read of an older set of files must not replace what a newer read found.
       if (read !== this.reads) return;
-      if (this.cert && next.spiffeId !== this.cert.spiffeId) {
-        // A sidecar's identity never changes by rotation: another node's certificate here would
-        // make every peer that expects this node refuse it.
-        throw new WeftError(CERTIFICATE_UNREADABLE, `${this.dir}: certificate names ${next.spiffeId ?? 'no SPIFFE id'}, but this sidecar is ${this.cert.spiffeId}`);
-      }
+      const wrongIdentity = rotationIdentityError(this.cert, next, this.dir);
+      if (wrongIdentity) throw wrongIdentity;
       if (this.cert && next.certificateChainPem === this.cert.certificateChainPem && next.trustBundlePem === this.cert.trustBundlePem) return;
       this.cert = next;
       this.logger.log('info', 'certificate_rotated', { spiffeId: next.spiffeId, notAfter: next.notAfter.toISOString() });
@@ -133,9 +149,7 @@ export class FileCertificateProvider implements CertificateProvider {
     if (!leaf.checkPrivateKey(importKey(key, join(this.dir, CERTIFICATE_FILES.privateKey)))) {
       throw new WeftError(CERTIFICATE_UNREADABLE, `${join(this.dir, CERTIFICATE_FILES.privateKey)} does not match the certificate`);
     }
-    // An expired certificate would fail every handshake: it must never replace one that works.
-    const notAfter = new Date(leaf.validTo);
-    if (!(notAfter.getTime() > Date.now())) throw new WeftError(CERTIFICATE_UNREADABLE, `${join(this.dir, CERTIFICATE_FILES.certificate)} expired at ${notAfter.toISOString()}`);
+    const notAfter = unexpiredUntil(leaf, join(this.dir, CERTIFICATE_FILES.certificate));
     return {
       privateKeyPem: key,
       certificateChainPem: chain.trim() === '' ? cert : `${cert.trimEnd()}\n${chain}`,

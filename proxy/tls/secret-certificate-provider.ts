@@ -11,7 +11,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { CertificateSecret } from '../contracts';
 import { WeftError } from '../errors';
 import type { Logger } from '../log';
-import { CERTIFICATE_UNREADABLE, uriSans, type CertificateProvider, type MeshCertificate } from './certificate-provider';
+import { CERTIFICATE_UNREADABLE, rotationIdentityError, unexpiredUntil, uriSans, type CertificateProvider, type MeshCertificate } from './certificate-provider';
 import { createSecretReader, type CertificatePair, type SecretReader, type SecretValueClient } from './secret-reader';
 
 export interface SecretCertificateProviderOptions {
@@ -83,10 +83,9 @@ export class SecretCertificateProvider implements CertificateProvider {
       this.opts.logger.log(this.cert ? 'warn' : 'error', 'certificate_rejected', { secretId: this.opts.secretId, versionId: pair.versionId, code: codeOf(err), message: (err as Error).message });
       return;
     }
-    if (this.cert !== undefined && next.spiffeId !== this.cert.spiffeId) {
-      // A sidecar's identity never changes by rotation: another node's certificate in this
-      // secret would make every peer that expects this node refuse it.
-      this.lastError = new WeftError(CERTIFICATE_UNREADABLE, `${this.opts.secretId} (${pair.versionId}): certificate names ${next.spiffeId ?? 'no SPIFFE id'}, but this sidecar is ${this.cert.spiffeId}`);
+    const wrongIdentity = rotationIdentityError(this.cert, next, `${this.opts.secretId} (${pair.versionId})`);
+    if (wrongIdentity) {
+      this.lastError = wrongIdentity;
       this.opts.logger.log('warn', 'certificate_rejected', { secretId: this.opts.secretId, versionId: pair.versionId, code: CERTIFICATE_UNREADABLE, message: this.lastError.message });
       return;
     }
@@ -115,9 +114,7 @@ export function toMeshCertificate(current: CertificateSecret, previous: Certific
     throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: privateKeyPem is not a PEM private key: ${(err as Error).message}`);
   }
   if (!matches) throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: privateKeyPem does not match certificatePem`);
-  // An expired certificate would fail every handshake: it must never replace one that works.
-  const notAfter = new Date(leaf.validTo);
-  if (!(notAfter.getTime() > now)) throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: certificatePem expired at ${notAfter.toISOString()}`);
+  const notAfter = unexpiredUntil(leaf, `${where}: certificatePem`, now);
   const spiffeId = uriSans(leaf.subjectAltName).find((u) => u.startsWith('spiffe://'));
   if (spiffeId !== current.spiffeId) {
     throw new WeftError(CERTIFICATE_UNREADABLE, `${where}: certificatePem names ${spiffeId ?? 'no SPIFFE id'}, but the secret's spiffeId is ${current.spiffeId}`);
