@@ -3,7 +3,7 @@
  * status and a short body a person can act on. One table, so docs, tests and dashboards agree.
  */
 import type { ServerResponse } from 'node:http';
-import { CONTROL_HEADERS } from './contracts';
+import { CONTROL_HEADERS } from './contracts/mesh-layout';
 
 export const WEFT_ERRORS = {
   WEFT_ERR_BAD_REQUEST: { status: 400, body: 'malformed HTTP request (framing, header syntax or a missing Host)' },

@@ -8,7 +8,8 @@
  * `connection: close` on their next response, in-flight requests have `drainDeadlineMs` to
  * finish, then everything closes and the process exits 0.
  */
-import { ContractError, parseSettings, SETTINGS, type Settings } from './contracts';
+import { parseSettings, SETTINGS, type Settings } from './contracts/settings';
+import { ContractError } from './contracts/validation';
 import { AdminServer } from './admin/admin-server';
 import { configSourceFor, type ConfigSource } from './config/config-source';
 import { ConfigStore } from './config/config-store';

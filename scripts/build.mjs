@@ -6,7 +6,8 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
 
 const common = { bundle: true, platform: 'node', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 
@@ -28,8 +29,15 @@ async function buildSidecar(outdir) {
     },
   };
   const sidecar = { ...common, target: 'node20', minifySyntax: true };
+  const descriptions = await contractDescriptions();
   await Promise.all([
-    build({ ...sidecar, entryPoints: ['proxy/entry.ts'], outfile: join(outdir, 'weft-proxy.js'), plugins: [sdkApart] }),
+    build({
+      ...sidecar,
+      entryPoints: ['proxy/entry.ts'],
+      outfile: join(outdir, 'weft-proxy.js'),
+      plugins: [sdkApart, compactContracts],
+      define: { WEFT_CONTRACT_DESCRIPTIONS: JSON.stringify(descriptions) },
+    }),
     build({
       ...sidecar,
       stdin: { contents: SIDECAR_SDK_CLIENTS.map((n) => `export * from '${n}';`).join('\n'), resolveDir: process.cwd(), loader: 'js' },
@@ -37,6 +45,37 @@ async function buildSidecar(outdir) {
     }),
   ]);
   for (const file of ['weft-proxy.js', SIDECAR_SDK_FILE]) asciiOnly(join(outdir, file));
+}
+
+/**
+ * The sidecar validates contract documents without zod: proxy/contracts/validate.ts is swapped for
+ * validate-compact.ts, which checks the schemas' descriptions (proxy/contracts/compact/) that
+ * {@link contractDescriptions} reads out of the zod schemas here, at build time. Loading zod and
+ * building the schemas cost every sidecar ~15 MB of memory.
+ */
+const compactContracts = {
+  name: 'weft-compact-contracts',
+  setup(b) {
+    const contracts = resolve('proxy/contracts');
+    b.onResolve({ filter: /^\.\/validate$/ }, (args) =>
+      args.resolveDir === contracts ? { path: join(contracts, 'validate-compact.ts') } : undefined,
+    );
+  },
+};
+
+/** Runs proxy/contracts/compact/describe.ts (bundled in memory) and returns its descriptions. */
+async function contractDescriptions() {
+  const out = await build({
+    ...common,
+    sourcemap: false,
+    write: false,
+    entryPoints: ['proxy/contracts/compact/describe.ts'],
+    target: 'node20',
+    packages: 'external',
+  });
+  const mod = { exports: {} };
+  new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
+  return mod.exports.describeContracts();
 }
 
 /**

@@ -12,7 +12,9 @@
  * stays in force; only an answer (possibly empty) from Cloud Map replaces it.
  */
 import type { HttpInstanceSummary, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import { canonicalJson, SETTINGS, type Cluster } from '../contracts';
+import type { Cluster } from '../contracts/node-config';
+import { canonicalJson } from '../contracts/node-config-io';
+import { SETTINGS } from '../contracts/settings';
 import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
 import { WeftError } from '../errors';
 import { silentLogger, type Logger } from '../log';

@@ -6,7 +6,8 @@
  * The source delivers text only: parsing and validation are the store's.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseS3Url, SETTINGS } from '../contracts';
+import { parseS3Url } from '../contracts/mesh-layout';
+import { SETTINGS } from '../contracts/settings';
 import type { ConfigSource } from '../config/config-source';
 import { WeftError } from '../errors';
 import { silentLogger, type Logger } from '../log';

@@ -5,7 +5,8 @@
  * never a mix; requests that started on the old one finish on it. A bad document changes
  * nothing: the store keeps its last good snapshot and records the error for logs and admin.
  */
-import { canonicalJson, parseNodeConfig, type InboundListener, type NodeConfig } from '../contracts';
+import type { InboundListener, NodeConfig } from '../contracts/node-config';
+import { canonicalJson, parseNodeConfig } from '../contracts/node-config-io';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
 import { ClusterRuntime } from '../cluster/cluster-runtime';

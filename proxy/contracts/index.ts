@@ -1,6 +1,9 @@
-/** The contracts between Weft's parts (see docs/contracts.md). Every part imports them from here. */
+/** The contracts between Weft's parts (see docs/contracts.md). Every part imports them from here, except the sidecar (see validate.ts). */
+export * from './schema-ids';
 export * from './node-config';
 export * from './node-config-io';
 export * from './settings';
 export * from './mesh-layout';
+export * from './mesh-documents';
+export * from './validate';
 export * from './validation';

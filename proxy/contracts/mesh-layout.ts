@@ -4,8 +4,9 @@
  * is mapped to its node, and how a certificate secret is laid out. Local mode uses the same shapes
  * (an endpoints file holds Cloud Map-shaped instances; a certificate directory holds the same PEMs).
  */
-import { z } from 'zod';
-import { ContractError, parseWith } from './validation';
+import type { CertificateSecret, EndpointsFile, TaskRegistry, TaskRegistryEntry } from './mesh-documents';
+import { validateContract } from './validate';
+import { ContractError } from './validation';
 
 // --- S3 layout of the config bucket ---
 
@@ -79,31 +80,8 @@ export function instanceIdForTask(taskArn: string): string {
 
 // --- Task registry: how discovery sync learns which node a task belongs to ---
 
-export const TASK_REGISTRY_SCHEMA = 'weft.dev/task-registry/v1';
-export const TaskRegistryEntrySchema = z.strictObject({
-  mesh: z.string().min(1),
-  node: z.string().min(1),
-  /** The sidecar's inbound port, written as `AWS_INSTANCE_PORT`. */
-  port: z.number().int().min(1).max(65535),
-  cloudMap: z.strictObject({
-    namespaceName: z.string().min(1),
-    serviceName: z.string().min(1),
-    serviceId: z.string().min(1),
-  }),
-  /** The node's own service discovery attributes (e.g. `version`), written verbatim. */
-  attributes: z.record(z.string(), z.string()).default({}),
-});
-/** Written by the constructs (through config publish) to {@link taskRegistryKey}. */
-export const TaskRegistrySchema = z.strictObject({
-  schema: z.literal(TASK_REGISTRY_SCHEMA),
-  /** Keyed by ECS task definition family. Only `awsvpc` task definitions may appear. */
-  families: z.record(z.string(), TaskRegistryEntrySchema),
-});
-export type TaskRegistryEntry = z.infer<typeof TaskRegistryEntrySchema>;
-export type TaskRegistry = z.infer<typeof TaskRegistrySchema>;
-
 export function parseTaskRegistry(input: unknown): TaskRegistry {
-  return parseWith(TaskRegistrySchema, input, 'WEFT_ERR_TASK_REGISTRY_INVALID', 'task registry');
+  return validateContract('taskRegistry', input, 'WEFT_ERR_TASK_REGISTRY_INVALID', 'task registry');
 }
 
 /** The Cloud Map attributes of one running task, as discovery sync registers them. */
@@ -124,25 +102,11 @@ export function instanceAttributes(
 
 // --- Endpoints as the sidecar sees them (Cloud Map DiscoverInstances or the local endpoints file) ---
 
-export const EndpointInstanceSchema = z.strictObject({
-  instanceId: z.string().min(1),
-  attributes: z.record(z.string(), z.string()),
-  healthStatus: z.enum(['HEALTHY', 'UNHEALTHY', 'UNKNOWN']).default('HEALTHY'),
-});
-export type EndpointInstance = z.infer<typeof EndpointInstanceSchema>;
-
-export const ENDPOINTS_FILE_SCHEMA = 'weft.dev/endpoints/v1';
-/** Local mode's discovery: Cloud Map-shaped instances keyed by `<namespaceName>/<serviceName>`. */
-export const EndpointsFileSchema = z.strictObject({
-  schema: z.literal(ENDPOINTS_FILE_SCHEMA),
-  services: z.record(z.string().regex(/^[^/]+\/[^/]+$/, 'must be <namespaceName>/<serviceName>'), z.array(EndpointInstanceSchema)),
-});
-export type EndpointsFile = z.infer<typeof EndpointsFileSchema>;
 export function endpointsFileKey(namespaceName: string, serviceName: string): string {
   return `${namespaceName}/${serviceName}`;
 }
 export function parseEndpointsFile(input: unknown, source = 'endpoints file'): EndpointsFile {
-  return parseWith(EndpointsFileSchema, input, 'WEFT_ERR_ENDPOINTS_INVALID', source);
+  return validateContract('endpointsFile', input, 'WEFT_ERR_ENDPOINTS_INVALID', source);
 }
 
 // --- Certificates ---
@@ -152,28 +116,6 @@ export function certificateSecretName(mesh: string, node: string): string {
   return `weft/${mesh}/${node}/certificate`;
 }
 
-export const CERTIFICATE_SECRET_SCHEMA = 'weft.dev/certificate/v1';
-/**
- * The SecretString of a node's certificate secret. Written by certificate sync, read by the
- * sidecar's certificate source. The `AWSCURRENT` version is served; the `AWSPREVIOUS` version is
- * kept so peers that have not yet seen a new trust bundle still verify during the overlap.
- */
-export const CertificateSecretSchema = z.strictObject({
-  schema: z.literal(CERTIFICATE_SECRET_SCHEMA),
-  spiffeId: z.string().startsWith('spiffe://'),
-  /** PKCS#8 EC P-256 private key. */
-  privateKeyPem: z.string().includes('PRIVATE KEY'),
-  /** The leaf certificate. */
-  certificatePem: z.string().includes('CERTIFICATE'),
-  /** Intermediates up to (not including) the root; may be empty. */
-  chainPem: z.string(),
-  /** Every CA certificate the mesh trusts (roots; during CA rotation, old and new). */
-  trustBundlePem: z.string().includes('CERTIFICATE'),
-  notBefore: z.iso.datetime(),
-  notAfter: z.iso.datetime(),
-  serial: z.string().min(1),
-});
-export type CertificateSecret = z.infer<typeof CertificateSecretSchema>;
 export function parseCertificateSecret(input: unknown, source = 'certificate secret'): CertificateSecret {
   let value = input;
   if (typeof input === 'string') {
@@ -183,7 +125,7 @@ export function parseCertificateSecret(input: unknown, source = 'certificate sec
       throw new ContractError('WEFT_ERR_CERTIFICATE_INVALID', source, [{ path: '', message: 'not JSON' }]);
     }
   }
-  return parseWith(CertificateSecretSchema, value, 'WEFT_ERR_CERTIFICATE_INVALID', source);
+  return validateContract('certificateSecret', value, 'WEFT_ERR_CERTIFICATE_INVALID', source);
 }
 
 /** Renew when this fraction of the certificate's lifetime has passed. */

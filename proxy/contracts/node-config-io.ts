@@ -4,8 +4,10 @@
  * applied, so a config that one part accepts is a config every part accepts.
  */
 import { createHash } from 'node:crypto';
-import { NODE_CONFIG_SCHEMA, NodeConfigSchema, type NodeConfig, type NodeConfigInput } from './node-config';
-import { ContractError, parseWith } from './validation';
+import type { NodeConfig, NodeConfigInput } from './node-config';
+import { NODE_CONFIG_SCHEMA } from './schema-ids';
+import { validateContract } from './validate';
+import { ContractError } from './validation';
 
 export const NODE_CONFIG_INVALID = 'WEFT_ERR_NODE_CONFIG_INVALID';
 
@@ -19,7 +21,7 @@ export function parseNodeConfig(input: unknown, source = 'node config'): NodeCon
       throw new ContractError(NODE_CONFIG_INVALID, source, [{ path: '', message: `not JSON: ${(err as Error).message}` }]);
     }
   }
-  const config = parseWith(NodeConfigSchema, value, NODE_CONFIG_INVALID, source);
+  const config = validateContract('nodeConfig', value, NODE_CONFIG_INVALID, source);
   const clusterNames = new Set(config.clusters.map((c) => c.name));
   const dangling: { path: string; message: string }[] = [];
   config.outbound.services.forEach((svc, s) =>

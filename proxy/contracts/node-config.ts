@@ -10,8 +10,8 @@
  * kept apart from the dynamic endpoints (an {@link EndpointSource} resolves `cluster.discovery`).
  */
 import { z } from 'zod';
-
-export const NODE_CONFIG_SCHEMA = 'weft.dev/node-config/v1';
+import { TRANSFORMS } from './compact/description';
+import { NODE_CONFIG_SCHEMA } from './schema-ids';
 
 const name = z.string().min(1).max(255);
 const port = z.number().int().min(1).max(65535);
@@ -22,7 +22,7 @@ const headerName = z
   .min(1)
   .max(256)
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be an HTTP token (RFC 9110 field-name)')
-  .transform((s) => s.toLowerCase());
+  .transform(TRANSFORMS.lowerCase);
 
 export const ProtocolSchema = z.enum(['http', 'http2', 'grpc', 'tcp']);
 export type Protocol = z.infer<typeof ProtocolSchema>;

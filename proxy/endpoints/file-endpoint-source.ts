@@ -5,7 +5,9 @@
  * by `AWS_INSTANCE_IPV4`:`AWS_INSTANCE_PORT`. A bad file keeps the last good endpoints.
  */
 import { readFile } from 'node:fs/promises';
-import { endpointsFileKey, parseEndpointsFile, type Cluster, type EndpointsFile } from '../contracts';
+import type { EndpointsFile } from '../contracts/mesh-documents';
+import { endpointsFileKey, parseEndpointsFile } from '../contracts/mesh-layout';
+import type { Cluster } from '../contracts/node-config';
 import { watchFile, type FileWatch } from '../config/file-watch';
 import type { Logger } from '../log';
 import type { DiscoveredEndpoint, EndpointSource } from './endpoint-source';

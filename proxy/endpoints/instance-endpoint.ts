@@ -6,7 +6,8 @@
  * service without health checks).
  */
 import { isIPv4 } from 'node:net';
-import { CLOUD_MAP_ATTRIBUTES, type EndpointInstance } from '../contracts';
+import type { EndpointInstance } from '../contracts/mesh-documents';
+import { CLOUD_MAP_ATTRIBUTES } from '../contracts/mesh-layout';
 import type { DiscoveredEndpoint } from './endpoint-source';
 
 /** The instance shape both sources have: the endpoints file's, and DiscoverInstances' after renaming. */

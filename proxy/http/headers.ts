@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { CONTROL_HEADERS } from '../contracts';
+import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 
 /** Fields that describe one connection, not the message. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'http2-settings']);

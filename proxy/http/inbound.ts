@@ -5,7 +5,7 @@
  * Every `x-weft-*` header is removed before the app sees the request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONTROL_HEADERS } from '../contracts';
+import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 import { H1Upstream } from '../cluster/h1-upstream';
 import { H2Upstream, type Upstream } from '../cluster/h2-upstream';
 import { Exchange } from './forward';

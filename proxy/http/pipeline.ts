@@ -5,7 +5,7 @@
  * exchange (forward.ts) is the point retries will wrap.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONTROL_HEADERS } from '../contracts';
+import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 import type { ConfigStore, Snapshot } from '../config/config-store';
 import type { HttpRoute, GrpcRoute } from '../contracts';
 import type { WeftErrorCode } from '../errors';

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
-import { CONTROL_HEADERS } from '../contracts';
+import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 import { sendError, WEFT_ERRORS, type WeftErrorCode } from '../errors';
 import { encodeGrpcMessage, grpcStatusFor, isGrpcRequest } from './grpc';
 

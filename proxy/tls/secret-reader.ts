@@ -6,7 +6,8 @@
  */
 import type { GetSecretValueCommand, GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { secretsManagerSdk } from '../aws/clients';
-import { parseCertificateSecret, type CertificateSecret } from '../contracts';
+import type { CertificateSecret } from '../contracts/mesh-documents';
+import { parseCertificateSecret } from '../contracts/mesh-layout';
 
 /** The part of a SecretsManagerClient the reader uses. */
 export interface SecretValueClient {

@@ -3,11 +3,12 @@
  * it reads its node config from S3 through `AWS_ENDPOINT_URL` (a local stand-in that checks the
  * request is signed), which loads the AWS SDK file the bundle keeps apart, and forwards a request.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sealNodeConfig, serializeNodeConfig } from '../../proxy/contracts';
+import { type ContractError, parseNodeConfig, sealNodeConfig, serializeNodeConfig } from '../../proxy/contracts';
 import { agent, eventually, get, httpRoute, nodeBody, startUpstream, staticCluster, type Upstream } from './harness';
 import { freePorts } from '../../bench/ports';
 
@@ -30,6 +31,52 @@ test('both bundle files are ASCII, so V8 keeps their source as one-byte strings 
   for (const file of [bundle, join(root, 'dist/weft-proxy-aws.js')]) {
     const bytes = readFileSync(file);
     expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+  }
+});
+
+test('the bundle holds no zod: contract documents are checked against descriptions built in', () => {
+  const text = readFileSync(bundle, 'utf8');
+  expect(text).not.toMatch(/node_modules\/zod\//);
+  expect(text).toMatch(/define_WEFT_CONTRACT_DESCRIPTIONS/);
+});
+
+test('the bundle refuses a bad node config with the issues weft validate reports', async () => {
+  const config = JSON.parse(
+    serializeNodeConfig(
+      sealNodeConfig(
+        nodeBody({
+          name: 'client',
+          services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('orders/r', { 'orders:8080': 1 })] }] }],
+          clusters: [staticCluster('orders:8080', [8081])],
+        }),
+      ),
+    ),
+  ) as { outbound: { services: { listeners: { routes: Record<string, unknown>[] }[] }[] }; clusters: Record<string, unknown>[] };
+  const route = config.outbound.services[0].listeners[0].routes[0];
+  route.retries = 'often';
+  route.unexpected = true;
+  config.clusters[0].connectTimeoutMs = -5;
+  let expected: unknown;
+  try {
+    parseNodeConfig(config);
+  } catch (err) {
+    expected = (err as ContractError).issues;
+  }
+  expect(expected).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'clusters[0].connectTimeoutMs' })]));
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bundle-'));
+  const ports = (await freePorts(3)).map(String);
+  try {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    const run = spawnSync(process.execPath, [bundle, 'proxy', '--config', join(dir, 'config.json'), '--egress-port', ports[0], '--inbound-port', ports[1], '--admin-port', ports[2], '--listen-address', '127.0.0.1', '--metrics', 'none'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(1);
+    const failure = `${run.stdout}${run.stderr}`.split('\n').find((l) => l.includes('sidecar_start_failed'));
+    expect(failure).toBeDefined();
+    expect((JSON.parse(failure!) as { issues: unknown }).issues).toEqual(expected);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
