@@ -21,8 +21,18 @@ export const SIDECAR_NODE_MAJOR = 24;
  * - No Maglev (V8's mid-tier compiler): its code and compiler state cost ~5 MB; a proxy runs the
  *   same few functions for days, and TurboFan optimises them just as well without it (same-run
  *   CPU within noise).
+ * - Regexes fall back to V8's linear-time engine after excessive backtracking: route regexes
+ *   come from the mesh's configuration but run on request paths and headers a client chooses, so
+ *   a regex such as `^(a+)+$` would otherwise let one request hold the event loop for hours. With
+ *   the flag that request costs ~2 ms. Regexes that engine cannot run (backreferences,
+ *   lookaround) are refused by `weft validate` and the sidecar (proxy/contracts/regex-rules.ts).
  */
-export const SIDECAR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--initial-old-space-size=32', '--no-maglev'];
+export const SIDECAR_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--initial-old-space-size=32',
+  '--no-maglev',
+  '--enable-experimental-regexp-engine-on-excessive-backtracks',
+];
 
 /**
  * Environment of the sidecar process. One glibc malloc arena instead of one per thread (V8's

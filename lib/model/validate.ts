@@ -17,6 +17,7 @@ import {
   type VirtualServiceResource,
 } from './schema';
 import { CLOUD_MAP_LIMITS } from '../../proxy/contracts/mesh-layout';
+import { regexFeatureMessage, unsupportedRegexFeature } from '../../proxy/contracts/regex-rules';
 
 type Report = (resource: Resource, path: string, message: string) => void;
 type Listener = { portMapping: { port: number; protocol: string } };
@@ -263,7 +264,10 @@ function checkRegex(r: Resource, at: string, source: string, ctx: Ctx): void {
     new RegExp(source);
   } catch (e) {
     ctx.report(r, at, `must be a valid regular expression (${(e as Error).message.replace(/^Invalid regular expression: /, '')}), got: ${source}`);
+    return;
   }
+  const feature = unsupportedRegexFeature(source);
+  if (feature !== undefined) ctx.report(r, at, `${regexFeatureMessage(feature)}, got: ${source}`);
 }
 
 function checkHeaderMatches(r: Resource, at: string, headers: readonly HeaderMatch[] | undefined, ctx: Ctx): void {

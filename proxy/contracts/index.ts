@@ -5,5 +5,6 @@ export * from './node-config-io';
 export * from './settings';
 export * from './mesh-layout';
 export * from './mesh-documents';
+export * from './regex-rules';
 export * from './validate';
 export * from './validation';

@@ -27,3 +27,12 @@ test('node accepts every flag (a misspelt V8 flag stops the image at start)', ()
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
 });
+
+test('a regex that backtracks catastrophically finishes under the runtime flags (V8 falls back to its linear-time engine)', () => {
+  // Without the fallback, 40 characters against (a+)+ take longer than the age of the universe; the
+  // child's timeout only keeps a regression from hanging the suite.
+  const script = "process.stdout.write(String(/^(a+)+$/.test('a'.repeat(40) + '!')))";
+  const run = spawnSync(process.execPath, [...SIDECAR_NODE_FLAGS, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(run.error).toBeUndefined();
+  expect(run.stdout).toBe('false');
+});

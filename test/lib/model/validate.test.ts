@@ -406,6 +406,24 @@ describe('route matches', () => {
     ]);
   });
 
+  test('route regexes are RE2\'s language: no backreferences, no lookaround', () => {
+    expect(
+      check(
+        route(`
+    httpRoute:
+      match:
+        path: { regex: "/orders/(?!internal).*" }
+        headers:
+          - name: x-pair
+            match: { regex: "([a-z])\\\\1" }
+      ${target()}`),
+      ),
+    ).toEqual([
+      'case.yaml:7: Route/r: spec.httpRoute.match.path.regex: must not use a lookahead ((?!): route regexes are RE2\'s language, as in Envoy (no backreferences, no lookaround), got: /orders/(?!internal).*',
+      'case.yaml:10: Route/r: spec.httpRoute.match.headers[0].match.regex: must not use a backreference (\\1): route regexes are RE2\'s language, as in Envoy (no backreferences, no lookaround), got: ([a-z])\\1',
+    ]);
+  });
+
   test('ignoreCase applies to prefix and exact path matches, not a regex', () => {
     expect(check(route(`    httpRoute:\n      match: { path: { regex: "^/orders/[0-9]+$" }, ignoreCase: true }\n      ${target()}`))).toEqual([
       'case.yaml:6: Route/r: spec.httpRoute.match.ignoreCase: ignoreCase applies to prefix and exact path matches, not to a regex, got: ^/orders/[0-9]+$',

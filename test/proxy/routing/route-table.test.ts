@@ -226,6 +226,23 @@ describe('HTTP route matching', () => {
       'outbound.services[0].listeners[0].routes[3].match.path.regex',
     ]);
   });
+
+  test('a regex with a backreference or lookaround is refused: it could not fall back to linear time', () => {
+    let error: ContractError | undefined;
+    try {
+      ordersTable([
+        httpRoute('lookahead', { path: { regex: '/items/(?!secret).*' } }, { a: 1 }),
+        httpRoute('backreference', { headers: [{ name: 'x', match: { regex: '(a)\\1' } }] }, { a: 1 }),
+      ]);
+    } catch (err) {
+      error = err as ContractError;
+    }
+    expect(error?.code).toBe(ROUTE_TABLE_INVALID);
+    expect(error?.issues.map((i) => [i.path, i.message.split(':')[0]])).toEqual([
+      ['outbound.services[0].listeners[0].routes[0].match.path.regex', 'must not use a lookahead ((?!)'],
+      ['outbound.services[0].listeners[0].routes[1].match.headers[0].match.regex', 'must not use a backreference (\\1)'],
+    ]);
+  });
 });
 
 describe('rewrites and authority', () => {
