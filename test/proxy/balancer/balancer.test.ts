@@ -1,18 +1,7 @@
 import { type ContractError, LoadBalancerSchema } from '../../../proxy/contracts';
 import { BALANCER_INVALID, createBalancer } from '../../../proxy/balancer';
 import type { Balancer, Endpoint, PickContext } from '../../../proxy/routing/types';
-
-/** Deterministic uniform [0, 1) source (mulberry32). */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from '../../seeded-random';
 
 function ep(id: string, opts: Partial<Endpoint> = {}): Endpoint {
   return { id, address: '127.0.0.1', port: 9000, zone: undefined, weight: 1, healthy: true, active: 0, ...opts };

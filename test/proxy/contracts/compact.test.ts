@@ -14,6 +14,7 @@ import { checkDocument } from '../../../proxy/contracts/compact/check';
 import { describeContracts, describeSchema, DescribeError } from '../../../proxy/contracts/compact/describe';
 import type { Primitive, SchemaNode } from '../../../proxy/contracts/compact/description';
 import { z } from 'zod';
+import { seededRandom } from '../../seeded-random';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; issues: { path: string; message: string }[] };
 
@@ -29,18 +30,6 @@ function viaCompact(node: SchemaNode, doc: unknown): Outcome {
     if (!(err instanceof ContractError)) throw err;
     return { ok: false, issues: [...err.issues] };
   }
-}
-
-/** mulberry32: a small seeded generator, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STRINGS = [
@@ -111,7 +100,7 @@ describe('compact contract validation answers as zod does', () => {
     let accepted = 0;
     let refused = 0;
     for (const [seed, breakRate] of [[1, 0], [2, 0.01], [3, 0.05], [4, 0.2]] as const) {
-      const r = rng(seed * 7919 + name.length);
+      const r = seededRandom(seed * 7919 + name.length);
       for (let i = 0; i < 1000; i++) {
         const doc = generate(node, r, breakRate);
         const expected = viaZod(name, doc);
@@ -131,7 +120,7 @@ describe('compact contract validation answers as zod does', () => {
     const { meshes } = await loadMeshFiles(files);
     const configs = meshes.flatMap((m) => compileMesh(m)).map((c) => JSON.parse(serializeNodeConfig(c)) as unknown);
     expect(configs.length).toBeGreaterThan(3);
-    const r = rng(42);
+    const r = seededRandom(42);
     for (const config of configs) {
       expect(viaCompact(descriptions.nodeConfig, config)).toStrictEqual(viaZod('nodeConfig', config));
       for (let i = 0; i < 200; i++) {
