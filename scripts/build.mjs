@@ -11,14 +11,20 @@ import { join, resolve } from 'node:path';
 
 const common = { bundle: true, platform: 'node', format: 'cjs', sourcemap: true, logLevel: 'warning' };
 
-/** The AWS SDK clients the sidecar loads on first use (proxy/aws/clients.ts). */
-const SIDECAR_SDK_CLIENTS = ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-servicediscovery'];
+/**
+ * The AWS SDK clients the sidecar loads on first use (proxy/aws/clients.ts), and the exports of
+ * each it uses. Only those are bundled, from the packages' ES module builds, so that esbuild drops
+ * every other command and its serializers.
+ */
+const SIDECAR_SDK_EXPORTS = JSON.parse(readFileSync('proxy/aws/sdk-exports.json', 'utf8'));
+const SIDECAR_SDK_CLIENTS = Object.keys(SIDECAR_SDK_EXPORTS);
 const SIDECAR_SDK_FILE = 'weft-proxy-aws.js';
 
 /**
  * The sidecar, dependencies included: weft-proxy.js, plus the AWS SDK clients in a file of their
  * own (weft-proxy-aws.js) that the sidecar requires only when it uses an AWS source. Inlined, the
  * SDK's source alone cost ~25 MB of RSS in every sidecar, also in those that never call AWS.
+ * The Dockerfile copies proxy/ (with sdk-exports.json) before it runs this.
  */
 async function buildSidecar(outdir) {
   const sdkApart = {
@@ -40,7 +46,12 @@ async function buildSidecar(outdir) {
     }),
     build({
       ...sidecar,
-      stdin: { contents: SIDECAR_SDK_CLIENTS.map((n) => `export * from '${n}';`).join('\n'), resolveDir: process.cwd(), loader: 'js' },
+      stdin: {
+        contents: SIDECAR_SDK_CLIENTS.map((n) => `export { ${SIDECAR_SDK_EXPORTS[n].join(', ')} } from '${n}';`).join('\n'),
+        resolveDir: process.cwd(),
+        loader: 'js',
+      },
+      mainFields: ['module', 'main'],
       outfile: join(outdir, SIDECAR_SDK_FILE),
     }),
   ]);

@@ -3,8 +3,10 @@
  * it reads its node config from S3 through `AWS_ENDPOINT_URL` (a local stand-in that checks the
  * request is signed), which loads the AWS SDK file the bundle keeps apart, and forwards a request.
  */
+import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
+import type * as ServiceDiscoverySdk from '@aws-sdk/client-servicediscovery';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +33,60 @@ test('both bundle files are ASCII, so V8 keeps their source as one-byte strings 
   for (const file of [bundle, join(root, 'dist/weft-proxy-aws.js')]) {
     const bytes = readFileSync(file);
     expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+  }
+});
+
+const sdkExports = JSON.parse(readFileSync(join(root, 'proxy/aws/sdk-exports.json'), 'utf8')) as Record<string, string[]>;
+
+/** Every `const { A, B } = xxxSdk()` in the sidecar's sources, as [factory, names]. */
+function sdkUses(dir: string): [string, string[]][] {
+  const out: [string, string[]][] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sdkUses(path));
+    else if (entry.name.endsWith('.ts')) {
+      for (const m of readFileSync(path, 'utf8').matchAll(/const \{([^}]+)\} = (\w+Sdk)\(\)/g)) out.push([m[2], m[1].split(',').map((n) => n.trim())]);
+    }
+  }
+  return out;
+}
+
+test('the AWS SDK file exports exactly the listed SDK names, and the sidecar uses no other', () => {
+  const aws = require(join(root, 'dist/weft-proxy-aws.js')) as Record<string, unknown>; // eslint-disable-line @typescript-eslint/no-require-imports -- the built file under test
+  expect(Object.keys(aws).sort()).toEqual(Object.values(sdkExports).flat().sort());
+  const factories: Record<string, string> = { s3Sdk: '@aws-sdk/client-s3', secretsManagerSdk: '@aws-sdk/client-secrets-manager', serviceDiscoverySdk: '@aws-sdk/client-servicediscovery' };
+  const uses = sdkUses(join(root, 'proxy'));
+  expect(uses.length).toBeGreaterThanOrEqual(6);
+  for (const [factory, names] of uses) expect(sdkExports[factories[factory]]).toEqual(expect.arrayContaining(names));
+});
+
+test('the bundled Cloud Map and Secrets Manager clients talk JSON to an endpoint stand-in', async () => {
+  const aws = require(join(root, 'dist/weft-proxy-aws.js')) as typeof ServiceDiscoverySdk & typeof SecretsManagerSdk; // eslint-disable-line @typescript-eslint/no-require-imports -- the built file under test
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(String(req.headers['x-amz-target']));
+    const target = String(req.headers['x-amz-target']);
+    const body = target.endsWith('.DiscoverInstances')
+      ? { Instances: [{ InstanceId: 'i-1', NamespaceName: 'ns', ServiceName: 'svc', HealthStatus: 'HEALTHY', Attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' } }], InstancesRevision: 7 }
+      : { ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:x', Name: 'x', SecretString: '{"a":1}', VersionId: 'v1' };
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const config = {
+      region: 'eu-west-1',
+      endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      disableHostPrefix: true,
+    };
+    const discovered = await new aws.ServiceDiscoveryClient(config).send(new aws.DiscoverInstancesCommand({ NamespaceName: 'ns', ServiceName: 'svc' }));
+    expect(discovered.Instances?.[0]).toMatchObject({ InstanceId: 'i-1', Attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' } });
+    expect(discovered.InstancesRevision).toBe(7);
+    const secret = await new aws.SecretsManagerClient(config).send(new aws.GetSecretValueCommand({ SecretId: 'x' }));
+    expect(secret.SecretString).toBe('{"a":1}');
+    expect(seen).toEqual(['Route53AutoNaming_v20170314.DiscoverInstances', 'secretsmanager.GetSecretValue']);
+  } finally {
+    await new Promise((r) => server.close(r));
   }
 });
 
