@@ -5,7 +5,7 @@
 // `node scripts/build.mjs --sidecar <dir>`).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
@@ -41,7 +41,7 @@ async function buildSidecar(outdir) {
       ...sidecar,
       entryPoints: ['proxy/entry.ts'],
       outfile: join(outdir, 'weft-proxy.js'),
-      plugins: [sdkApart, compactContracts],
+      plugins: [sdkApart, compactContracts, onePackageCopy],
       define: { WEFT_CONTRACT_DESCRIPTIONS: JSON.stringify(descriptions) },
     }),
     build({
@@ -52,6 +52,7 @@ async function buildSidecar(outdir) {
         loader: 'js',
       },
       mainFields: ['module', 'main'],
+      plugins: [onePackageCopy],
       outfile: join(outdir, SIDECAR_SDK_FILE),
     }),
   ]);
@@ -73,6 +74,51 @@ const compactContracts = {
     );
   },
 };
+
+/**
+ * One copy of each package version in a bundle. The root of node_modules holds an old
+ * @smithy/core for one dependency, so npm nests an identical copy of the current one under each
+ * AWS client, and esbuild would bundle every copy: four of @smithy/core in the AWS SDK file. Every
+ * copy of a name@version resolves to the same one, the first by path, so builds are reproducible.
+ */
+const onePackageCopy = {
+  name: 'weft-one-package-copy',
+  setup(b) {
+    let copies;
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData?.oneCopy) return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { oneCopy: true } });
+      if (r.errors.length > 0 || r.external) return undefined;
+      const m = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(r.path);
+      if (!m) return undefined;
+      copies ??= packageCopies(resolve('node_modules'));
+      const first = copies.get(packageKey(m[1]))?.[0] ?? m[1];
+      return { path: join(first, m[2]), sideEffects: r.sideEffects };
+    });
+  },
+};
+
+function packageKey(root) {
+  const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  return `${name}@${version}`;
+}
+
+/** Every installed package root under `dir`, nested ones included, by name@version, sorted. */
+function packageCopies(dir, out = new Map()) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const roots = entry.name.startsWith('@')
+      ? readdirSync(join(dir, entry.name), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, entry.name, e.name))
+      : [join(dir, entry.name)];
+    for (const root of roots) {
+      if (!existsSync(join(root, 'package.json'))) continue;
+      const key = packageKey(root);
+      out.set(key, [...(out.get(key) ?? []), root].sort());
+      if (existsSync(join(root, 'node_modules'))) packageCopies(join(root, 'node_modules'), out);
+    }
+  }
+  return out;
+}
 
 /** Runs proxy/contracts/compact/describe.ts (bundled in memory) and returns its descriptions. */
 async function contractDescriptions() {

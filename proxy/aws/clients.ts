@@ -9,14 +9,15 @@ import type * as ServiceDiscoverySdk from '@aws-sdk/client-servicediscovery';
 import { WeftError } from '../errors';
 
 // The SDK packages are loaded on first use, not imported: a sidecar with a file config, file
-// certificates and file discovery never needs them, and the three cost ~30 MB of RSS from the
-// moment they are loaded. `require` rather than `import()` because the factories (and the config
+// certificates and file discovery never needs them, and once loaded they hold ~14 MB of RSS
+// (docs/performance.md). `require` rather than `import()` because the factories (and the config
 // and certificate source factories that call them) are synchronous, and with literal names so
 // that bundlers still see the dependencies (the sidecar image bundles them).
 //
 // The sidecar bundle carries only the exports listed in sdk-exports.json (scripts/build.mjs), so
-// that the bundler drops every other command and its serializers: 4.6 -> 2.7 MB of source, ~13 MB
-// less RSS once loaded. The types below allow exactly those names; a test holds them to the list.
+// that the bundler drops every other command and its serializers (with one copy of each package
+// version: 4.6 -> 1.05 MB of source, ~19 MB less RSS once loaded). The types below allow exactly
+// those names; a test holds them to the list.
 type S3Exports = Pick<typeof S3Sdk, 'S3Client' | 'GetObjectCommand'>;
 type SecretsManagerExports = Pick<typeof SecretsManagerSdk, 'SecretsManagerClient' | 'GetSecretValueCommand'>;
 type ServiceDiscoveryExports = Pick<typeof ServiceDiscoverySdk, 'ServiceDiscoveryClient' | 'DiscoverInstancesCommand' | 'DiscoverInstancesRevisionCommand'>;
