@@ -84,40 +84,44 @@ const compactContracts = {
 const onePackageCopy = {
   name: 'weft-one-package-copy',
   setup(b) {
-    let copies;
+    let firstCopy;
     b.onResolve({ filter: /^[^./]/ }, async (args) => {
       if (args.pluginData?.oneCopy) return undefined;
       const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { oneCopy: true } });
       if (r.errors.length > 0 || r.external) return undefined;
       const m = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(r.path);
       if (!m) return undefined;
-      copies ??= packageCopies(resolve('node_modules'));
-      const first = copies.get(packageKey(m[1]))?.[0] ?? m[1];
-      return { path: join(first, m[2]), sideEffects: r.sideEffects };
+      firstCopy ??= firstCopies(resolve('node_modules'));
+      return { path: join(firstCopy.get(m[1]) ?? m[1], m[2]), sideEffects: r.sideEffects };
     });
   },
 };
 
-function packageKey(root) {
-  const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  return `${name}@${version}`;
-}
-
-/** Every installed package root under `dir`, nested ones included, by name@version, sorted. */
-function packageCopies(dir, out = new Map()) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const roots = entry.name.startsWith('@')
-      ? readdirSync(join(dir, entry.name), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, entry.name, e.name))
-      : [join(dir, entry.name)];
-    for (const root of roots) {
-      if (!existsSync(join(root, 'package.json'))) continue;
-      const key = packageKey(root);
-      out.set(key, [...(out.get(key) ?? []), root].sort());
-      if (existsSync(join(root, 'node_modules'))) packageCopies(join(root, 'node_modules'), out);
+/** Each installed package root under `dir` (nested ones included), mapped to the first root by path holding the same name@version. */
+function firstCopies(dir) {
+  const byVersion = new Map();
+  const visit = (modules) => {
+    for (const entry of readdirSync(modules, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const roots = entry.name.startsWith('@')
+        ? readdirSync(join(modules, entry.name), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(modules, entry.name, e.name))
+        : [join(modules, entry.name)];
+      for (const root of roots) {
+        if (!existsSync(join(root, 'package.json'))) continue;
+        const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+        const key = `${name}@${version}`;
+        byVersion.set(key, [...(byVersion.get(key) ?? []), root]);
+        if (existsSync(join(root, 'node_modules'))) visit(join(root, 'node_modules'));
+      }
     }
+  };
+  visit(dir);
+  const first = new Map();
+  for (const roots of byVersion.values()) {
+    const canonical = [...roots].sort()[0];
+    for (const root of roots) first.set(root, canonical);
   }
-  return out;
+  return first;
 }
 
 /** Runs proxy/contracts/compact/describe.ts (bundled in memory) and returns its descriptions. */

@@ -61,13 +61,12 @@ function run(node: SchemaNode, value: unknown): Result {
       return runUnion(node, value);
     case 'discriminated':
       return runDiscriminated(node, value);
-    case 'optional':
+    case 'optional': {
       if (value !== undefined) return run(node.inner, value);
       if (optIn(node.inner) !== 'defaulted') return ok(undefined);
-      {
-        const inner = run(node.inner, undefined);
-        return ok(inner.issues.length > 0 ? undefined : inner.value);
-      }
+      const inner = run(node.inner, undefined);
+      return ok(inner.issues.length > 0 ? undefined : inner.value);
+    }
     case 'default': {
       // zod returns the default without validating it.
       if (value === undefined) return ok(cloneJson(node.value));

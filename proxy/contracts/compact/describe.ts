@@ -30,7 +30,7 @@ function describeDef(schema: Schema, def: Def, at: string): SchemaNode {
   };
   switch (def.type) {
     case 'string': {
-      const own: StringCheck[] = typeof def.format === 'string' ? [formatCheck(def, def, at)] : [];
+      const own: StringCheck[] = typeof def.format === 'string' ? [formatCheck(def, at)] : [];
       return { kind: 'string', checks: [...own, ...checksOf(def, at).map((c) => stringCheck(c, at))] };
     }
     case 'number':
@@ -121,13 +121,14 @@ function stringCheck(check: z.core.$ZodCheck, at: string): StringCheck {
   const d = check._zod.def as unknown as Record<string, unknown>;
   const length = lengthCheck(check, at);
   if (length !== undefined) return length;
-  if (d.check === 'string_format') return formatCheck(d, d, at);
+  if (d.check === 'string_format') return formatCheck(d, at);
   throw new DescribeError(`cannot describe ${at}: string check '${String(d.check)}'`);
 }
 
-function formatCheck(d: Record<string, unknown>, owner: Record<string, unknown>, at: string): FormatCheck {
+/** A string format, from a check's def or from a format schema's own def (e.g. `z.iso.datetime()`). */
+function formatCheck(d: Record<string, unknown>, at: string): FormatCheck {
   const format = d.format as string;
-  const message = customMessage(owner, at);
+  const message = customMessage(d, at);
   switch (format) {
     case 'starts_with':
       return withMessage({ check: 'format', format, prefix: d.prefix as string }, message);
