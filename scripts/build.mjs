@@ -161,6 +161,8 @@ const entries = [
   { in: 'bin/weft.ts', out: 'weft', banner: '#!/usr/bin/env node' },
   { in: 'bench/run.ts', out: 'bench' },
   { in: 'bench/memory.ts', out: 'memory' },
+  // The bench's Node byte relay runs alone, without the harness in its heap (bench/node-relay.ts).
+  { in: 'bench/node-relay-main.ts', out: 'node-relay' },
   { in: 'bin/example-app.ts', out: 'example-app' },
 ].filter((e) => existsSync(e.in));
 
