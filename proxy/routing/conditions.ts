@@ -5,7 +5,7 @@
  * object the same shape (V8 keeps the call sites monomorphic).
  */
 import type { HeaderMatch, PathMatch, QueryMatch, StringMatch } from '../contracts/node-config';
-import { regexFeatureMessage, unsupportedRegexFeature } from '../contracts/regex-rules';
+import { linearRegexSource, regexFeatureMessage, unsupportedRegexFeature } from '../contracts/regex-rules';
 import type { ContractIssue } from '../contracts/validation';
 import type { RouteRequest } from './types';
 
@@ -62,19 +62,20 @@ export interface CompiledPathMatch {
  * Records an issue instead of throwing, so one error can list every bad regex of a config.
  */
 export function compileFullRegex(source: string, where: string, issues: ContractIssue[]): RegExp | undefined {
+  try {
+    // Compiled alone first: a source such as `a)|(b` would otherwise escape the anchoring group.
+    new RegExp(source);
+  } catch (err) {
+    issues.push({ path: where, message: `invalid regular expression: ${(err as Error).message}, got: ${JSON.stringify(source)}` });
+    return undefined;
+  }
   const feature = unsupportedRegexFeature(source);
   if (feature !== undefined) {
     issues.push({ path: where, message: `${regexFeatureMessage(feature)}, got: ${JSON.stringify(source)}` });
     return undefined;
   }
-  try {
-    // Compiled alone first: a source such as `a)|(b` would otherwise escape the anchoring group.
-    new RegExp(source);
-    return new RegExp(`^(?:${source})$`);
-  } catch (err) {
-    issues.push({ path: where, message: `invalid regular expression: ${(err as Error).message}, got: ${JSON.stringify(source)}` });
-    return undefined;
-  }
+  // The same language in a form V8's linear-time engine takes, so the backtracking fallback applies.
+  return new RegExp(`^(?:${linearRegexSource(source)})$`);
 }
 
 export function compileStringMatch(match: StringMatch, where: string, issues: ContractIssue[]): CompiledStringMatch {

@@ -406,7 +406,8 @@ describe('route matches', () => {
     ]);
   });
 
-  test('route regexes are RE2\'s language: no backreferences, no lookaround', () => {
+  test('route regexes are RE2\'s language and run in linear time: no backreferences, no lookaround, no group unrolled past 16 copies', () => {
+    const why = "route regexes are RE2's language and must run in linear time, as in Envoy (no backreferences, no lookaround, no count above 1000, no repeated group that unrolls to more than 16 copies)";
     expect(
       check(
         route(`
@@ -416,11 +417,19 @@ describe('route matches', () => {
         headers:
           - name: x-pair
             match: { regex: "([a-z])\\\\1" }
+          - name: x-words
+            match: { regex: "(?:[a-z]+,){20}" }
+          - name: x-huge
+            match: { regex: "[0-9]{1,5000}" }
+          - name: x-hash
+            match: { regex: "(?:sha256:)?[a-f0-9]{64}" }
       ${target()}`),
       ),
     ).toEqual([
-      'case.yaml:7: Route/r: spec.httpRoute.match.path.regex: must not use a lookahead ((?!): route regexes are RE2\'s language, as in Envoy (no backreferences, no lookaround), got: /orders/(?!internal).*',
-      'case.yaml:10: Route/r: spec.httpRoute.match.headers[0].match.regex: must not use a backreference (\\1): route regexes are RE2\'s language, as in Envoy (no backreferences, no lookaround), got: ([a-z])\\1',
+      `case.yaml:7: Route/r: spec.httpRoute.match.path.regex: must not use a lookahead ((?!): ${why}, got: /orders/(?!internal).*`,
+      `case.yaml:10: Route/r: spec.httpRoute.match.headers[0].match.regex: must not use a backreference (\\1): ${why}, got: ([a-z])\\1`,
+      `case.yaml:12: Route/r: spec.httpRoute.match.headers[1].match.regex: must not use a repeated group that unrolls to more than 16 copies ({20} on (?:[a-z]+,)): ${why}, got: (?:[a-z]+,){20}`,
+      `case.yaml:14: Route/r: spec.httpRoute.match.headers[2].match.regex: must not use a repetition count above 1000 ({1,5000}): ${why}, got: [0-9]{1,5000}`,
     ]);
   });
 
