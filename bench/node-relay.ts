@@ -22,7 +22,6 @@ import { connect as netConnect, createServer as createNetServer, type Server, ty
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import type { IdentityFiles } from './certs';
 
-
 /** Spare TLS connections the outbound relay keeps ready: twice wrk's connections, for the churn between phases. */
 const SPARE_CONNECTIONS = 64;
 
