@@ -168,11 +168,17 @@ function groupEnd(source: string, i: number): number {
   return source.length;
 }
 
-/** `(`, `(?:` or `(?<name>` at `i` (lookaround was refused before). */
+/**
+ * The opening of the group at `i`: `(`, `(?:`, `(?<name>`, or `(?i:` / `(?-i:` (the modifiers of
+ * Node 24's V8, which RE2 has too). Lookaround was refused before. Always at least `(`, so the
+ * parser advances on any input.
+ */
 function groupOpening(source: string, i: number): string {
   if (source[i + 1] !== '?') return '(';
-  if (source[i + 2] === ':') return '(?:';
-  return source.slice(i, source.indexOf('>', i) + 1);
+  const named = /^\(\?<[^>=!]*>/.exec(source.slice(i, i + 256));
+  if (named !== null) return named[0];
+  const modifiers = /^\(\?[a-z]*(?:-[a-z]*)?:/.exec(source.slice(i, i + 16));
+  return modifiers !== null ? modifiers[0] : '(';
 }
 
 /** Index just past the single-character atom (character, escape, class or `.`) at `i`. */

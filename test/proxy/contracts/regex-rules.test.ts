@@ -56,6 +56,29 @@ describe('counted repetition V8\'s linear-time engine cannot unroll', () => {
     expect(linearRegexSource(source)).toBe(expected);
   });
 
+  test('any input ends the scan, compiling or not (the parser always advances)', () => {
+    const random = seededRandom(11);
+    const alphabet = ['(', ')', '(?:', '(?<n>', '(?i:', '(?-s:', '[', ']', '\\', '{', '}', '{20}', '{1,64}', '+', '*', '?', '|', 'a', '^', '$', ','];
+    for (let n = 0; n < 2000; n++) {
+      const source = Array.from({ length: 1 + Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      expect(() => [unsupportedRegexFeature(source), linearRegexSource(source)]).not.toThrow();
+    }
+  });
+
+  const hasModifiers = ((): boolean => {
+    try {
+      new RegExp('(?i:a)');
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  (hasModifiers ? test : test.skip)('modifier groups ((?i:...), Node 24) are groups like any other', () => {
+    expect(linearRegexSource('(?i:[a-f0-9]{20})')).toBe('(?i:[a-f0-9]{16}[a-f0-9]{4})');
+    expect(unsupportedRegexFeature('(?-i:ab){17}')).toBe('a repeated group that unrolls to more than 16 copies ({17} on (?-i:ab))');
+    expect(new RegExp(`^(?:${linearRegexSource('(?i:[a-f]{20})')})$`).test('ABCDEFABCDEFABCDEFAB')).toBe(true);
+  });
+
   test('the split form matches exactly the strings the original matches', () => {
     const random = seededRandom(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
