@@ -23,7 +23,7 @@ import type { Dispatcher } from 'undici';
 import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from '../h1/chunked';
 import { isSafeFieldText } from '../h1/field-text';
 import { isHeadFailure, parseResponseHead, type ResponseHead } from '../h1/head-parser';
-import { forwardableTrailers } from '../http/headers';
+import { requestTrailers } from '../http/headers';
 import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 import type { H2AwareHandler, Upstream } from './h2-upstream';
 
@@ -328,7 +328,7 @@ class Connection implements ChunkSink {
     };
     const onEnd = (): void => {
       cleanup();
-      if (chunked) socket.write(lastChunk((body as Readable & { trailers?: Record<string, string> }).trailers ? flatTrailers(body) : undefined), 'latin1');
+      if (chunked) socket.write(lastChunk(requestTrailers(body)), 'latin1');
     };
     const onError = (err: Error): void => {
       cleanup();
@@ -523,12 +523,4 @@ class Connection implements ChunkSink {
 /** A header name or value that could split the head: it is dropped rather than sent. */
 function unsafe(text: string): boolean {
   return !isSafeFieldText(text);
-}
-
-/** The request body's trailers that may travel on (see {@link forwardableTrailers}). */
-function flatTrailers(body: Readable): string[] {
-  const t = (body as Readable & { trailers?: Record<string, string> }).trailers ?? {};
-  const out: string[] = [];
-  for (const name in t) out.push(name, t[name]);
-  return forwardableTrailers(out, true);
 }

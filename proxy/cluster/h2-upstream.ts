@@ -12,6 +12,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { requestTrailers } from '../http/headers';
 import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 
 /** What the forwarder needs from an upstream: undici's dispatch contract. */
@@ -179,7 +180,9 @@ export class H2Upstream implements Upstream {
     if (done) return;
     const body = options.body as Readable | null | undefined;
     try {
-      stream = session.h2.request(this.requestHeaders(options), { endStream: body == null });
+      // With a body, the stream ends with the request's trailers when it has some (an empty
+      // DATA frame with END_STREAM when it has none, which Node sends for empty trailers).
+      stream = session.h2.request(this.requestHeaders(options), body == null ? { endStream: true } : { endStream: false, waitForTrailers: true });
     } catch (err) {
       release();
       handler.onError?.(err as Error);
@@ -207,6 +210,17 @@ export class H2Upstream implements Upstream {
       if (!done) abort(new UpstreamError(`upstream stream closed (code ${s.rstCode ?? 0})`, 'UND_ERR_SOCKET'));
     });
     if (body != null) {
+      s.once('wantTrailers', () => {
+        const flat = requestTrailers(body);
+        const trailers: OutgoingHttpHeaders = {};
+        if (flat !== undefined) {
+          for (let i = 0; i < flat.length; i += 2) {
+            const seen = trailers[flat[i]];
+            trailers[flat[i]] = seen === undefined ? flat[i + 1] : ([] as string[]).concat(seen as string | string[], flat[i + 1]);
+          }
+        }
+        s.sendTrailers(trailers);
+      });
       body.on('error', () => abort());
       body.pipe(s);
     }

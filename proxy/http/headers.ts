@@ -149,6 +149,24 @@ export function forwardableTrailers(flat: readonly string[], stripControl: boole
 }
 
 /**
+ * The trailers of a request body (an HTTP/1.1 chunked body or an HTTP/2 request, once it ended)
+ * that may travel on, as a flat list; `x-weft-*` from the client is dropped. Undefined when none.
+ */
+export function requestTrailers(body: unknown): string[] | undefined {
+  const t = (body as { trailers?: Record<string, string | string[] | undefined> }).trailers;
+  if (t === undefined) return undefined;
+  const flat: string[] = [];
+  for (const name in t) {
+    const value = t[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) flat.push(name, v);
+    else flat.push(name, value);
+  }
+  const kept = forwardableTrailers(flat, true);
+  return kept.length > 0 ? kept : undefined;
+}
+
+/**
  * The raw head of a 101 answer relayed to the client of an upgrade: `Connection` and `Upgrade`
  * stay (they are the upgrade itself), other hop-by-hop fields and untrusted `x-weft-*` go.
  */

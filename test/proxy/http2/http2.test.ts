@@ -4,6 +4,8 @@
  * sidecars, and both mixes of HTTP/1.1 and HTTP/2 on the two sides.
  */
 import { connect, createServer, type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { once } from 'node:events';
+import { connect as netConnect } from 'node:net';
 import { request } from 'undici';
 import { agent, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
 import { TestPki } from '../tls/test-pki';
@@ -24,11 +26,14 @@ async function startH2App(): Promise<H2App> {
   server.on('stream', (stream, headers) => {
     seen.push(headers);
     const chunks: Buffer[] = [];
+    let requestTrailers: IncomingHttpHeaders | undefined;
     stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('trailers', (t: IncomingHttpHeaders) => (requestTrailers = t));
     stream.on('end', () => {
       stream.respond({ ':status': 201, 'content-type': 'application/json', 'x-app': 'h2' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': String(Buffer.concat(chunks).length) }));
-      stream.end(JSON.stringify({ path: headers[':path'], method: headers[':method'], authority: headers[':authority'], body: Buffer.concat(chunks).toString() }));
+      const echo = { path: headers[':path'], method: headers[':method'], authority: headers[':authority'], body: Buffer.concat(chunks).toString() };
+      stream.end(JSON.stringify(requestTrailers ? { ...echo, requestTrailers } : echo));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -41,9 +46,10 @@ interface H2Result {
   body: string;
 }
 
-function h2Request(session: ClientHttp2Session, headers: Record<string, string>, body?: string): Promise<H2Result> {
+function h2Request(session: ClientHttp2Session, headers: Record<string, string>, body?: string, requestTrailers?: Record<string, string>): Promise<H2Result> {
   return new Promise((resolve, reject) => {
-    const stream = session.request(headers, { endStream: body === undefined });
+    const stream = session.request(headers, { endStream: body === undefined, waitForTrailers: requestTrailers !== undefined });
+    if (requestTrailers !== undefined) stream.on('wantTrailers', () => stream.sendTrailers(requestTrailers));
     let response: IncomingHttpHeaders = {};
     let trailers: IncomingHttpHeaders | undefined;
     let text = '';
@@ -139,6 +145,28 @@ test('HTTP/1.1 client -> HTTP/2 upstream: trailers arrive as chunked trailers', 
   expect(res.statusCode).toBe(201);
   expect(body).toMatchObject({ path: '/from-h1', method: 'POST', body: 'abc' });
   expect(res.trailers).toMatchObject({ 'x-checksum': '3' });
+});
+
+test('request trailers cross two sidecars to an HTTP/2 app, from an HTTP/2 client and from a chunked HTTP/1.1 client', async () => {
+  const fromH2 = await h2Request(session, { ':method': 'POST', ':path': '/upload', ':authority': 'orders.demo.local:8080' }, 'abcde', { 'x-sum': '5', 'x-weft-error-code': 'forged' });
+  expect(JSON.parse(fromH2.body)).toMatchObject({ body: 'abcde', requestTrailers: { 'x-sum': '5' } });
+  expect((JSON.parse(fromH2.body) as { requestTrailers: Record<string, string> }).requestTrailers['x-weft-error-code']).toBeUndefined();
+
+  const socket = netConnect(client.handle.ports.egress!, '127.0.0.1');
+  let raw = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (raw += d));
+  socket.write('POST /upload-h1 HTTP/1.1\r\nhost: orders.demo.local\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\nconnection: close\r\n\r\n3\r\nabc\r\n0\r\nx-sum: 3\r\n\r\n');
+  await once(socket, 'close');
+  const json = raw.slice(raw.indexOf('{'), raw.lastIndexOf('}') + 1);
+  expect(raw.startsWith('HTTP/1.1 201')).toBe(true);
+  expect(JSON.parse(json)).toMatchObject({ path: '/upload-h1', body: 'abc', requestTrailers: { 'x-sum': '3' } });
+});
+
+test('a request body without trailers still ends cleanly on HTTP/2 (no empty trailers reach the app)', async () => {
+  const res = await h2Request(session, { ':method': 'POST', ':path': '/plain-body', ':authority': 'orders.demo.local:8080' }, 'xyz');
+  expect(res.headers[':status']).toBe(201);
+  expect(JSON.parse(res.body)).toEqual({ path: '/plain-body', method: 'POST', authority: 'orders.demo.local:8080', body: 'xyz' });
 });
 
 test('HTTP/2 client -> HTTP/1.1 upstream: connection-specific response headers are dropped', async () => {
