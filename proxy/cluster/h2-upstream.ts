@@ -12,7 +12,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { requestTrailers } from '../http/headers';
+import { headerObject, requestTrailers } from '../http/headers';
 import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 
 /** What the forwarder needs from an upstream: undici's dispatch contract. */
@@ -210,17 +210,8 @@ export class H2Upstream implements Upstream {
       if (!done) abort(new UpstreamError(`upstream stream closed (code ${s.rstCode ?? 0})`, 'UND_ERR_SOCKET'));
     });
     if (body != null) {
-      s.once('wantTrailers', () => {
-        const flat = requestTrailers(body);
-        const trailers: OutgoingHttpHeaders = {};
-        if (flat !== undefined) {
-          for (let i = 0; i < flat.length; i += 2) {
-            const seen = trailers[flat[i]];
-            trailers[flat[i]] = seen === undefined ? flat[i + 1] : ([] as string[]).concat(seen as string | string[], flat[i + 1]);
-          }
-        }
-        s.sendTrailers(trailers);
-      });
+      // headerObject keeps one value of a field HTTP/2 takes once: sendTrailers throws on two.
+      s.once('wantTrailers', () => s.sendTrailers(headerObject(requestTrailers(body) ?? []) as OutgoingHttpHeaders));
       body.on('error', () => abort());
       body.pipe(s);
     }

@@ -25,7 +25,7 @@ import { applyResponseHeaderOps } from '../routing/header-ops';
 import type { WeftErrorCode } from '../errors';
 import { countResponse, type TrafficStats } from '../stats';
 import { parseGrpcStatus } from './grpc';
-import { downstreamResponseHeaders, forwardableTrailers, upgradeResponseHead, type OutgoingHeaders } from './headers';
+import { downstreamResponseHeaders, forwardableTrailers, headerObject, upgradeResponseHead, type OutgoingHeaders } from './headers';
 import { upgradeHeadOf } from './listener';
 import { H1Request } from '../h1/server-connection';
 import { isH2Response, sendProxyError } from './respond';
@@ -144,7 +144,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else res.writeHead(statusCode, statusText, flat);
       if (endStream) this.grpcStatus_ = grpcStatusIn(flat);
     } else {
-      const obj = toObject(flat);
+      const obj = headerObject(flat);
       if (this.opts.responseOps) applyResponseHeaderOps(this.opts.responseOps, obj);
       if (endStream) {
         this.grpcStatus_ = parseGrpcStatus(obj['grpc-status']);
@@ -297,35 +297,11 @@ export function requestBody(req: IncomingMessage): Readable | null {
 
 /** Route response rules work on a header object; only routes that have rules pay for it. */
 function withOps(flat: string[], ops: HeaderOps): Record<string, string | string[]> {
-  const obj = toObject(flat);
+  const obj = headerObject(flat);
   applyResponseHeaderOps(ops, obj);
   return obj as Record<string, string | string[]>;
 }
 
-/**
- * Fields HTTP/2 (node:http2) accepts once only; an HTTP/1.1 upstream may repeat them, and the
- * first is kept, as node:http does for the same fields.
- */
-const SINGLE_VALUE = new Set([
-  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
-  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type',
-  'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
-  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after',
-  'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
-]);
-
-function toObject(flat: string[]): Record<string, string | string[] | undefined> {
-  const obj: Record<string, string | string[] | undefined> = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i];
-    const existing = obj[name];
-    if (existing === undefined) obj[name] = flat[i + 1];
-    else if (SINGLE_VALUE.has(name)) continue;
-    else if (typeof existing === 'string') obj[name] = [existing, flat[i + 1]];
-    else existing.push(flat[i + 1]);
-  }
-  return obj;
-}
 
 function grpcStatusIn(flat: string[]): number | undefined {
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'grpc-status') return parseGrpcStatus(flat[i + 1]);

@@ -149,6 +149,36 @@ export function forwardableTrailers(flat: readonly string[], stripControl: boole
 }
 
 /**
+ * Fields HTTP/2 (node:http2) accepts once only; an HTTP/1.1 peer may repeat them, and the first is
+ * kept, as node:http does for the same fields.
+ */
+const SINGLE_VALUE = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
+  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type',
+  'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
+  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after',
+  'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+]);
+
+/**
+ * A flat `[name, value, ...]` list as the header object node:http2 takes: repeated names become
+ * arrays, except the fields HTTP/2 takes once, where the first stays (node:http2 throws on an
+ * array for those).
+ */
+export function headerObject(flat: readonly string[]): Record<string, string | string[] | undefined> {
+  const obj: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    const existing = obj[name];
+    if (existing === undefined) obj[name] = flat[i + 1];
+    else if (SINGLE_VALUE.has(name)) continue;
+    else if (typeof existing === 'string') obj[name] = [existing, flat[i + 1]];
+    else existing.push(flat[i + 1]);
+  }
+  return obj;
+}
+
+/**
  * The trailers of a request body (an HTTP/1.1 chunked body or an HTTP/2 request, once it ended)
  * that may travel on, as a flat list; `x-weft-*` from the client is dropped. Undefined when none.
  */
