@@ -25,34 +25,8 @@ const RE2_MAX_REPEAT = 1000;
  * {@link linearRegexSource}), described; else undefined. `source` must already compile as a RegExp.
  */
 export function unsupportedRegexFeature(source: string): string | undefined {
-  return backtrackingFeature(source) ?? unrolled(source).problem;
-}
-
-/** Backreferences and lookaround. */
-function backtrackingFeature(source: string): string | undefined {
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') {
-      const next = source[i + 1];
-      // Inside a class an escaped digit is a character, not a reference.
-      if (!inClass && next >= '1' && next <= '9') return `a backreference (\\${next})`;
-      if (!inClass && next === 'k' && source[i + 2] === '<') return 'a named backreference (\\k<...>)';
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(' && source[i + 1] === '?') {
-      const kind = source[i + 2];
-      if (kind === '=' || kind === '!') return `a lookahead (${source.slice(i, i + 3)})`;
-      if (kind === '<' && (source[i + 3] === '=' || source[i + 3] === '!')) return `a lookbehind (${source.slice(i, i + 4)})`;
-    }
-  }
-  return undefined;
+  const u = unrolled(source);
+  return u.backtracking ?? u.problem;
 }
 
 /** The message both validators give, so `weft validate` and the sidecar word it the same. */
@@ -83,6 +57,9 @@ interface Quantifier {
 
 interface Unrolled {
   text: string;
+  /** The first backreference or lookaround: RE2 lacks them, and the linear engine cannot run them. */
+  backtracking?: string;
+  /** The first count that cannot be unrolled. */
   problem?: string;
 }
 
@@ -123,18 +100,28 @@ function sequence(source: string, at: { i: number }, report: Unrolled, budget: n
       continue;
     }
     if (c === '(') {
+      if (source[start + 1] === '?') {
+        const kind = source[start + 2];
+        if (kind === '=' || kind === '!') report.backtracking ??= `a lookahead (${source.slice(start, start + 3)})`;
+        if (kind === '<' && (source[start + 3] === '=' || source[start + 3] === '!')) report.backtracking ??= `a lookbehind (${source.slice(start, start + 4)})`;
+      }
       const close = groupEnd(source, start);
-      const group = source.slice(start, close + 1);
       const q = quantifier(source, close + 1);
+      const written = q === undefined ? '' : source.slice(close + 1, q.end);
       const copies = q === undefined ? 1 : copiesOf(q);
-      if (q !== undefined) checkRe2Count(source.slice(close + 1, q.end), q, report);
-      if (copies > budget) report.problem ??= `a repeated group that unrolls to more than ${LINEAR_MAX_COPIES} copies (${source.slice(close + 1, q!.end)} on ${group})`;
+      if (q !== undefined) checkRe2Count(written, q, report);
+      if (copies > budget) report.problem ??= `a repeated group that unrolls to more than ${LINEAR_MAX_COPIES} copies (${written} on ${source.slice(start, close + 1)})`;
       const opening = groupOpening(source, start);
       at.i = start + opening.length;
-      text += opening + sequence(source, at, report, Math.max(1, Math.floor(budget / copies))) + ')';
+      text += opening + sequence(source, at, report, Math.max(1, Math.floor(budget / copies))) + ')' + written;
       at.i = q === undefined ? close + 1 : q.end;
-      if (q !== undefined) text += source.slice(close + 1, q.end);
       continue;
+    }
+    if (c === '\\') {
+      const next = source[start + 1];
+      // Escapes inside a class never get here (the class is one atom), so \1 there stays a character.
+      if (next >= '1' && next <= '9') report.backtracking ??= `a backreference (\\${next})`;
+      if (next === 'k' && source[start + 2] === '<') report.backtracking ??= 'a named backreference (\\k<...>)';
     }
     at.i = atomEnd(source, start);
     const atom = source.slice(start, at.i);
@@ -170,8 +157,8 @@ function groupEnd(source: string, i: number): number {
 
 /**
  * The opening of the group at `i`: `(`, `(?:`, `(?<name>`, or `(?i:` / `(?-i:` (the modifiers of
- * Node 24's V8, which RE2 has too). Lookaround was refused before. Always at least `(`, so the
- * parser advances on any input.
+ * Node 24's V8, which RE2 has too). Lookaround (reported by the caller) opens with `(`, as does
+ * anything else, so the parser advances on any input.
  */
 function groupOpening(source: string, i: number): string {
   if (source[i + 1] !== '?') return '(';
