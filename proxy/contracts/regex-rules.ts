@@ -25,8 +25,13 @@ const RE2_MAX_REPEAT = 1000;
  * {@link linearRegexSource}), described; else undefined. `source` must already compile as a RegExp.
  */
 export function unsupportedRegexFeature(source: string): string | undefined {
+  return linearRegex(source).unsupported;
+}
+
+/** {@link linearRegexSource} and {@link unsupportedRegexFeature} from one parse, for the route compiler. */
+export function linearRegex(source: string): { source: string; unsupported?: string } {
   const u = unrolled(source);
-  return u.backtracking ?? u.problem;
+  return { source: u.text, unsupported: u.backtracking ?? u.problem };
 }
 
 /** The message both validators give, so `weft validate` and the sidecar word it the same. */

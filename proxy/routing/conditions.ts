@@ -5,7 +5,7 @@
  * object the same shape (V8 keeps the call sites monomorphic).
  */
 import type { HeaderMatch, PathMatch, QueryMatch, StringMatch } from '../contracts/node-config';
-import { linearRegexSource, regexFeatureMessage, unsupportedRegexFeature } from '../contracts/regex-rules';
+import { linearRegex, regexFeatureMessage } from '../contracts/regex-rules';
 import type { ContractIssue } from '../contracts/validation';
 import type { RouteRequest } from './types';
 
@@ -69,13 +69,13 @@ export function compileFullRegex(source: string, where: string, issues: Contract
     issues.push({ path: where, message: `invalid regular expression: ${(err as Error).message}, got: ${JSON.stringify(source)}` });
     return undefined;
   }
-  const feature = unsupportedRegexFeature(source);
-  if (feature !== undefined) {
-    issues.push({ path: where, message: `${regexFeatureMessage(feature)}, got: ${JSON.stringify(source)}` });
+  const linear = linearRegex(source);
+  if (linear.unsupported !== undefined) {
+    issues.push({ path: where, message: `${regexFeatureMessage(linear.unsupported)}, got: ${JSON.stringify(source)}` });
     return undefined;
   }
   // The same language in a form V8's linear-time engine takes, so the backtracking fallback applies.
-  return new RegExp(`^(?:${linearRegexSource(source)})$`);
+  return new RegExp(`^(?:${linear.source})$`);
 }
 
 export function compileStringMatch(match: StringMatch, where: string, issues: ContractIssue[]): CompiledStringMatch {
