@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 import { freePorts } from './ports';
-import { startChild, waitForPort } from './children';
-import { waitForOk, type ProxyUnderTest } from './paths';
+import { startChild, waitForPort, type Child } from './children';
+import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
 import { join } from 'node:path';
 import { SIDECAR_ENV } from '../proxy/sidecar-runtime';
 
@@ -43,24 +43,31 @@ export function serveNodeFloor(port: number, upstreamPort: number): void {
   process.once('SIGTERM', () => process.exit(0));
 }
 
+/**
+ * Starts a Node process of a floor path (this proxy, or the byte relay of node-relay-proxy.ts) on
+ * the sidecars' runtime settings, pinned like every server, and waits for its port: a floor is
+ * "a sidecar without Weft's code", so it runs as the sidecar would.
+ */
+export async function startFloorChild(ctx: PathContext, name: string, nodeBin: string, args: string[], port: number): Promise<Child> {
+  const child = startChild(name, nodeBin, args, { logFile: join(ctx.dir, `${name}.log`), cpus: ctx.serverCpus, env: { ...process.env, ...SIDECAR_ENV } });
+  await waitForPort(child, port);
+  return child;
+}
+
+/** Why `nodeBin` cannot run a floor path, or undefined. */
+export function nodeBinProblem(nodeBin: string): string | undefined {
+  return spawnSync(nodeBin, ['--version']).status === 0 ? undefined : `${nodeBin} does not run`;
+}
+
 /** The floor proxy as a proxy under test; it runs from the bundled bench script only. */
 export function nodeFloorProxy(benchScript: string, nodeBin: string, nodeFlags: readonly string[]): ProxyUnderTest {
   return {
     family: 'node-floor',
     label: 'bare Node+undici proxy',
-    unavailable: () => {
-      if (!benchScript.endsWith('.js')) return 'runs from the bundled dist/bench.js only';
-      return spawnSync(nodeBin, ['--version']).status === 0 ? undefined : `${nodeBin} does not run`;
-    },
+    unavailable: () => (benchScript.endsWith('.js') ? nodeBinProblem(nodeBin) : 'runs from the bundled dist/bench.js only'),
     async oneHop(ctx) {
       const [port] = await freePorts(1);
-      const child = startChild('node-floor', nodeBin, [...nodeFlags, benchScript, FLOOR_FLAG, String(port), String(ctx.upstreamPort)], {
-        logFile: join(ctx.dir, 'node-floor.log'),
-        cpus: ctx.serverCpus,
-        // The same runtime settings as the sidecars (the floor is "Weft minus Weft's code").
-        env: { ...process.env, ...SIDECAR_ENV },
-      });
-      await waitForPort(child, port);
+      const child = await startFloorChild(ctx, 'node-floor', nodeBin, [...nodeFlags, benchScript, FLOOR_FLAG, String(port), String(ctx.upstreamPort)], port);
       const url = `http://127.0.0.1:${port}/`;
       await waitForOk(url, undefined);
       return { url, processes: [{ role: 'proxy', child }] };

@@ -3,11 +3,9 @@
  * sidecar, measured beside Weft. Its processes run dist/node-relay.js on the sidecars' runtime.
  */
 import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { SIDECAR_ENV } from '../proxy/sidecar-runtime';
 import type { IdentityFiles } from './certs';
-import { startChild, waitForPort } from './children';
+import { nodeBinProblem, startFloorChild } from './node-floor';
 import type { RelayMode } from './node-relay';
 import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
 import { freePorts } from './ports';
@@ -15,24 +13,15 @@ import { freePorts } from './ports';
 /** `benchScript`: the bundled dist/bench.js, beside which the build puts dist/node-relay.js. */
 export function nodeRelayProxy(benchScript: string, nodeBin: string, nodeFlags: readonly string[]): ProxyUnderTest {
   const relayScript = join(dirname(benchScript), 'node-relay.js');
-  const start = async (ctx: PathContext, name: string, mode: RelayMode, port: number, target: number, identity?: IdentityFiles) => {
+  const start = (ctx: PathContext, name: string, mode: RelayMode, port: number, target: number, identity?: IdentityFiles) => {
     const tlsArgs = identity ? [identity.privateKey, identity.certificate, identity.trustBundle] : [];
-    const child = startChild(name, nodeBin, [...nodeFlags, relayScript, mode, String(port), String(target), ...tlsArgs], {
-      logFile: join(ctx.dir, `${name}.log`),
-      cpus: ctx.serverCpus,
-      // The sidecars' runtime settings: the floor is "a sidecar without Weft's code".
-      env: { ...process.env, ...SIDECAR_ENV },
-    });
-    await waitForPort(child, port);
-    return child;
+    return startFloorChild(ctx, name, nodeBin, [...nodeFlags, relayScript, mode, String(port), String(target), ...tlsArgs], port);
   };
   return {
     family: 'node-relay',
     label: 'Node byte relay',
-    unavailable: () => {
-      if (!benchScript.endsWith('.js') || !existsSync(relayScript)) return 'runs from the bundled dist/bench.js, beside dist/node-relay.js (npm run build)';
-      return spawnSync(nodeBin, ['--version']).status === 0 ? undefined : `${nodeBin} does not run`;
-    },
+    unavailable: () =>
+      benchScript.endsWith('.js') && existsSync(relayScript) ? nodeBinProblem(nodeBin) : 'runs from the bundled dist/bench.js, beside dist/node-relay.js (npm run build)',
     async oneHop(ctx) {
       const [port] = await freePorts(1);
       const child = await start(ctx, 'node-relay', 'plain', port, ctx.upstreamPort);
