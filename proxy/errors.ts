@@ -28,6 +28,8 @@ export const WEFT_ERRORS = {
   WEFT_ERR_DRAINING: { status: 503, body: 'this sidecar is shutting down' },
   WEFT_ERR_ADMIN_NOT_FOUND: { status: 404, body: 'no such admin endpoint' },
   WEFT_ERR_METHOD_NOT_ALLOWED: { status: 405, body: 'this admin endpoint changes state: use POST' },
+  WEFT_ERR_ADMIN_HOST_REFUSED: { status: 403, body: "the Host is neither a loopback name nor the admin server's own address" },
+  WEFT_ERR_ADMIN_ORIGIN_REFUSED: { status: 403, body: 'this admin endpoint changes state and refuses requests from web pages (with Origin, or a Sec-Fetch-Site other than none or same-origin)' },
 } as const;
 
 export type WeftErrorCode = keyof typeof WEFT_ERRORS;

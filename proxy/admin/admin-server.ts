@@ -2,11 +2,19 @@
  * The admin port (loopback by default): readiness and liveness for the container health check,
  * counters, clusters and the config in force, and the few operations an operator needs. Endpoints
  * that change state answer only POST (a GET from a browser or a crawler must not drain a sidecar).
+ *
+ * A browser on the same host can reach the port too. Two defences keep web pages out: the Host
+ * must name this server (loopback, or the address it listens on), which defeats DNS rebinding,
+ * where an attacker's name resolves to 127.0.0.1 but stays in Host; and state-changing requests
+ * must not come from a page (Origin or a cross-site Sec-Fetch-Site), which defeats cross-site POSTs
+ * from forms and `no-cors` fetches. No response carries CORS headers, so the browser keeps every
+ * answer from another origin's scripts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { BlockList, isIP } from 'node:net';
 import type { ClusterStats } from '../cluster/cluster-runtime';
 import type { ConfigStore } from '../config/config-store';
-import { sendError } from '../errors';
+import { sendError, type WeftErrorCode } from '../errors';
 import { renderTraffic, type SidecarStats } from '../stats';
 import type { TcpStats } from '../tcp/tcp-proxy';
 
@@ -27,13 +35,16 @@ const MUTATING = new Set(['/drain', '/healthcheck/fail', '/healthcheck/ok']);
 export class AdminServer {
   private readonly server: Server;
   private healthcheckFailed = false;
+  private acceptsHost = hostRule();
 
   constructor(private readonly state: AdminState) {
     this.server = createServer({ requireHostHeader: false }, (req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 1_000;
   }
 
+  /** Listens on `host`, which a request's Host may then name besides loopback (unless it is 0.0.0.0 or ::). */
   listen(port: number, host: string): Promise<number> {
+    this.acceptsHost = hostRule(host);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -56,14 +67,18 @@ export class AdminServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    // HTTP/1.0 tools may send no Host; every browser sends one.
+    const host = req.headers.host;
+    if (host !== undefined && !this.acceptsHost(host)) return refuse(res, 'WEFT_ERR_ADMIN_HOST_REFUSED');
     const path = (req.url ?? '/').split('?')[0];
     if (MUTATING.has(path)) {
-      if (req.method !== 'POST') return sendError(res, 'WEFT_ERR_METHOD_NOT_ALLOWED', false, { allow: 'POST' });
+      if (req.method !== 'POST') return refuse(res, 'WEFT_ERR_METHOD_NOT_ALLOWED', { allow: 'POST' });
+      if (fromWebPage(req)) return refuse(res, 'WEFT_ERR_ADMIN_ORIGIN_REFUSED');
       if (path === '/drain') this.state.drain();
       else this.healthcheckFailed = path === '/healthcheck/fail';
       return text(res, 200, 'OK\n');
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 'WEFT_ERR_METHOD_NOT_ALLOWED', false, { allow: 'GET' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'WEFT_ERR_METHOD_NOT_ALLOWED', { allow: 'GET' });
     switch (path) {
       case '/ready':
         return this.ready ? text(res, 200, 'LIVE\n') : text(res, 503, `${this.state.draining() ? 'DRAINING' : this.healthcheckFailed ? 'HEALTHCHECK_FAILED' : 'NOT_CONFIGURED'}\n`);
@@ -78,7 +93,7 @@ export class AdminServer {
         return json(res, { version: store.current?.version, appliedAt: store.appliedAt, lastError: store.lastError ?? null, config: store.current?.config });
       }
       default:
-        return sendError(res, 'WEFT_ERR_ADMIN_NOT_FOUND');
+        return refuse(res, 'WEFT_ERR_ADMIN_NOT_FOUND');
     }
   }
 
@@ -102,10 +117,64 @@ export class AdminServer {
       listeners,
       egress: { passthrough: stats.egressPassthrough, denied: stats.egressDenied, tunnels: stats.tunnels },
       clientErrors: stats.clientErrors,
+      internalErrors: stats.internalErrors,
+      connections: stats.listeners,
       tcp: this.state.tcp,
       clusters,
     };
   }
+}
+
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addAddress('0.0.0.0', 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+
+// A name, or an address in brackets, then an optional port (RFC 9110 Host; a bare IPv6 address is
+// checked apart, since its colons cannot be told from a port's).
+const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]+))(?::\d{0,5})?$/i;
+
+/**
+ * Whether a Host header names this server: a loopback name or address, or `listenHost` when that
+ * is a specific address or name. An unspecified address adds nothing: it says nothing about which
+ * names reach the server, and a rebinding attacker's name reaches it too.
+ */
+function hostRule(listenHost?: string): (header: string) => boolean {
+  const addresses = new BlockList();
+  addresses.addSubnet('127.0.0.0', 8, 'ipv4');
+  addresses.addAddress('::1', 'ipv6');
+  const names = new Set(['localhost']);
+  if (listenHost !== undefined) {
+    const f = isIP(listenHost);
+    if (f === 0) names.add(listenHost.toLowerCase());
+    else if (!UNSPECIFIED.check(listenHost, family(f))) addresses.addAddress(listenHost, family(f));
+  }
+  return (header) => {
+    const match = isIP(header) === 6 ? [header, header] : HOST_HEADER.exec(header);
+    if (match === null) return false;
+    const name = match[1] ?? match[2];
+    const f = isIP(name);
+    return f === 0 ? names.has(name.toLowerCase()) : addresses.check(name, family(f));
+  };
+}
+
+function family(f: number): 'ipv4' | 'ipv6' {
+  return f === 4 ? 'ipv4' : 'ipv6';
+}
+
+/**
+ * True for a request a web page made. Browsers send Origin with every POST a page makes (`null`
+ * from sandboxed frames and opaque origins) and Sec-Fetch-Site with every request; operators'
+ * tools send neither, and a browser tab opened by hand says `none`. The admin serves no pages, so
+ * no page of its own origin needs to change state.
+ */
+function fromWebPage(req: IncomingMessage): boolean {
+  if (req.headers.origin !== undefined) return true;
+  const site = req.headers['sec-fetch-site'];
+  return site !== undefined && site !== 'none' && site !== 'same-origin';
+}
+
+function refuse(res: ServerResponse, code: WeftErrorCode, extraHeaders?: Record<string, string>): void {
+  sendError(res, code, false, { 'cache-control': 'no-store', ...extraHeaders });
 }
 
 function clusterStats(s: ClusterStats): Record<string, unknown> {
