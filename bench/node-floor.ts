@@ -10,7 +10,7 @@ import { freePorts } from './ports';
 import { startChild, waitForPort, type Child } from './children';
 import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
 import { join } from 'node:path';
-import { SIDECAR_ENV } from '../proxy/sidecar-runtime';
+import { sidecarEnv } from './tools';
 
 export const FLOOR_FLAG = '--serve-node-floor';
 
@@ -49,7 +49,7 @@ export function serveNodeFloor(port: number, upstreamPort: number): void {
  * "a sidecar without Weft's code", so it runs as the sidecar would.
  */
 export async function startFloorChild(ctx: PathContext, name: string, nodeBin: string, args: string[], port: number): Promise<Child> {
-  const child = startChild(name, nodeBin, args, { logFile: join(ctx.dir, `${name}.log`), cpus: ctx.serverCpus, env: { ...process.env, ...SIDECAR_ENV } });
+  const child = startChild(name, nodeBin, args, { logFile: join(ctx.dir, `${name}.log`), cpus: ctx.serverCpus, env: { ...process.env, ...sidecarEnv() } });
   await waitForPort(child, port);
   return child;
 }

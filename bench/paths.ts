@@ -26,6 +26,8 @@ export interface PathProcess {
   /** e.g. "proxy", "outbound", "inbound" */
   role: string;
   child: Child;
+  /** The port this process accepts the path's connections on (bench/idle-connections.ts connects to it), when known. */
+  port?: number;
 }
 
 export interface RunningPath {

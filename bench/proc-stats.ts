@@ -104,3 +104,28 @@ export function loadAverage(): number[] {
     return [];
   }
 }
+
+/** Resident memory of one process from /proc/<pid>/status, in bytes. */
+export interface MemoryStatus {
+  /** VmRSS */
+  rss: number;
+  /** VmHWM, the peak of VmRSS */
+  hwm: number;
+  /** RssAnon: heap, stacks */
+  anon: number;
+  /** RssFile: mapped files (the binary and libraries) */
+  file: number;
+}
+
+const STATUS_FIELDS: Record<keyof MemoryStatus, string> = { rss: 'VmRSS', hwm: 'VmHWM', anon: 'RssAnon', file: 'RssFile' };
+
+/** Reads {@link MemoryStatus}; throws when the process is gone. */
+export function memoryStatus(pid: number): MemoryStatus {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (key: keyof MemoryStatus): number => {
+    const m = new RegExp(`^${STATUS_FIELDS[key]}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    if (!m) throw new Error(`/proc/${pid}/status has no ${STATUS_FIELDS[key]}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: field('rss'), hwm: field('hwm'), anon: field('anon'), file: field('file') };
+}

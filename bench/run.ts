@@ -20,9 +20,9 @@ import { freePorts } from './ports';
 import { loadAverage, peakRssBytes, processTree, residentBreakdown } from './proc-stats';
 import { renderLatencySvg, renderMarkdown } from './report';
 import { BENCH_RESULT_SCHEMA, checkTargets, computeRatios, pathMedians, type BenchResult, type PathResult } from './summary';
-import { installTools, missingTools, toolVersion } from './tools';
+import { installTools, missingTools, sidecarEnv, toolVersion } from './tools';
 import { resolveNode } from './node-runtime';
-import { SIDECAR_ENV, SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';
+import { SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';
 import { weftProxy } from './weft-proxy';
 import { writeWrkScripts } from './wrk';
 
@@ -155,7 +155,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         loadBefore,
         loadAfter: loadAverage(),
       },
-      options: { runs: o.runs, durationS: o.durationS, warmupS: o.warmupS, rates: o.rates, connections: o.connections, pinned, quick: o.quick, sidecarNodeFlags: nodeFlags, sidecarEnv: { ...SIDECAR_ENV } },
+      options: { runs: o.runs, durationS: o.durationS, warmupS: o.warmupS, rates: o.rates, connections: o.connections, pinned, quick: o.quick, sidecarNodeFlags: nodeFlags, sidecarEnv: { ...sidecarEnv() } },
       paths: results,
       ratios,
       targets: checkTargets(results, ratios, o.rates),

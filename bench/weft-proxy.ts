@@ -11,7 +11,7 @@ import { startChild, waitForPort, type Child } from './children';
 import { freePorts } from './ports';
 import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
 import { BENCH_SERVICE, inboundNodeConfig, outboundNodeConfig } from './weft-configs';
-import { SIDECAR_ENV } from '../proxy/sidecar-runtime';
+import { sidecarEnv } from './tools';
 
 export interface WeftProxyOptions {
   /** Path to the sidecar bundle (dist/weft-proxy.js) or the bundled CLI (dist/weft.js). */
@@ -20,6 +20,8 @@ export interface WeftProxyOptions {
   nodeBin: string;
   /** Extra Node flags, e.g. --cpu-prof. */
   nodeFlags: string[];
+  /** Environment on top of the image's (SIDECAR_ENV), which it may override, e.g. { MALLOC_ARENA_MAX: '2' }. */
+  env?: Readonly<Record<string, string>>;
   /** Path id prefix and label, for a second build measured in the same run (default `weft`, `Weft`). */
   family?: string;
   label?: string;
@@ -68,7 +70,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
       '--log-level', 'warn',
       '--drain-deadline-ms', '1000',
     ];
-    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), cpus: ctx.serverCpus, env: { ...process.env, ...SIDECAR_ENV } });
+    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), cpus: ctx.serverCpus, env: { ...process.env, ...sidecarEnv(), ...opts.env } });
     await waitForPort(child, config.inbound.listeners.length > 0 ? inboundPort : egressPort);
     return { child, inboundPort, egressPort };
   }
@@ -82,7 +84,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
       const sidecar = await startSidecar(ctx, 'weft-1hop', config, undefined);
       const url = `http://127.0.0.1:${sidecar.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);
-      return { url, host: BENCH_SERVICE, processes: [{ role: 'proxy', child: sidecar.child }] };
+      return { url, host: BENCH_SERVICE, processes: [{ role: 'proxy', child: sidecar.child, port: sidecar.egressPort }] };
     },
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
@@ -95,8 +97,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
         url,
         host: BENCH_SERVICE,
         processes: [
-          { role: 'outbound', child: client.child },
-          { role: 'inbound', child: server.child },
+          { role: 'outbound', child: client.child, port: client.egressPort },
+          { role: 'inbound', child: server.child, port: server.inboundPort },
         ],
       };
     },
