@@ -23,3 +23,30 @@ export function createLogger(level: string, write: (line: string) => void = (l) 
 
 /** Logs nothing; the default for embedded use and tests that do not look at logs. */
 export const silentLogger: Logger = { log() {} };
+
+/**
+ * Logs an event at most once per key per interval, with how many happened since the last line:
+ * for events a peer can cause at will (refused connections, internal errors), whose counters
+ * carry the full count.
+ */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  log(level: LogLevel, event: string, key: string, fields: () => Record<string, unknown>): void {
+    const now = Date.now();
+    const entry = this.last.get(key);
+    if (entry !== undefined && now - entry.at < this.intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    this.logger.log(level, event, { ...fields(), suppressed: entry?.suppressed ?? 0 });
+    // Bounded: keys are codes and error names, but a bug could make them vary.
+    if (this.last.size >= 256) this.last.clear();
+    this.last.set(key, { at: now, suppressed: 0 });
+  }
+}

@@ -22,7 +22,7 @@ import { GatewayHandler } from './http/gateway';
 import { InboundHandler } from './http/inbound';
 import { Listener, type ListenerLimits } from './http/listener';
 import type { ProxyContext, RequestFilter } from './http/pipeline';
-import { createLogger, type Logger } from './log';
+import { createLogger, RateLimitedLog, type Logger } from './log';
 import { newSidecarStats, type SidecarStats } from './stats';
 import { certificateProviderFor, type CertificateProvider } from './tls/certificate-provider';
 import { InboundTcp } from './tcp/inbound-tcp';
@@ -113,9 +113,21 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     headersTimeoutMs: settings.requestHeadersTimeoutMs,
   };
   const listeners: Listener[] = [];
+  const internalErrors = new RateLimitedLog(logger);
+  const onInternalError = (err: unknown, listener: string): void => {
+    stats.internalErrors++;
+    const e = err as Error;
+    internalErrors.log('error', 'connection_internal_error', `${listener}|${e?.name}|${e?.message}`, () => ({
+      code: 'WEFT_ERR_INTERNAL',
+      listener,
+      count: stats.internalErrors,
+      message: e?.message ?? String(err),
+      stack: e?.stack,
+    }));
+  };
   const ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
   const inbound = new InboundHandler(ctx, settings.appHost, deps.filters?.inbound);
-  const egress = new EgressHandler(ctx, deps.filters?.egress);
+  const egress = new EgressHandler(ctx, { responseTimeoutMs: settings.passthroughResponseTimeoutMs, idleTimeoutMs: settings.passthroughIdleTimeoutMs }, deps.filters?.egress);
   // Byte streams: TCP listeners on the inbound port; in transparent mode, the egress port's
   // TLS (routed by SNI) and plain TCP (routed by original destination).
   const tcp = new TcpProxy(ctx, logger);
@@ -139,7 +151,9 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
           host: settings.listenAddress,
           port: deps.bindGatewayPort ? deps.bindGatewayPort(gl.port) : gl.port,
           limits,
+          maxConnections: settings.maxConnections,
           stats,
+          onInternalError,
           tls: () => store.current?.gatewayTls.get(gl.port),
           onRequest: gateway.forPort(gl.port),
         });
@@ -147,7 +161,18 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
         ports.gateway[gl.port] = await l.listen();
       }
     } else {
-      const inboundListener = new Listener({ name: 'inbound', host: settings.listenAddress, port: settings.inboundPort, limits, stats, tls: () => store.current?.inboundTls, onRequest: inbound.onRequest, divert: inboundTcp });
+      const inboundListener = new Listener({
+        name: 'inbound',
+        host: settings.listenAddress,
+        port: settings.inboundPort,
+        limits,
+        maxConnections: settings.maxConnections,
+        stats,
+        onInternalError,
+        tls: () => store.current?.inboundTls,
+        onRequest: inbound.onRequest,
+        divert: inboundTcp,
+      });
       listeners.push(inboundListener);
       ports.inbound = await inboundListener.listen();
       const egressListener = new Listener({
@@ -155,7 +180,9 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
         host: settings.egressAddress,
         port: settings.egressPort,
         limits,
+        maxConnections: settings.maxConnections,
         stats,
+        onInternalError,
         tls: () => undefined,
         onRequest: egress.onRequest,
         onConnect: egress.onConnect,
@@ -175,6 +202,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   // the port set itself needs a restart, which the log says.
   const gatewayPorts = (s: typeof snapshot): string => (s.config.gateway?.listeners ?? []).map((l) => l.port).join(',');
   store.onApplied((s) => {
+    for (const l of listeners) l.retireStale();
     if (s.config.node.kind !== snapshot.config.node.kind || gatewayPorts(s) !== gatewayPorts(snapshot)) {
       logger.log('warn', 'config_needs_restart', { message: 'node kind or gateway listener ports changed; restart the sidecar to apply them', version: s.version });
     }

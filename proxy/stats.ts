@@ -22,15 +22,37 @@ export function countResponse(stats: TrafficStats, status: number): void {
   if (cls >= 1 && cls <= 5) stats.responses[cls]++;
 }
 
+/** Connection counters of one listening port. */
+export interface ListenerStats {
+  /** Connections open now (a gauge). */
+  open: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  /** Connections closed at accept because the port had its maximum open. */
+  refused: number;
+  /** HTTP/1.1 request heads parsed. */
+  heads: number;
+  /** Bytes the HTTP/1.1 head parser examined: about the heads' size, however they were split. */
+  headBytesScanned: number;
+}
+
+export function newListenerStats(): ListenerStats {
+  return { open: 0, accepted: 0, refused: 0, heads: 0, headBytesScanned: 0 };
+}
+
 /** Sidecar-wide counters, one {@link TrafficStats} per listener kind. */
 export interface SidecarStats {
   inbound: TrafficStats;
   egress: TrafficStats;
   gateway: TrafficStats;
+  /** Per listening port, by listener name (`inbound`, `egress`, `gateway:<port>`). */
+  listeners: Record<string, ListenerStats>;
   egressPassthrough: number;
   egressDenied: number;
   tunnels: number;
   clientErrors: number;
+  /** Connections destroyed because handling them threw (a bug; each is logged, rate-limited). */
+  internalErrors: number;
 }
 
 export function newSidecarStats(): SidecarStats {
@@ -38,10 +60,12 @@ export function newSidecarStats(): SidecarStats {
     inbound: newTrafficStats(),
     egress: newTrafficStats(),
     gateway: newTrafficStats(),
+    listeners: {},
     egressPassthrough: 0,
     egressDenied: 0,
     tunnels: 0,
     clientErrors: 0,
+    internalErrors: 0,
   };
 }
 

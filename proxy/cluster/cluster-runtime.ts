@@ -47,6 +47,12 @@ export class ClusterRuntime {
   private readonly maxConnections: number;
   private readonly maxPending: number;
   private closed = false;
+  /**
+   * The endpoints are sidecars of this mesh, proven by mutual TLS with the mesh identity and
+   * trust: only their `x-weft-*` response fields (errors, overload) are believed and relayed, and
+   * only they are sent control fields (`x-weft-target-port`).
+   */
+  readonly meshPeers: boolean;
 
   /**
    * @param key identity of the definition (and TLS material) this runtime was built from; a
@@ -61,6 +67,8 @@ export class ClusterRuntime {
     localZone: string | undefined,
   ) {
     this.scheme = tls ? 'https:' : 'http:';
+    const t = def.tls;
+    this.meshPeers = tls !== undefined && t.mode === 'MUTUAL' && t.trust !== undefined && 'mesh' in t.trust && (t.certificate === undefined || 'mesh' in t.certificate);
     this.balancer = createBalancer(def.loadBalancer, localZone);
     this.maxRequests = def.connectionPool.maxRequests;
     this.maxConnections = def.connectionPool.maxConnections;

@@ -189,21 +189,35 @@ export class H2Upstream implements Upstream {
       return;
     }
     const s = stream;
+    // The handler writes to the client from these callbacks; if that throws (a response the
+    // client's protocol cannot carry), this exchange fails instead of the process.
     s.once('response', (headers: IncomingHttpHeaders, flags: number) => {
       if (done) return;
-      const status = Number(headers[':status']);
-      const keepGoing = handler.onHeaders?.(status, flatten(headers), () => s.resume(), '', (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
-      if (keepGoing === false) s.pause();
+      try {
+        const status = Number(headers[':status']);
+        const keepGoing = handler.onHeaders?.(status, flatten(headers), () => s.resume(), '', (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+        if (keepGoing === false) s.pause();
+      } catch (err) {
+        abort(err as Error);
+      }
     });
     s.on('data', (chunk: Buffer) => {
-      if (!done && handler.onData?.(chunk) === false) s.pause();
+      try {
+        if (!done && handler.onData?.(chunk) === false) s.pause();
+      } catch (err) {
+        abort(err as Error);
+      }
     });
     // Kept until 'end': under backpressure, DATA read later still comes before the trailers.
     s.once('trailers', (headers: IncomingHttpHeaders) => (trailers = flatten(headers)));
     s.once('end', () => {
       if (done) return;
       release();
-      handler.onComplete?.(trailers);
+      try {
+        handler.onComplete?.(trailers);
+      } catch (err) {
+        handler.onError?.(err as Error);
+      }
     });
     s.once('error', (err: Error) => abort(err));
     s.once('close', () => {

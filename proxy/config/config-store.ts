@@ -174,10 +174,13 @@ export class ConfigStore {
   private async build(config: NodeConfig): Promise<Snapshot> {
     const routes = buildRouteTable(config);
     const certs = this.opts.certificates;
-    const inboundTls = await resolveServerTls(strictestTls(config), certs, 'inbound.listeners[].tls');
+    // An unchanged TLS keeps its object: listeners key their TLS servers by it, and retire the
+    // connections accepted under another one (proxy/http/listener.ts).
+    const previous = this.snapshot;
+    const inboundTls = sameServerTls(previous?.inboundTls, await resolveServerTls(strictestTls(config), certs, 'inbound.listeners[].tls'));
     const gatewayTls = new Map<number, ServerTlsRuntime | undefined>();
     for (const [i, l] of (config.gateway?.listeners ?? []).entries()) {
-      gatewayTls.set(l.port, await resolveServerTls(l.tls, certs, `gateway.listeners[${i}].tls`));
+      gatewayTls.set(l.port, sameServerTls(previous?.gatewayTls.get(l.port), await resolveServerTls(l.tls, certs, `gateway.listeners[${i}].tls`)));
     }
     const appPorts = this.opts.appPorts;
     const inboundPorts = config.inbound.listeners.map((l, i) => ({
@@ -224,6 +227,19 @@ export class ConfigStore {
     if (initial) return; // the caller reports a failed start itself
     this.opts.logger.log('error', 'config_rejected', { code, message: err.message, source: this.opts.source.location, keeping: this.snapshot?.version });
   }
+}
+
+/** `previous` when `next` says the same, so an unchanged TLS stays the same object across reloads. */
+function sameServerTls(previous: ServerTlsRuntime | undefined, next: ServerTlsRuntime | undefined): ServerTlsRuntime | undefined {
+  if (previous === undefined || next === undefined) return next;
+  const same =
+    previous.mode === next.mode &&
+    previous.key === next.key &&
+    previous.cert === next.cert &&
+    previous.ca === next.ca &&
+    previous.mutual === next.mutual &&
+    previous.subjectAlternativeNames.join('\n') === next.subjectAlternativeNames.join('\n');
+  return same ? previous : next;
 }
 
 const TLS_RANK = { DISABLED: 0, PERMISSIVE: 1, STRICT: 2 } as const;

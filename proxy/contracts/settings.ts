@@ -60,6 +60,9 @@ export const SETTINGS = {
   maxRequestHeaders: setting('WEFT_MAX_REQUEST_HEADERS', '--max-request-headers', 'int', 100, 'Request header count limit (431 past it).'),
   maxRequestBodyBytes: setting('WEFT_MAX_REQUEST_BODY_BYTES', '--max-request-body-bytes', 'int', 0, 'Request body limit (413 past it); 0 is unlimited.'),
   requestHeadersTimeoutMs: setting('WEFT_REQUEST_HEADERS_TIMEOUT_MS', '--request-headers-timeout-ms', 'int', 10_000, 'Time a client has to send the request headers (408 past it).'),
+  maxConnections: setting('WEFT_MAX_CONNECTIONS', '--max-connections', 'int', 4_096, 'Open connections per listening port; more are closed at accept and counted. 0 is unlimited.'),
+  passthroughResponseTimeoutMs: setting('WEFT_PASSTHROUGH_RESPONSE_TIMEOUT_MS', '--passthrough-response-timeout-ms', 'int', 15_000, 'Time a destination outside the mesh (ALLOW_ALL) has to start its response (504 past it); 0 is none.'),
+  passthroughIdleTimeoutMs: setting('WEFT_PASSTHROUGH_IDLE_TIMEOUT_MS', '--passthrough-idle-timeout-ms', 'int', 300_000, 'Idle limit of CONNECT tunnels and upgraded connections to destinations outside the mesh; 0 is none.'),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -176,20 +176,54 @@ const MAX_LEADING_EMPTY_LINES = 4;
 let positions = new Int32Array(100 * 4);
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
-/** Parses a request head at buf[offset..]; see {@link HeadFailure} for what is refused and why. */
-export function parseRequestHead(buf: Buffer, offset: number, limits: HeadLimits): RequestHead | HeadFailure | undefined {
-  return parseHead(buf as Latin1Buffer, offset, limits, true) as RequestHead | HeadFailure | undefined;
+/**
+ * Where the parse of a head that arrives in pieces stopped, so that the next piece resumes there
+ * instead of at the head's first byte: a head dripped a few bytes at a time would otherwise cost
+ * time quadratic in its size (60 KB in 10-byte reads: ~180 MB scanned). One per connection;
+ * {@link reset} before each new head. Field lines already validated are not scanned again, and
+ * while no line end has arrived since the last parse, nothing is parsed at all (no line can
+ * complete without its LF), so every byte is scanned a bounded number of times.
+ */
+export class HeadScan {
+  /** Bytes this scan examined (parser loops and line-end searches), for stats and tests. */
+  scanned = 0;
+  // The rest is the parser's resume state; nothing else reads it.
+  /** Offset, from the head's start, of the first field line not yet validated; 0: the start line is not parsed yet. */
+  lineStart = 0;
+  /** Offset from the head's start where the search for a line end resumes; 0: no parse has stopped yet. */
+  lfFrom = 0;
+  count = 0;
+  /** Copies of the validated field positions (the shared scratch belongs to whichever head parses next). */
+  pos: Int32Array | undefined;
+  /** The start line's parts (see START_LINE), relative to the head's start. */
+  a = 0;
+  b = 0;
+  c = 0;
+  d = 0;
+  version: 0 | 1 = 1;
+  status = 0;
+
+  /** Forgets the stopped parse (a new head begins). */
+  reset(): void {
+    this.lineStart = 0;
+    this.lfFrom = 0;
+    this.count = 0;
+  }
+}
+
+/** Parses a request head at buf[offset..]; see {@link HeadFailure} for what is refused and why. `scan` resumes a head that arrived in pieces. */
+export function parseRequestHead(buf: Buffer, offset: number, limits: HeadLimits, scan?: HeadScan): RequestHead | HeadFailure | undefined {
+  return parseHead(buf as Latin1Buffer, offset, limits, true, scan) as RequestHead | HeadFailure | undefined;
 }
 
 /** Parses a response head at buf[offset..]; failures are 400 (the caller maps them to 502) or 431 when too large. */
-export function parseResponseHead(buf: Buffer, offset: number, limits: HeadLimits): ResponseHead | HeadFailure | undefined {
-  return parseHead(buf as Latin1Buffer, offset, limits, false) as ResponseHead | HeadFailure | undefined;
+export function parseResponseHead(buf: Buffer, offset: number, limits: HeadLimits, scan?: HeadScan): ResponseHead | HeadFailure | undefined {
+  return parseHead(buf as Latin1Buffer, offset, limits, false, scan) as ResponseHead | HeadFailure | undefined;
 }
 
 function incomplete(buf: Buffer, offset: number, limits: HeadLimits, isRequest: boolean): HeadFailure | undefined {
   return buf.length - offset > limits.maxHeaderBytes ? new Refusal(431, isRequest ? 'head too large' : 'response head too large') : undefined;
 }
-
 /** Why the byte at `i` ended a line badly: used when a scan stops on something other than CR LF. */
 function lineError(buf: Buffer, i: number): Refusal {
   const c = buf[i];
@@ -199,58 +233,104 @@ function lineError(buf: Buffer, i: number): Refusal {
   return new Refusal(400, 'control character');
 }
 
-function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequest: boolean): RequestHead | ResponseHead | HeadFailure | undefined {
+function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequest: boolean, scan: HeadScan | undefined): RequestHead | ResponseHead | HeadFailure | undefined {
   const len = buf.length;
   // Scans never look past the limit, so a huge garbage buffer costs at most maxHeaderBytes of work.
   const end = Math.min(len, offset + limits.maxHeaderBytes);
+  const state = scan;
+  if (state === undefined || state.lfFrom === 0) return parseStartLine(buf, offset, end, limits, isRequest, state);
+  // A parse stopped on an incomplete line: until a line end arrives there is nothing new to judge.
+  const from = offset + state.lfFrom;
+  const lf = from < end ? buf.indexOf(LF, from) : -1;
+  if (lf < 0 || lf >= end) {
+    state.scanned += Math.max(0, end - from);
+    state.lfFrom = Math.max(state.lfFrom, end - offset);
+    return incomplete(buf, offset, limits, isRequest);
+  }
+  state.scanned += lf + 1 - from;
+  if (state.lineStart === 0) return parseStartLine(buf, offset, end, limits, isRequest, state);
+  const line = START_LINE;
+  line.a = offset + state.a;
+  line.b = offset + state.b;
+  line.c = offset + state.c;
+  line.d = offset + state.d;
+  line.version = state.version;
+  line.status = state.status;
+  if (positions.length < limits.maxHeaders * 4) positions = new Int32Array(limits.maxHeaders * 4);
+  if (state.count > 0) positions.set(state.pos!.subarray(0, state.count * 4));
+  return parseFields(buf, offset, end, limits, isRequest, state, offset + state.lineStart, state.count);
+}
+
+/**
+ * The start line's parts, as absolute positions: method and target (a..b, c..d) of a request, or
+ * the reason phrase (a..b) of a response. One shared object: parsing is synchronous.
+ */
+const START_LINE = { a: 0, b: 0, c: 0, d: 0, version: 1 as 0 | 1, status: 0 };
+
+/** Records where an incomplete head stopped, so that the next call resumes at `lineStart`. */
+function stopAt(buf: Buffer, offset: number, end: number, limits: HeadLimits, isRequest: boolean, state: HeadScan | undefined, scanFrom: number, lineStart: number, count: number): HeadFailure | undefined {
+  if (state !== undefined) {
+    state.scanned += end - scanFrom;
+    state.lfFrom = end - offset;
+    if (lineStart > offset) {
+      const line = START_LINE;
+      state.lineStart = lineStart - offset;
+      state.count = count;
+      state.a = line.a - offset;
+      state.b = line.b - offset;
+      state.c = line.c - offset;
+      state.d = line.d - offset;
+      state.version = line.version;
+      state.status = line.status;
+      if (count > 0) {
+        if (state.pos === undefined || state.pos.length < count * 4) state.pos = new Int32Array(limits.maxHeaders * 4);
+        state.pos.set(positions.subarray(0, count * 4));
+      }
+    }
+  }
+  return incomplete(buf, offset, limits, isRequest);
+}
+
+/** Parses the start line (and the empty lines a request may have before it), then the field lines. */
+function parseStartLine(buf: Latin1Buffer, offset: number, end: number, limits: HeadLimits, isRequest: boolean, state: HeadScan | undefined): RequestHead | ResponseHead | HeadFailure | undefined {
   let i = offset;
+  const stop = (): HeadFailure | undefined => stopAt(buf, offset, end, limits, isRequest, state, offset, offset, 0);
+  const line = START_LINE;
 
   if (isRequest) {
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
     let empty = 0;
     while (i < end && buf[i] === CR) {
-      if (i + 1 >= end) return incomplete(buf, offset, limits, isRequest);
+      if (i + 1 >= end) return stop();
       if (buf[i + 1] !== LF) return new Refusal(400, 'bare CR');
       if (++empty > MAX_LEADING_EMPTY_LINES) return new Refusal(400, 'too many empty lines before the request-line');
       i += 2;
     }
     if (i < end && buf[i] === LF) return new Refusal(400, 'bare LF');
-  }
-
-  // ---- start line ----
-  let mStart = 0;
-  let mEnd = 0;
-  let tStart = 0;
-  let tEnd = 0;
-  let status = 0;
-  let rStart = 0;
-  let rEnd = 0;
-  let versionMinor: 0 | 1;
-  if (isRequest) {
-    mStart = i;
+    line.a = i;
     while (i < end && TCHAR[buf[i]] === 1) i++;
-    if (i >= end) return incomplete(buf, offset, limits, isRequest);
-    if (buf[i] !== SP || i === mStart) return new Refusal(400, 'invalid method');
-    mEnd = i;
-    tStart = ++i;
+    if (i >= end) return stop();
+    if (buf[i] !== SP || i === line.a) return new Refusal(400, 'invalid method');
+    line.b = i;
+    line.c = ++i;
     while (i < end) {
       const c = buf[i];
       if (c < 0x21 || c > 0x7e) break;
       i++;
     }
-    if (i >= end) return incomplete(buf, offset, limits, isRequest);
-    if (buf[i] !== SP || i === tStart) return new Refusal(400, 'invalid request-target');
-    tEnd = i;
+    if (i >= end) return stop();
+    if (buf[i] !== SP || i === line.c) return new Refusal(400, 'invalid request-target');
+    line.d = i;
     i++;
     // "HTTP/1.x" CR LF
     if (i + 10 > end) {
       // Judge the bytes we have so a wrong version fails now rather than at the size limit.
       for (let k = i; k < end && k - i < 7; k++) if (buf[k] !== VERSION_PREFIX[k - i]) return new Refusal(400, 'invalid HTTP version');
-      return incomplete(buf, offset, limits, isRequest);
+      return stop();
     }
     const v = versionAt(buf, i);
     if (v < 0) return new Refusal(400, 'invalid HTTP version');
-    versionMinor = v as 0 | 1;
+    line.version = v as 0 | 1;
     i += 8;
     if (buf[i] !== CR) return buf[i] === LF ? new Refusal(400, 'bare LF') : new Refusal(400, 'invalid request-line');
     if (buf[i + 1] !== LF) return new Refusal(400, 'bare CR');
@@ -259,44 +339,59 @@ function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequ
     // "HTTP/1.x" SP 3DIGIT [ SP reason ] CR LF
     if (i + 14 > end) {
       for (let k = i; k < end && k - i < 7; k++) if (buf[k] !== VERSION_PREFIX[k - i]) return new Refusal(400, 'invalid status-line');
-      return incomplete(buf, offset, limits, isRequest);
+      return stop();
     }
     const v = versionAt(buf, i);
     if (v < 0 || buf[i + 8] !== SP) return new Refusal(400, 'invalid status-line');
-    versionMinor = v as 0 | 1;
+    line.version = v as 0 | 1;
     const d0 = buf[i + 9] - 48;
     const d1 = buf[i + 10] - 48;
     const d2 = buf[i + 11] - 48;
     if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return new Refusal(400, 'invalid status code');
-    status = d0 * 100 + d1 * 10 + d2;
+    line.status = d0 * 100 + d1 * 10 + d2;
     i += 12;
+    line.a = line.b = i;
     if (buf[i] === SP) {
-      rStart = ++i;
+      line.a = ++i;
       while (i < end && FIELD_VCHAR[buf[i]] === 1) i++;
-      if (i >= end) return incomplete(buf, offset, limits, isRequest);
+      if (i >= end) return stop();
       if (buf[i] !== CR) return lineError(buf, i);
-      rEnd = i;
+      line.b = i;
     } else if (buf[i] !== CR) {
       return buf[i] === LF ? new Refusal(400, 'bare LF') : new Refusal(400, 'invalid status-line');
     }
-    if (i + 1 >= end) return incomplete(buf, offset, limits, isRequest);
+    if (i + 1 >= end) return stop();
     if (buf[i + 1] !== LF) return new Refusal(400, 'bare CR');
     i += 2;
   }
+  if (state !== undefined) state.scanned += i - offset;
+  if (positions.length < limits.maxHeaders * 4) positions = new Int32Array(limits.maxHeaders * 4);
+  return parseFields(buf, offset, end, limits, isRequest, state, i, 0);
+}
 
-  // ---- field lines ----
+/** Validates the field lines from `i` (the `count` before it already validated), then builds the head. */
+function parseFields(
+  buf: Latin1Buffer,
+  offset: number,
+  end: number,
+  limits: HeadLimits,
+  isRequest: boolean,
+  state: HeadScan | undefined,
+  i: number,
+  count: number,
+): RequestHead | ResponseHead | HeadFailure | undefined {
   // Phase 1 validates the syntax and records where each field's name and value are, without
-  // making strings: an incomplete head (re-parsed on every read) or a refused one costs no garbage.
+  // making strings: an incomplete head or a refused one costs no garbage.
   const maxHeaders = limits.maxHeaders;
-  if (positions.length < maxHeaders * 4) positions = new Int32Array(maxHeaders * 4);
   const pos = positions;
-  let count = 0;
+  const scanFrom = i;
 
   for (;;) {
-    if (i >= end) return incomplete(buf, offset, limits, isRequest);
+    const lineStart = i;
+    if (i >= end) return stopAt(buf, offset, end, limits, isRequest, state, scanFrom, lineStart, count);
     let c = buf[i];
     if (c === CR) {
-      if (i + 1 >= end) return incomplete(buf, offset, limits, isRequest);
+      if (i + 1 >= end) return stopAt(buf, offset, end, limits, isRequest, state, scanFrom, lineStart, count);
       if (buf[i + 1] !== LF) return new Refusal(400, 'bare CR');
       i += 2;
       break;
@@ -307,7 +402,7 @@ function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequ
     // field-name: 1*tchar immediately followed by ':'
     const nStart = i;
     while (i < end && TCHAR[(c = buf[i])] === 1) i++;
-    if (i >= end) return incomplete(buf, offset, limits, isRequest);
+    if (i >= end) return stopAt(buf, offset, end, limits, isRequest, state, scanFrom, lineStart, count);
     if (c !== COLON) {
       if (c === SP || c === HTAB) return new Refusal(400, 'whitespace before colon');
       if (c === LF || c === CR || c === 0) return lineError(buf, i);
@@ -326,9 +421,9 @@ function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequ
       if (c !== SP && c !== HTAB) vEnd = i + 1;
       i++;
     }
-    if (i >= end) return incomplete(buf, offset, limits, isRequest);
+    if (i >= end) return stopAt(buf, offset, end, limits, isRequest, state, scanFrom, lineStart, count);
     if (c !== CR) return lineError(buf, i);
-    if (i + 1 >= end) return incomplete(buf, offset, limits, isRequest);
+    if (i + 1 >= end) return stopAt(buf, offset, end, limits, isRequest, state, scanFrom, lineStart, count);
     if (buf[i + 1] !== LF) return new Refusal(400, 'bare CR');
     i += 2;
 
@@ -339,7 +434,15 @@ function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequ
     pos[p + 3] = vEnd - offset;
   }
   const headEnd = i;
+  if (state !== undefined) state.scanned += headEnd - scanFrom;
+  return buildHead(buf, offset, headEnd, count, isRequest);
+}
 
+/** Phase 2: the validated head as strings and a header object, with the framing rules applied. */
+function buildHead(buf: Latin1Buffer, offset: number, headEnd: number, count: number, isRequest: boolean): RequestHead | ResponseHead | HeadFailure {
+  const pos = positions;
+  const line = START_LINE;
+  const versionMinor = line.version;
   // Phase 2: one native slice of the whole head; names and values are cheap substrings of it.
   const text = buf.latin1Slice(offset, headEnd);
   const rawHeaders: string[] = [];
@@ -449,8 +552,8 @@ function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequ
   const upgrade = upgradeToken && upgradeField;
   const length = headEnd - offset;
   if (isRequest) {
-    const method = methodString(text, mStart - offset, mEnd - offset);
-    const target = text.slice(tStart - offset, tEnd - offset);
+    const method = methodString(text, line.a - offset, line.b - offset);
+    const target = text.slice(line.c - offset, line.d - offset);
     const head: RequestHead = {
       versionMinor, rawHeaders, headers, contentLength, chunked, keepAlive, upgrade, connectionListed, length,
       method, target, expectContinue,
@@ -459,7 +562,7 @@ function parseHead(buf: Latin1Buffer, offset: number, limits: HeadLimits, isRequ
   }
   const head: ResponseHead = {
     versionMinor, rawHeaders, headers, contentLength, chunked, keepAlive, upgrade, connectionListed, length,
-    status, reason: rEnd === rStart ? '' : text.slice(rStart - offset, rEnd - offset),
+    status: line.status, reason: line.b === line.a ? '' : text.slice(line.a - offset, line.b - offset),
   };
   return head;
 }

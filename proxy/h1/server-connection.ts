@@ -20,19 +20,33 @@ import { Readable } from 'node:stream';
 import { rawErrorResponse, type WeftErrorCode } from '../errors';
 import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from './chunked';
 import { isSafeFieldText } from './field-text';
-import { isHeadFailure, parseRequestHead, type RequestHead } from './head-parser';
+import { HeadScan, isHeadFailure, parseRequestHead, type RequestHead } from './head-parser';
+
+/** Counters every connection of a listener adds to. */
+export interface H1Counters {
+  /** Request heads parsed. */
+  heads: number;
+  /** Bytes the head parser examined (see {@link HeadScan}): about the bytes of the heads, however they were split. */
+  headBytesScanned: number;
+}
 
 export interface H1ServerOptions {
   maxHeaderBytes: number;
   maxHeaders: number;
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  counters: H1Counters;
   /** An ordinary request (also an upgrade request; `upgradeHead` is then set). */
   onRequest(req: H1Request, res: H1Response): void;
   /** A CONNECT request: the socket is handed over with the bytes read after its head. */
   onConnect: ((req: H1Request, socket: Socket, head: Buffer) => void) | undefined;
   /** A request refused before the handler saw it (counted by the owner). */
   onClientError(code: WeftErrorCode): void;
+  /**
+   * Handling this connection threw: the connection is destroyed, alone, and the owner counts and
+   * logs the error. A bug reached by one peer's bytes must not end the process for every peer.
+   */
+  onInternalError(err: unknown): void;
   /** True once shutdown began: connections close after their current response. */
   draining(): boolean;
   /** The connection is over for HTTP (closed, or its socket handed over). */
@@ -43,6 +57,7 @@ export interface H1ServerOptions {
 export const SERVER_KEEP_ALIVE_MS = 60_000;
 
 const TRAILER_LIMITS = { maxTrailerBytes: 16 * 1024, maxTrailers: 64 };
+const EMPTY = Buffer.alloc(0);
 /** Time a request body has to arrive completely (node:http's requestTimeout default). */
 const REQUEST_BODY_TIMEOUT_MS = 300_000;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -138,6 +153,8 @@ export class H1Response extends EventEmitter {
   private pendingHead: string | undefined;
   private trailers: string[] | undefined;
   private readonly noBody: boolean;
+  /** Bytes of this response have been handed to the socket. */
+  private written = false;
 
   constructor(
     readonly req: H1Request,
@@ -216,6 +233,7 @@ export class H1Response extends EventEmitter {
     if (this.finished) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
     const socket = this.conn.socket;
+    this.written = true;
     if (this.mode === 'none' || chunk.length === 0) {
       this.flushHead();
       return !socket.writableNeedDrain;
@@ -248,6 +266,7 @@ export class H1Response extends EventEmitter {
     }
     if (chunk !== undefined && chunk.length > 0) this.write(chunk);
     const socket = this.conn.socket;
+    this.written = true;
     if (this.mode === 'chunked') {
       const last = lastChunk(this.trailers);
       const head = this.pendingHead;
@@ -258,6 +277,21 @@ export class H1Response extends EventEmitter {
     this.conn.responseFinished(this);
     this.emit('finish');
     return this;
+  }
+
+  /**
+   * Takes back a head that has not left yet (it waits for the first body bytes): the response can
+   * then be answered anew, e.g. with a 502 when the upstream's body broke before its first byte.
+   * False once anything was written.
+   */
+  retract(): boolean {
+    if (this.written || this.finished) return false;
+    this.pendingHead = undefined;
+    this.headersSent = false;
+    this.statusCode = 200;
+    this.mode = 'length';
+    this.trailers = undefined;
+    return true;
   }
 
   /** The connection failed under this response: later writes are dropped and the exchange is told. */
@@ -283,6 +317,7 @@ export class H1Response extends EventEmitter {
     const head = this.pendingHead;
     if (head === undefined) return;
     this.pendingHead = undefined;
+    this.written = true;
     this.conn.socket.write(head, 'latin1');
   }
 }
@@ -334,6 +369,14 @@ export class H1Connection implements ChunkSink {
   private bodyPaused = false;
   /** The next request waits until the client has read the responses already written. */
   private awaitingDrain = false;
+  /** The head parse resumes here when a head arrives in pieces. */
+  private readonly scan = new HeadScan();
+  /** The loop in {@link parse} is running: a nested call leaves the work to it. */
+  private parsing = false;
+  /** `100 Continue` is owed once the body is wanted (the request is being forwarded). */
+  private continueOwed = false;
+  /** The connection ends after its current response (its TLS was replaced, see {@link retire}). */
+  private retired = false;
 
   constructor(
     readonly socket: Socket,
@@ -357,6 +400,16 @@ export class H1Connection implements ChunkSink {
     return this.phase === Phase.Head && this.pending === undefined;
   }
 
+  /**
+   * No new requests on this connection: an idle one closes now, a busy one after its current
+   * response (which says `connection: close`). Used when the TLS the connection was accepted
+   * under is replaced (a certificate or trust bundle rotation).
+   */
+  retire(): void {
+    this.retired = true;
+    if (this.idle) this.socket.destroy();
+  }
+
   /** Called by the owner's sweep: enforces the head, body and keep-alive deadlines. */
   checkDeadline(now: number): void {
     if (this.deadline === 0 || now < this.deadline) return;
@@ -372,11 +425,17 @@ export class H1Connection implements ChunkSink {
 
   /** The response must close the connection (the request asked, or the sidecar is draining). */
   mustClose(): boolean {
-    return !this.keepAlive || this.opts.draining();
+    return !this.keepAlive || this.retired || this.opts.draining();
   }
 
   /** The body's reader wants more. */
   resumeBody(): void {
+    if (this.continueOwed) {
+      // RFC 9110 §10.1.1: 100 only for a request that is going ahead; one refused before its
+      // body was wanted (413, no route, a policy) is answered without it.
+      this.continueOwed = false;
+      if (this.res !== undefined && !this.res.headersSent && this.phase === Phase.Body) this.socket.write(CONTINUE, 'latin1');
+    }
     if (this.bodyPaused) {
       this.bodyPaused = false;
       this.socket.resume();
@@ -384,24 +443,37 @@ export class H1Connection implements ChunkSink {
   }
 
   private readonly onSocketData = (chunk: Buffer): void => {
-    switch (this.phase) {
-      case Phase.Head:
-        this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-        this.parse();
-        return;
-      case Phase.Body: {
-        const end = this.feedBody(chunk, 0);
-        if (end >= 0 && end < chunk.length) this.hold(chunk.subarray(end));
-        return;
+    try {
+      switch (this.phase) {
+        case Phase.Head:
+          this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+          this.parse();
+          return;
+        case Phase.Body: {
+          const end = this.feedBody(chunk, 0);
+          if (end >= 0 && end < chunk.length) this.hold(chunk.subarray(end));
+          return;
+        }
+        case Phase.Responding:
+          // Pipelined: kept until the current response is done.
+          this.hold(chunk);
+          return;
+        default:
+          return;
       }
-      case Phase.Responding:
-        // Pipelined: kept until the current response is done.
-        this.hold(chunk);
-        return;
-      default:
-        return;
+    } catch (err) {
+      this.crashed(err);
     }
   };
+
+  /** Something threw while serving this connection: it ends, and only it. */
+  private crashed(err: unknown): void {
+    this.phase = Phase.Gone;
+    this.pending = undefined;
+    this.res?.abandon();
+    this.socket.destroy();
+    this.opts.onInternalError(err);
+  }
 
   /** Keeps bytes for later and stops reading more meanwhile. */
   private hold(bytes: Buffer): void {
@@ -409,24 +481,58 @@ export class H1Connection implements ChunkSink {
     this.socket.pause();
   }
 
+  /**
+   * Serves the requests in the bytes held, one after another in a loop: requests pipelined in one
+   * read that the handler answers at once (refusals, redirects) must not each add stack frames,
+   * or a few thousand of them in one write would overflow the stack. A nested call (a response
+   * finished inside the handler) leaves the work to the loop already running.
+   */
   private parse(): void {
+    if (this.parsing) return;
+    this.parsing = true;
+    try {
+      while (this.phase === Phase.Head && this.pending !== undefined && !this.awaitingDrain) {
+        if (!this.parseOne()) break;
+      }
+    } catch (err) {
+      this.crashed(err);
+    } finally {
+      this.parsing = false;
+    }
+    // Waiting for (more of) a head: read on, unless the client must first read what was written.
+    if (this.phase === Phase.Head && !this.awaitingDrain && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** Parses and dispatches the request at the start of the held bytes; false when the loop must stop. */
+  private parseOne(): boolean {
     const buf = this.pending!;
     const opts = this.opts;
-    const head = parseRequestHead(buf, 0, opts);
+    const scan = this.scan;
+    const head = parseRequestHead(buf, 0, opts, scan);
+    opts.counters.headBytesScanned += scan.scanned;
+    scan.scanned = 0;
     if (head === undefined) {
       if (!this.headStarted) {
         this.headStarted = true;
         this.deadline = Date.now() + opts.headersTimeoutMs;
       }
-      return;
+      return false;
     }
-    if (isHeadFailure(head)) return this.refuse(head.status === 431 ? 'WEFT_ERR_REQUEST_HEADERS_TOO_LARGE' : 'WEFT_ERR_BAD_REQUEST');
+    scan.reset();
+    if (isHeadFailure(head)) {
+      this.refuse(head.status === 431 ? 'WEFT_ERR_REQUEST_HEADERS_TOO_LARGE' : 'WEFT_ERR_BAD_REQUEST');
+      return false;
+    }
+    opts.counters.heads++;
     const rest = head.length < buf.length ? buf.subarray(head.length) : undefined;
     this.pending = undefined;
     this.deadline = 0;
     this.headStarted = false;
     this.keepAlive = head.keepAlive;
-    if (head.method === 'CONNECT') return this.connect(head, rest);
+    if (head.method === 'CONNECT') {
+      this.connect(head, rest);
+      return false;
+    }
     const chunked = head.chunked;
     const hasBody = chunked || head.contentLength > 0;
     const req = new H1Request(head, this.socket, hasBody ? new H1Body(this) : null);
@@ -436,11 +542,11 @@ export class H1Connection implements ChunkSink {
     this.res = res;
     if (upgrade) {
       // The bytes after the head belong to the tunnel the upgrade may become.
-      req.upgradeHead = rest ?? Buffer.alloc(0);
+      req.upgradeHead = rest ?? EMPTY;
       this.phase = Phase.Responding;
       this.socket.pause();
       opts.onRequest(req, res);
-      return;
+      return false;
     }
     if (hasBody) {
       this.phase = Phase.Body;
@@ -448,21 +554,25 @@ export class H1Connection implements ChunkSink {
       this.chunkedBody = chunked;
       if (chunked) (this.decoder ??= new ChunkedDecoder(TRAILER_LIMITS)).reset();
       else this.remaining = head.contentLength;
-      if (head.expectContinue) this.socket.write(CONTINUE, 'latin1');
+      this.continueOwed = head.expectContinue;
     } else this.phase = Phase.Responding;
     opts.onRequest(req, res);
     // The handler may have answered and closed already.
-    if (rest === undefined || (this.phase as Phase) === Phase.Gone) return;
+    if (rest === undefined || (this.phase as Phase) === Phase.Gone) return false;
     if (this.phase === Phase.Body) {
       const end = this.feedBody(rest, 0);
       if (end >= 0 && end < rest.length) this.hold(rest.subarray(end));
-    } else if (this.res === res) this.hold(rest);
-    else {
-      // The handler already answered (a refusal): the pipelined bytes start the next request,
-      // unless the client must first read what was written.
-      this.pending = rest;
-      if (!this.awaitingDrain) this.parse();
+      // The body ended and its response was already finished: the held bytes start the next request.
+      return (this.phase as Phase) === Phase.Head;
     }
+    if (this.res === res) {
+      this.hold(rest);
+      return false;
+    }
+    // The handler already answered (a refusal): the pipelined bytes start the next request,
+    // unless the client must first read what was written.
+    this.pending = rest;
+    return true;
   }
 
   /** Feeds request body bytes from buf[offset..]; returns where the body ended, or -1 if it continues. */
@@ -500,6 +610,7 @@ export class H1Connection implements ChunkSink {
   private bodyDone(): void {
     const req = this.req!;
     this.deadline = 0;
+    this.continueOwed = false;
     req.complete = true;
     req.body!.push(null);
     if (this.res?.finished) this.next();
@@ -509,7 +620,7 @@ export class H1Connection implements ChunkSink {
   /** The current response is complete: on to the next request, or close. */
   responseFinished(res: H1Response): void {
     if (this.res !== res) return;
-    if (!res.shouldKeepAlive || this.phase === Phase.Body) {
+    if (!res.shouldKeepAlive || this.retired || this.phase === Phase.Body) {
       // A body still arriving cannot be skipped safely: the connection ends with the response.
       this.phase = Phase.Gone;
       this.socket.end();
@@ -521,6 +632,7 @@ export class H1Connection implements ChunkSink {
   private next(): void {
     this.req = undefined;
     this.res = undefined;
+    this.continueOwed = false;
     this.phase = Phase.Head;
     this.deadline = Date.now() + this.opts.keepAliveTimeoutMs;
     this.headStarted = false;
@@ -543,13 +655,26 @@ export class H1Connection implements ChunkSink {
     if (held !== undefined) this.parse();
   }
 
-  /** CONNECT: the socket leaves HTTP with whatever followed the head. */
+  /**
+   * CONNECT: the socket leaves HTTP with whatever followed the head. Its new owner takes it once
+   * this call stack has unwound: the bytes after the head may hold the next request of a tunnel,
+   * whose parse must not nest inside this one.
+   */
   private connect(head: RequestHead, rest: Buffer | undefined): void {
     const onConnect = this.opts.onConnect;
     if (onConnect === undefined) return this.refuse('WEFT_ERR_BAD_REQUEST');
     const req = new H1Request(head, this.socket, null);
+    const socket = this.socket;
     this.detach();
-    onConnect(req, this.socket, rest ?? Buffer.alloc(0));
+    setImmediate(() => {
+      if (socket.destroyed) return;
+      try {
+        onConnect(req, socket, rest ?? EMPTY);
+      } catch (err) {
+        socket.destroy();
+        this.opts.onInternalError(err);
+      }
+    });
   }
 
   /**
@@ -585,12 +710,16 @@ export class H1Connection implements ChunkSink {
   }
 
   private readonly onDrain = (): void => {
-    if (this.awaitingDrain) {
-      this.awaitingDrain = false;
-      this.readOn();
-      return;
+    try {
+      if (this.awaitingDrain) {
+        this.awaitingDrain = false;
+        this.readOn();
+        return;
+      }
+      this.res?.emit('drain');
+    } catch (err) {
+      this.crashed(err);
     }
-    this.res?.emit('drain');
   };
 
   private readonly onClose = (): void => {

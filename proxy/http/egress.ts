@@ -19,12 +19,10 @@ import { peerAddress, splitHostPort, upstreamRequestHeaders } from './headers';
 import { peerOf, type Listener } from './listener';
 import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
 import { redirectedDestination } from '../transparent/transparent-egress';
-import { normalizePath } from './request-path';
+import { serverPath } from './request-path';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
-/** Idle limit of WebSockets to destinations outside the mesh (no route says otherwise). */
-const PASSTHROUGH_TUNNEL_IDLE_MS = 3_600_000;
 /** Connect timeout of CONNECT passthrough to destinations outside the mesh (Istio's default). */
 const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -66,12 +64,21 @@ class PassthroughPools {
   }
 }
 
+/** Bounds of traffic to destinations outside the mesh, which no route's timeouts cover. */
+export interface PassthroughLimits {
+  /** Time to the response head; 0 is none. */
+  responseTimeoutMs: number;
+  /** Idle limit of CONNECT tunnels and upgraded (WebSocket) connections; 0 is none. */
+  idleTimeoutMs: number;
+}
+
 export class EgressHandler {
   private readonly passthrough = new PassthroughPools();
   private listener: Listener | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
+    private readonly passthroughLimits: PassthroughLimits,
     private readonly filters: readonly RequestFilter[] = [],
   ) {}
 
@@ -86,36 +93,18 @@ export class EgressHandler {
     traffic.requests++;
     const snapshot = ctx.store.current!;
     const url = req.url ?? '/';
-    let host: string;
-    let port: number | undefined;
-    let path = url;
-    let headers = req.headers;
-    let absolute = false;
-    if (url.charCodeAt(0) === 47 /* / */) {
-      const hp = splitHostPort(req.headers.host ?? '');
-      if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
-      host = hp.host;
-      // Transparent mode: the port the app dialled, when the redirect recorded it, beats Host's.
-      port = redirectedDestination(req.socket)?.port ?? hp.port;
-      path = normalizePath(url);
-    } else {
-      // Absolute form (an HTTP_PROXY client): the target's authority overrides Host (RFC 9112 §3.2.2);
-      // URL parsing already removes dot segments from the path.
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
-      }
-      if (target.protocol !== 'http:' || target.hostname === '') return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
-      host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-      port = target.port === '' ? undefined : Number(target.port);
-      path = `${target.pathname}${target.search}`;
-      headers = { ...req.headers, host: target.host };
-      absolute = true;
-    }
+    // Absolute form is what an HTTP_PROXY client sends: its authority replaces Host (RFC 9112
+    // §3.2.2). Such a proxy request is plain http (https goes through CONNECT).
+    const absolute = url.charCodeAt(0) !== 47 /* / */ && url !== '*';
+    const path = absolute && !/^http:\/\//i.test(url) ? undefined : serverPath(req);
+    const hp = path === undefined ? undefined : splitHostPort(req.headers.host ?? '');
+    if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
+    const host = hp.host;
+    // Transparent mode: the port the app dialled, when the redirect recorded it, beats Host's.
+    const port = absolute ? hp.port : (redirectedDestination(req.socket)?.port ?? hp.port);
+    const headers = req.headers;
     const peer = peerAddress(req.socket.remoteAddress);
-    const routeReq: RouteRequest = { method: req.method ?? 'GET', path, headers, scheme: 'http', host, port };
+    const routeReq: RouteRequest = { method: req.method ?? 'GET', path: path!, headers, scheme: 'http', host, port };
     if (this.filters.length === 0) return this.dispatch(snapshot, req, res, routeReq, absolute, peer);
     runFilters(this.filters, req, res, { listener: 'egress', peer: peerOf(req), peerAddress: peer, snapshot }, traffic, () => this.dispatch(snapshot, req, res, routeReq, absolute, peer));
   };
@@ -170,7 +159,7 @@ export class EgressHandler {
       return;
     }
     ctx.stats.egressPassthrough++;
-    this.tunnel(socket, netConnect({ host: hp.host, port: hp.port }), head, 'connect', { connectMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleMs: PASSTHROUGH_TUNNEL_IDLE_MS });
+    this.tunnel(socket, netConnect({ host: hp.host, port: hp.port }), head, 'connect', { connectMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleMs: this.passthroughLimits.idleTimeoutMs });
   };
 
   close(): Promise<void> {
@@ -212,9 +201,10 @@ export class EgressHandler {
       stripResponseControl: true,
       connectErrorCode: 'WEFT_ERR_UPSTREAM_CONNECT',
       timeoutMs: 0,
+      responseTimeoutMs: this.passthroughLimits.responseTimeoutMs,
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
-      tunnelIdleMs: PASSTHROUGH_TUNNEL_IDLE_MS,
+      tunnelIdleMs: this.passthroughLimits.idleTimeoutMs,
     }).start(this.passthrough.get(routeReq.host, port), routeReq.path, headers);
   }
 

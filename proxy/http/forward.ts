@@ -28,7 +28,7 @@ import { parseGrpcStatus } from './grpc';
 import { downstreamResponseHeaders, forwardableTrailers, headerObject, upgradeResponseHead, type OutgoingHeaders } from './headers';
 import { upgradeHeadOf } from './listener';
 import { H1Request } from '../h1/server-connection';
-import { isH2Response, sendProxyError } from './respond';
+import { isH2Response, retract, sendProxyError } from './respond';
 
 /** Where an exchange can be sent: an HTTP/1.1 or HTTP/2 upstream (undici's dispatch contract). */
 export interface ExchangeTarget {
@@ -48,6 +48,8 @@ export interface ExchangeOptions {
   connectErrorCode: WeftErrorCode;
   /** Whole-exchange deadline; 0 is none. */
   timeoutMs: number;
+  /** Deadline for the response head (a destination outside the mesh); 0 is none. */
+  responseTimeoutMs?: number;
   /** Request body limit for bodies without Content-Length; 0 is none. */
   maxBodyBytes: number;
   /** Called when the listener is draining: the response closes its connection. */
@@ -72,6 +74,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private abortFn: ((err?: Error) => void) | undefined;
   private pendingAbort: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private headTimer: NodeJS.Timeout | undefined;
   private connected = false;
   private finished = false;
   private status = 0;
@@ -104,6 +107,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (opts.cluster && opts.endpoint) opts.cluster.begin(opts.endpoint);
     this.res.on('close', this.onClientClose);
     if (opts.timeoutMs > 0) this.timer = setTimeout(() => this.abort(new ExchangeTimeout()), opts.timeoutMs);
+    if (opts.responseTimeoutMs) this.headTimer = setTimeout(() => this.abort(new ExchangeTimeout()), opts.responseTimeoutMs);
     const body = requestBody(req);
     if (body !== null && opts.maxBodyBytes > 0 && req.headers['content-length'] === undefined) {
       // Paused first: a 'data' listener alone would start the flow before the upstream (which
@@ -136,6 +140,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // 1xx: Node's server already answered 100-continue; other interim responses are not relayed.
     if (statusCode < 200) return true;
     this.status = statusCode;
+    if (this.headTimer !== undefined) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
+    }
     const flat = downstreamResponseHeaders(rawHeaders, this.opts.stripResponseControl);
     const res = this.res;
     if (!this.h2) {
@@ -242,7 +250,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } else {
       weft = 'WEFT_ERR_UPSTREAM_RESET';
     }
-    if (this.res.headersSent) {
+    // A head that has not left yet (it waits for the first body bytes) can still become the
+    // error; once bytes have left, the client can only be told by a cut connection or stream.
+    if (this.res.headersSent && !retract(this.res)) {
       this.res.destroy();
       this.finish();
       return;
@@ -276,6 +286,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private account(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.headTimer) clearTimeout(this.headTimer);
     const { traffic, cluster, endpoint } = this.opts;
     traffic.active--;
     if (this.status) countResponse(traffic, this.status);

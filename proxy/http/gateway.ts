@@ -9,7 +9,7 @@ import type { Snapshot } from '../config/config-store';
 import { peerAddress, splitHostPort } from './headers';
 import { peerOf } from './listener';
 import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
-import { normalizePath } from './request-path';
+import { serverPath } from './request-path';
 
 export class GatewayHandler {
   constructor(
@@ -27,11 +27,13 @@ export class GatewayHandler {
     const traffic = ctx.stats.gateway;
     traffic.requests++;
     const snapshot = ctx.store.current!;
-    const hp = splitHostPort(req.headers.host ?? '');
+    // First: an absolute-form target's authority replaces Host.
+    const path = serverPath(req);
+    const hp = path === undefined ? undefined : splitHostPort(req.headers.host ?? '');
     if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
     const peer = peerOf(req);
     const scheme = peer.encrypted ? 'https' : 'http';
-    const edge: RouteRequest = { method: req.method ?? 'GET', path: normalizePath(req.url ?? '/'), headers: req.headers, scheme, host: hp.host, port: listenerPort };
+    const edge: RouteRequest = { method: req.method ?? 'GET', path: path!, headers: req.headers, scheme, host: hp.host, port: listenerPort };
     const address = peerAddress(req.socket.remoteAddress);
     if (this.filters.length === 0) return this.route(snapshot, req, res, edge, address);
     runFilters(this.filters, req, res, { listener: 'gateway', peer, peerAddress: address, snapshot }, traffic, () => this.route(snapshot, req, res, edge, address));

@@ -105,6 +105,12 @@ export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], str
       continue;
     }
     if (HOP_BY_HOP.has(lower) || (stripControl && lower.startsWith(CONTROL_PREFIX))) continue;
+    if (stripControl && lower === 'trailer') {
+      // The announcement of trailers names fields that will be dropped too.
+      const kept = withoutControlNames(raw[i + 1].toString('latin1'));
+      if (kept !== '') out.push(lower, kept);
+      continue;
+    }
     if (lower === 'content-length') {
       // Repeats and `n, n` lists (which the parser accepted only when equal) go out as one field.
       if (lengthSeen) continue;
@@ -120,6 +126,15 @@ export function downstreamResponseHeaders(raw: readonly (Buffer | string)[], str
   const kept: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!listed.includes(out[i])) kept.push(out[i], out[i + 1]);
   return kept;
+}
+
+/** A field-name list (`Trailer`) without `x-weft-*` names. */
+function withoutControlNames(list: string): string {
+  return list
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '' && !n.toLowerCase().startsWith(CONTROL_PREFIX))
+    .join(', ');
 }
 
 /**

@@ -14,7 +14,7 @@ import { peerAddress, upstreamRequestHeaders } from './headers';
 import { peerOf, upgradeHeadOf, type PeerIdentity } from './listener';
 import type { Snapshot } from '../config/config-store';
 import { reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
-import { normalizePath } from './request-path';
+import { serverPath } from './request-path';
 
 /** The app port speaks HTTP/2 (cleartext, prior knowledge) when its listener is http2 or grpc. */
 const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
@@ -49,12 +49,14 @@ export class InboundHandler {
       if (found === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET');
       target = found;
     }
+    const path = serverPath(req);
+    if (path === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
     const address = peerAddress(req.socket.remoteAddress);
-    if (this.filters.length === 0) return this.forward(req, res, target, peer, address);
-    runFilters(this.filters, req, res, { listener: 'inbound', peer, peerAddress: address, snapshot }, traffic, () => this.forward(req, res, target, peer, address));
+    if (this.filters.length === 0) return this.forward(req, res, path, target, peer, address);
+    runFilters(this.filters, req, res, { listener: 'inbound', peer, peerAddress: address, snapshot }, traffic, () => this.forward(req, res, path, target, peer, address));
   };
 
-  private forward(req: IncomingMessage, res: ServerResponse, target: Snapshot['inboundPorts'][number], peer: PeerIdentity, address: string): void {
+  private forward(req: IncomingMessage, res: ServerResponse, path: string, target: Snapshot['inboundPorts'][number], peer: PeerIdentity, address: string): void {
     const { ctx } = this;
     const listener = target.listener;
     const headers = upstreamRequestHeaders(req, req.headers.host ?? `${this.appHost}:${target.appPort}`, {
@@ -75,7 +77,7 @@ export class InboundHandler {
       maxBodyBytes: ctx.maxBodyBytes,
       draining: ctx.draining,
       tunnelIdleMs: listener?.timeout.idleMs,
-    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), normalizePath(req.url ?? '/'), headers);
+    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), path, headers);
   }
 
   async close(force = false): Promise<void> {

@@ -29,6 +29,7 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
+import { constants as cryptoConstants } from 'node:crypto';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -36,8 +37,8 @@ import type { ConnectionDivert } from '../tcp/divert';
 import type { WeftErrorCode } from '../errors';
 import { H1Connection, SERVER_KEEP_ALIVE_MS, type H1Request, type H1Response, type H1ServerOptions } from '../h1/server-connection';
 import { linkRequest, sendProxyError } from './respond';
-import type { SidecarStats } from '../stats';
-import { sansAccepted, type ServerTlsRuntime } from '../tls/tls-options';
+import { newListenerStats, type ListenerStats, type SidecarStats } from '../stats';
+import { MESH_TLS_CIPHERS, sansAccepted, type ServerTlsRuntime } from '../tls/tls-options';
 import { uriSans } from '../tls/certificate-provider';
 
 /** What a connection proved about its peer. */
@@ -51,6 +52,9 @@ export interface PeerIdentity {
 
 const PLAINTEXT: PeerIdentity = Object.freeze({ authenticated: false, principal: undefined, encrypted: false });
 const kPeer = Symbol('weft.peer');
+/** The TLS a connection was accepted under (null: none), so a rotation can retire it. */
+const kAcceptedTls = Symbol('weft.acceptedTls');
+type Tagged = { [kAcceptedTls]?: ServerTlsRuntime | null };
 
 /** The identity established for the connection a request arrived on. */
 export function peerOf(req: IncomingMessage): PeerIdentity {
@@ -103,7 +107,11 @@ export interface ListenerOptions {
   host: string;
   port: number;
   limits: ListenerLimits;
+  /** Connections open at most; more are closed at accept and counted. 0: no limit. */
+  maxConnections: number;
   stats: SidecarStats;
+  /** Handling a connection threw: it was destroyed; count and log. */
+  onInternalError: (err: unknown, listener: string) => void;
   /** The TLS to apply to the next connection (read from the current snapshot). */
   tls: () => ServerTlsRuntime | undefined;
   onRequest: (req: IncomingMessage, res: ServerResponse) => void;
@@ -118,8 +126,13 @@ export interface ListenerOptions {
 
 export class Listener {
   readonly h2: Http2Server;
+  readonly stats: ListenerStats = newListenerStats();
   private readonly front: NetServer;
   private readonly h1Options: H1ServerOptions;
+  /** For requests inside a CONNECT tunnel: a CONNECT there is refused, tunnels do not nest. */
+  private readonly h1TunnelOptions: H1ServerOptions;
+  /** The TLS in force when {@link retireStale} last ran. */
+  private tlsInForce: ServerTlsRuntime | undefined;
   private readonly h1 = new Set<H1Connection>();
   /** Enforces the HTTP/1.1 head and keep-alive deadlines (one timer per listener, none per request). */
   private sweeper: NodeJS.Timeout | undefined;
@@ -131,19 +144,23 @@ export class Listener {
   constructor(private readonly opts: ListenerOptions) {
     const { limits } = opts;
     const onConnect = opts.onConnect;
+    opts.stats.listeners[opts.name] = this.stats;
     this.h1Options = {
       maxHeaderBytes: limits.maxHeaderBytes,
       maxHeaders: limits.maxHeaders,
       headersTimeoutMs: limits.headersTimeoutMs,
       keepAliveTimeoutMs: SERVER_KEEP_ALIVE_MS,
+      counters: this.stats,
       // The pipeline is written against Node's request and response; H1Request and H1Response
       // provide the members it uses (see proxy/h1/server-connection.ts).
       onRequest: (req: H1Request, res: H1Response) => this.admit(req as unknown as IncomingMessage, res as unknown as ServerResponse),
       onConnect: onConnect ? (req: H1Request, socket: Socket, head: Buffer) => onConnect(req as unknown as IncomingMessage, socket, head) : undefined,
       onClientError: () => this.opts.stats.clientErrors++,
+      onInternalError: (err: unknown) => this.opts.onInternalError(err, this.opts.name),
       draining: () => this.draining_,
       onClose: (conn: H1Connection) => this.h1.delete(conn),
     };
+    this.h1TunnelOptions = { ...this.h1Options, onConnect: undefined };
     this.h2 = createH2Server({
       maxHeaderListPairs: limits.maxHeaders + H2_PSEUDO_HEADERS,
       maxSessionMemory: H2_MAX_SESSION_MEMORY_MB,
@@ -154,8 +171,14 @@ export class Listener {
       },
     });
     this.h2.on('session', (session: ServerHttp2Session) => this.session(session));
-    this.h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.admitH2(req, res));
-    this.front = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.guard(req.socket, () => this.admitH2(req, res)));
+    // With this listener Node no longer sends `100 Continue` by itself: only an admitted request gets it.
+    this.h2.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => this.guard(req.socket, () => this.admitH2(req, res, true)));
+    this.front = createNetServer({ noDelay: true }, (socket) => this.guard(socket, () => this.accept(socket)));
+    if (opts.maxConnections > 0) {
+      this.front.maxConnections = opts.maxConnections;
+      this.front.on('drop', () => this.stats.refused++);
+    }
   }
 
   get name(): string {
@@ -175,6 +198,7 @@ export class Listener {
         // Accept errors (EMFILE, ENFILE) must not kill the process; the server keeps listening.
         this.front.on('error', ignoreAcceptError);
         const every = Math.max(50, Math.min(1_000, Math.floor(this.opts.limits.headersTimeoutMs / 4)));
+        this.tlsInForce = this.opts.tls();
         this.sweeper = setInterval(() => this.sweep(), every);
         this.sweeper.unref();
         resolve((this.front.address() as { port: number }).port);
@@ -204,6 +228,32 @@ export class Listener {
   /** Closes idle keep-alive connections (called while draining). */
   closeIdle(): void {
     for (const conn of this.h1) if (conn.idle) conn.socket.destroy();
+  }
+
+  /**
+   * After the port's TLS changed (a certificate or trust bundle rotation, or another mode), no
+   * new request is served on a connection accepted under the old one: idle ones close, busy
+   * HTTP/1.1 ones close after their current response, HTTP/2 sessions get GOAWAY and finish their
+   * streams. Peers reconnect and are judged by the TLS in force. Byte-stream tunnels are left.
+   */
+  retireStale(): void {
+    const current = this.opts.tls();
+    if (current === this.tlsInForce) return;
+    this.tlsInForce = current;
+    for (const conn of this.h1) if (acceptedTls(conn.socket) !== (current ?? null)) conn.retire();
+    for (const session of this.sessions) {
+      if (session.socket !== undefined && acceptedTls(session.socket) !== (current ?? null) && !session.closed) session.close();
+    }
+  }
+
+  /** Runs a connection's handler; if it throws, that connection alone ends and the error is reported. */
+  private guard(socket: Duplex | null | undefined, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      socket?.destroy();
+      this.opts.onInternalError(err, this.opts.name);
+    }
   }
 
   /** Destroys every connection. */
@@ -240,10 +290,15 @@ export class Listener {
       socket.destroy();
       return;
     }
+    const stats = this.stats;
+    stats.accepted++;
+    stats.open++;
+    socket.once('close', () => stats.open--);
     this.track(socket);
     const { divert } = this.opts;
     if (divert !== undefined && divert.onAccept(socket)) return;
     const tls = this.opts.tls();
+    (socket as Socket & Tagged)[kAcceptedTls] = tls ?? null;
     if (tls !== undefined && tls.mode === 'STRICT') {
       this.tlsServer(tls).emit('connection', socket);
       return;
@@ -273,7 +328,7 @@ export class Listener {
       if (classifyFirstBytes(first) === undefined) return;
       socket.off('data', onData);
       socket.setTimeout(0);
-      then(first);
+      this.guard(socket, () => then(first!));
     };
     socket.on('data', onData);
     // A socket handed over from another reader (a CONNECT tunnel) arrives paused.
@@ -286,27 +341,27 @@ export class Listener {
    */
   serveTunnelled(socket: Socket, head: Buffer): void {
     if (head.length > 0 && classifyFirstBytes(head) !== undefined) {
-      this.serve(socket, head, classifyFirstBytes(head) === 'h2');
+      this.serve(socket, head, classifyFirstBytes(head) === 'h2', true);
       return;
     }
     if (head.length > 0) socket.unshift(head);
-    this.firstBytes(socket, (first) => this.serve(socket, first, classifyFirstBytes(first) === 'h2'));
+    this.firstBytes(socket, (first) => this.serve(socket, first, classifyFirstBytes(first) === 'h2', true));
   }
 
   /** Hands a classified connection, and the bytes already read from it, to HTTP/2 or HTTP/1.1. */
-  private serve(socket: Socket, first: Buffer, h2: boolean): void {
+  private serve(socket: Socket, first: Buffer, h2: boolean, tunnelled = false): void {
     if (h2) {
       // The HTTP/2 session picks up bytes left in the socket's buffer.
       socket.pause();
       socket.unshift(first);
       this.h2.emit('connection', socket);
     } else {
-      this.serveH1(socket, first);
+      this.serveH1(socket, first, tunnelled);
     }
   }
 
-  private serveH1(socket: Socket, first: Buffer): void {
-    const conn = new H1Connection(socket, this.h1Options);
+  private serveH1(socket: Socket, first: Buffer, tunnelled = false): void {
+    const conn = new H1Connection(socket, tunnelled ? this.h1TunnelOptions : this.h1Options);
     this.h1.add(conn);
     conn.start(first);
   }
@@ -321,36 +376,47 @@ export class Listener {
         requestCert: tls.mutual,
         rejectUnauthorized: tls.mutual,
         minVersion: 'TLSv1.2',
+        // TLS 1.2 with ECDHE and AEAD only (no CBC, CCM8 or ARIA); TLS 1.3's suites are all AEAD.
+        ciphers: MESH_TLS_CIPHERS,
+        honorCipherOrder: true,
         // A handshake that stalls is the TLS form of slowloris.
         handshakeTimeout: Math.max(1_000, this.opts.limits.headersTimeoutMs),
         ALPNProtocols: ['h2', 'http/1.1'],
+        // No session tickets where clients are sidecars: they keep pooled connections and never
+        // resume, and a ticket costs memory per connection (~8 KB of 60; docs/performance.md).
+        // A gateway's clients on the internet do resume, so they keep them.
+        secureOptions: tls.mutual ? cryptoConstants.SSL_OP_NO_TICKET : 0,
       });
-      server.on('secureConnection', (socket: TLSSocket) => {
-        const cert = tls.mutual ? socket.getPeerCertificate() : undefined;
-        if (tls.mutual && tls.subjectAlternativeNames.length > 0 && (!cert || !sansAccepted(cert, tls.subjectAlternativeNames))) {
-          socket.destroy();
-          return;
-        }
-        const principal = cert ? uriSans(cert.subjectaltname)[0] : undefined;
-        (socket as TLSSocket & { [kPeer]?: PeerIdentity })[kPeer] = { authenticated: tls.mutual && socket.authorized, principal, encrypted: true };
-        this.track(socket);
-        const alpnH2 = socket.alpnProtocol === 'h2';
-        const { divert } = this.opts;
-        if (divert === undefined) {
-          if (alpnH2) this.h2.emit('connection', socket);
-          else this.serveH1(socket, EMPTY);
-          return;
-        }
-        // The decrypted first bytes decide whether a byte-stream handler takes the connection.
-        this.firstBytes(socket, (first) => {
-          if (divert.onFirstBytes(socket, first, true)) return;
-          this.serve(socket, first, alpnH2 || classifyFirstBytes(first) === 'h2');
-        });
-      });
+      server.on('secureConnection', (socket: TLSSocket) => this.guard(socket, () => this.secured(socket, tls)));
       server.on('tlsClientError', () => undefined);
       this.tlsServers.set(tls, server);
     }
     return server;
+  }
+
+  /** A TLS handshake finished: check the peer's identity, then serve the decrypted stream. */
+  private secured(socket: TLSSocket, tls: ServerTlsRuntime): void {
+    const cert = tls.mutual ? socket.getPeerCertificate() : undefined;
+    if (tls.mutual && tls.subjectAlternativeNames.length > 0 && (!cert || !sansAccepted(cert, tls.subjectAlternativeNames))) {
+      socket.destroy();
+      return;
+    }
+    const principal = cert ? uriSans(cert.subjectaltname)[0] : undefined;
+    (socket as TLSSocket & { [kPeer]?: PeerIdentity })[kPeer] = { authenticated: tls.mutual && socket.authorized, principal, encrypted: true };
+    (socket as TLSSocket & Tagged)[kAcceptedTls] = tls;
+    this.track(socket);
+    const alpnH2 = socket.alpnProtocol === 'h2';
+    const { divert } = this.opts;
+    if (divert === undefined) {
+      if (alpnH2) this.h2.emit('connection', socket);
+      else this.serveH1(socket, EMPTY);
+      return;
+    }
+    // The decrypted first bytes decide whether a byte-stream handler takes the connection.
+    this.firstBytes(socket, (first) => {
+      if (divert.onFirstBytes(socket, first, true)) return;
+      this.serve(socket, first, alpnH2 || classifyFirstBytes(first) === 'h2');
+    });
   }
 
   private session(session: ServerHttp2Session): void {
@@ -362,8 +428,11 @@ export class Listener {
     if (this.draining_) session.close();
   }
 
-  /** HTTP/2 requests: Host from `:authority`, then the same checks and handler as HTTP/1.1. */
-  private admitH2(req: Http2ServerRequest, res: Http2ServerResponse): void {
+  /**
+   * HTTP/2 requests: Host from `:authority`, then the same checks and handler as HTTP/1.1.
+   * `expectsContinue`: the request asked for `100 Continue`, sent only once it is admitted.
+   */
+  private admitH2(req: Http2ServerRequest, res: Http2ServerResponse, expectsContinue = false): void {
     linkRequest(req, res);
     const r = req as unknown as IncomingMessage;
     const s = res as unknown as ServerResponse;
@@ -376,11 +445,11 @@ export class Listener {
     }
     // Extended CONNECT (RFC 8441) and CONNECT tunnels are not offered over HTTP/2.
     if (req.method === 'CONNECT') return this.refuse(s, 'WEFT_ERR_BAD_REQUEST');
-    this.admit(r, s);
+    this.admit(r, s, expectsContinue ? () => res.writeContinue() : undefined);
   }
 
   /** Checks Node does not enforce for us, then the handler. */
-  private admit(req: IncomingMessage, res: ServerResponse): void {
+  private admit(req: IncomingMessage, res: ServerResponse, sendContinue?: () => void): void {
     const { limits } = this.opts;
     if (this.draining_) res.shouldKeepAlive = false;
     if (req.rawHeaders.length > limits.maxHeaders * 2) return this.refuse(res, 'WEFT_ERR_REQUEST_HEADERS_TOO_LARGE');
@@ -388,6 +457,7 @@ export class Listener {
       const cl = req.headers['content-length'];
       if (cl !== undefined && Number(cl) > limits.maxBodyBytes) return this.refuse(res, 'WEFT_ERR_REQUEST_BODY_TOO_LARGE');
     }
+    sendContinue?.();
     this.opts.onRequest(req, res);
   }
 
@@ -396,6 +466,11 @@ export class Listener {
     this.opts.stats.clientErrors++;
     sendProxyError(res, code, true);
   }
+}
+
+/** The TLS a connection was accepted under; null for plaintext. */
+function acceptedTls(socket: Duplex): ServerTlsRuntime | null | undefined {
+  return (socket as Duplex & Tagged)[kAcceptedTls];
 }
 
 function destroySocket(this: Duplex): void {

@@ -127,8 +127,8 @@ export function forwardToCluster(
     return reply(traffic, res, 'WEFT_ERR_OVERLOADED', false, { [CONTROL_HEADERS.overloaded]: 'true' });
   }
   const headers = upstreamRequestHeaders(req, decision.authority, forwarding);
-  // Only a mutually authenticated peer sidecar believes this header; others would ignore it.
-  if (cluster.def.tls.mode === 'MUTUAL') headers[CONTROL_HEADERS.targetPort] = String(cluster.def.port);
+  // Only a peer sidecar believes this header (and only over mTLS); nothing else is sent it.
+  if (cluster.meshPeers) headers[CONTROL_HEADERS.targetPort] = String(cluster.def.port);
   const route = decision.route;
   if (route?.headers?.request) applyRequestHeaderOps(route.headers.request, headers);
   // Istio: a route with fault injection gets no timeout (faults arrive in a later issue).
@@ -139,7 +139,7 @@ export function forwardToCluster(
     cluster,
     endpoint,
     responseOps: route?.headers?.response,
-    stripResponseControl: false,
+    stripResponseControl: !cluster.meshPeers,
     connectErrorCode: 'WEFT_ERR_UPSTREAM_CONNECT',
     // A gRPC client's deadline bounds the route's.
     timeoutMs: boundedTimeout(routeTimeout, req.headers),

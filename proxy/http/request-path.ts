@@ -7,6 +7,66 @@
  * also what is forwarded, so the upstream sees exactly what was routed.
  */
 
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * The path a server routes and forwards for `req`: an origin-form target normalized; an
+ * absolute-form target's path, normalized, its authority then replacing the request's Host
+ * (RFC 9112 §3.2.2, as Envoy does); `*` of an OPTIONS request as it is. Undefined for any other
+ * target (authority-form outside CONNECT, userinfo, other schemes): a 400.
+ */
+export function serverPath(req: IncomingMessage): string | undefined {
+  const url = req.url ?? '/';
+  if (url.charCodeAt(0) === 47 /* / */) return normalizePath(url);
+  if (url === '*') return req.method === 'OPTIONS' ? url : undefined;
+  const target = absoluteTarget(url);
+  if (target === undefined) return undefined;
+  req.headers.host = target.authority;
+  return target.path;
+}
+
+/** An absolute-form request target, read as RFC 9112 §3.2.2 asks of a server. */
+export interface AbsoluteTarget {
+  scheme: 'http' | 'https';
+  /** host[:port] as written; it replaces the Host header. */
+  authority: string;
+  /** The target in origin-form (path and query), normalized. */
+  path: string;
+}
+
+/**
+ * Reads an absolute-form target (`http://host:port/a/../b?q`): its authority replaces Host, its
+ * path becomes origin-form (`/` when empty) and only then is it normalized, exactly as an
+ * origin-form target would be, so the next hop always receives origin-form with one Host.
+ * Undefined when it is not an http(s) URI with a plain authority: userinfo (`user@host`), a
+ * fragment or an invalid host are refused rather than guessed at.
+ */
+export function absoluteTarget(target: string): AbsoluteTarget | undefined {
+  const sep = target.indexOf('://');
+  if (sep < 0) return undefined;
+  const scheme = target.slice(0, sep).toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return undefined;
+  const start = sep + 3;
+  let end = start;
+  while (end < target.length) {
+    const c = target.charCodeAt(end);
+    if (c === 47 /* / */ || c === 63 /* ? */) break;
+    end++;
+  }
+  const authority = target.slice(start, end);
+  if (authority === '' || authority.includes('@') || target.includes('#') || !validAuthority(authority)) return undefined;
+  const rest = target.slice(end);
+  const path = rest === '' ? '/' : rest.charCodeAt(0) === 63 ? `/${rest}` : rest;
+  return { scheme, authority, path: normalizePath(path) };
+}
+
+/** host (reg-name, IPv4 or [IPv6]) and an optional port of 1-65535. */
+function validAuthority(authority: string): boolean {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]+)(?::(\d{1,5}))?$/.exec(authority);
+  if (m === null) return false;
+  return m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535);
+}
+
 /** The origin-form request target with its path normalized; the query is kept as it is. */
 export function normalizePath(target: string): string {
   const q = target.indexOf('?');

@@ -28,6 +28,15 @@ export function isH2Response(res: ServerResponse): boolean {
 }
 
 /**
+ * Takes back a response head that has not left yet, so an error can be written instead; false
+ * when bytes of the response are already out (always on HTTP/2, whose HEADERS leave at once).
+ */
+export function retract(res: ServerResponse): boolean {
+  const r = res as ServerResponse & { retract?: () => boolean };
+  return r.retract !== undefined && r.retract();
+}
+
+/**
  * Answers with a sidecar error: a gRPC status for gRPC requests, the plain-text error otherwise.
  * `close` asks HTTP/1.1 to close the connection (HTTP/2 streams need no such thing).
  */

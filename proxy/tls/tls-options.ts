@@ -10,6 +10,23 @@ import { WeftError } from '../errors';
 import { uriSans, type CertificateProvider } from './certificate-provider';
 
 export const TLS_CONFIG_INVALID = 'WEFT_ERR_TLS_CONFIG_INVALID';
+
+/**
+ * The cipher suites the sidecar offers and accepts, in preference order: TLS 1.3's (all AEAD),
+ * and for TLS 1.2 only ECDHE key exchange with AEAD ciphers (forward secrecy; no CBC, which
+ * LUCKY13-style attacks target, no CCM8 with its short tag, no ARIA, no static RSA).
+ */
+export const MESH_TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 /** Raised on a connection whose peer certificate verified but names the wrong identity. */
 export const PEER_IDENTITY_REJECTED = 'WEFT_ERR_PEER_IDENTITY_REJECTED';
 
@@ -46,7 +63,7 @@ export function clientConnectOptions(tls: ClientTlsOptions): ConnectionOptions {
   let options = connectOptions.get(tls);
   if (options === undefined) {
     const { key, cert, ca, ...rest } = tls;
-    options = { ...rest, secureContext: createSecureContext({ key, cert, ca }) };
+    options = { ...rest, secureContext: createSecureContext({ key, cert, ca, ciphers: MESH_TLS_CIPHERS, minVersion: 'TLSv1.2' }) };
     connectOptions.set(tls, options);
   }
   return options;

@@ -1,6 +1,8 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { seededRandom } from '../../seeded-random';
 import {
+  HeadScan,
   isHeadFailure,
   parseRequestHead,
   parseResponseHead,
@@ -424,6 +426,66 @@ describe('incremental input and offsets', () => {
     const text = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
     const buf = Buffer.from('x'.repeat(100) + text, 'latin1');
     expect(isHeadFailure(parseRequestHead(buf, 100, { maxHeaderBytes: text.length, maxHeaders: 5 }))).toBe(false);
+  });
+});
+
+describe('a head in pieces, resumed with a HeadScan', () => {
+  /** Feeds `text` in the given piece sizes as a connection does (one growing buffer), returning the last result and the scan. */
+  function feed(text: string, sizes: () => number, parse: (b: Buffer, o: number, l: HeadLimits, s: HeadScan) => unknown = parseRequestHead, limits = LIMITS): { result: unknown; scan: HeadScan } {
+    const all = Buffer.from(text, 'latin1');
+    const scan = new HeadScan();
+    let at = 0;
+    let result: unknown;
+    do {
+      at = Math.min(all.length, at + sizes());
+      result = parse(all.subarray(0, at), 0, limits, scan);
+    } while (result === undefined && at < all.length);
+    return { result, scan };
+  }
+
+  const heads = [
+    TYPICAL,
+    '\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n',
+    'GET / HTTP/1.0\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nX : 1\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nX: a\nHost: evil\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n y\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\rY: 2\r\n\r\n',
+    'GET /' + 'p'.repeat(3000) + ' HTTP/1.1\r\nHost: a\r\n' + 'X-Long: ' + 'v'.repeat(5000) + '\r\n\r\n',
+  ];
+
+  test.each(heads)('any split gives what the whole head gives: %j', (text) => {
+    const whole = parseRequestHead(Buffer.from(text, 'latin1'), 0, LIMITS);
+    const random = seededRandom(text.length);
+    for (const sizes of [() => 1, () => 2, () => 7, () => 1 + Math.floor(random() * 40)]) {
+      expect(feed(text, sizes).result).toEqual(whole);
+    }
+  });
+
+  test('too many fields and too large heads are refused in pieces too', () => {
+    const many = 'GET / HTTP/1.1\r\nHost: a\r\n' + 'X: y\r\n'.repeat(10) + '\r\n';
+    expect(feed(many, () => 3, parseRequestHead, { maxHeaderBytes: 4096, maxHeaders: 5 }).result).toEqual({ status: 431, reason: 'too many header fields' });
+    const large = 'GET / HTTP/1.1\r\nHost: a\r\nX: ' + 'a'.repeat(200) + '\r\n\r\n';
+    expect(feed(large, () => 3, parseRequestHead, { maxHeaderBytes: 100, maxHeaders: 10 }).result).toEqual({ status: 431, reason: 'head too large' });
+  });
+
+  test('responses resume too', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n';
+    expect(feed(text, () => 3, parseResponseHead).result).toEqual(parseResponseHead(Buffer.from(text), 0, LIMITS));
+  });
+
+  test('a 60 KB head dripped in 10-byte pieces is scanned a bounded number of times, not once per piece', () => {
+    const fields = (line: (k: number) => string, n: number) => 'GET / HTTP/1.1\r\nHost: a\r\n' + Array.from({ length: n }, (_, k) => line(k)).join('') + '\r\n';
+    const limits = { maxHeaderBytes: 64 * 1024, maxHeaders: 100 };
+    // Short lines (a line end in nearly every piece), then one long value (no line end for 60 KB).
+    for (const text of [fields((k) => `X-${k}: ${'v'.repeat(590)}\r\n`, 99), fields(() => `X-Long: ${'v'.repeat(60_000)}\r\n`, 1)]) {
+      const { result, scan } = feed(text, () => 10, parseRequestHead, limits);
+      expect(isHeadFailure(result) || result === undefined).toBe(false);
+      // Parsing the whole head at once scans it once; without resuming, 6,000 pieces scan ~180 MB.
+      expect(scan.scanned).toBeLessThan(3 * text.length);
+    }
   });
 });
 

@@ -41,6 +41,10 @@ async function serve(onRequest: Handler, opts: Partial<H1ServerOptions> = {}): P
       maxHeaders: 32,
       headersTimeoutMs: 1_000,
       keepAliveTimeoutMs: 5_000,
+      counters: { heads: 0, headBytesScanned: 0 },
+      onInternalError: (err) => {
+        throw err;
+      },
       onRequest: (req, res) => {
         h.requests.push(`${req.method} ${req.url}`);
         onRequest(req, res);

@@ -28,6 +28,10 @@ async function serve(onRequest: Handler, opts: Partial<H1ServerOptions> = {}): P
       maxHeaders: 16,
       headersTimeoutMs: 1_000,
       keepAliveTimeoutMs: 5_000,
+      counters: { heads: 0, headBytesScanned: 0 },
+      onInternalError: (err) => {
+        throw err;
+      },
       onRequest,
       onConnect: (req, s, head) => {
         h.connects.push({ req, socket: s, head });
