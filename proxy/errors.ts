@@ -24,6 +24,10 @@ export const WEFT_ERRORS = {
   WEFT_ERR_UPSTREAM_TIMEOUT: { status: 504, body: 'the upstream did not answer within the route timeout' },
   WEFT_ERR_OVERLOADED: { status: 503, body: 'circuit breaker open: too many requests to this cluster' },
   WEFT_ERR_APP_UNREACHABLE: { status: 503, body: 'could not connect to the local application' },
+  WEFT_ERR_POLICY_DENIED: { status: 403, body: "refused by this node's inbound policy" },
+  WEFT_ERR_POLICY_FAILED: { status: 500, body: 'an inbound policy check failed; the request was refused (fail closed)' },
+  WEFT_ERR_TCP_LISTENER_AMBIGUOUS: { status: 400, body: 'the node has several TCP listeners and the connection names none' },
+  WEFT_ERR_ORIGINAL_DST_UNAVAILABLE: { status: 502, body: "the connection's original destination cannot be read" },
   WEFT_ERR_NOT_CONFIGURED: { status: 503, body: 'this sidecar has no valid config yet' },
   WEFT_ERR_DRAINING: { status: 503, body: 'this sidecar is shutting down' },
   WEFT_ERR_ADMIN_NOT_FOUND: { status: 404, body: 'no such admin endpoint' },
@@ -61,6 +65,7 @@ export function rawErrorResponse(code: WeftErrorCode, extra = ''): string {
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',

@@ -11,8 +11,13 @@
 import { parseSettings, SETTINGS, type Settings } from './contracts/settings';
 import { ContractError } from './contracts/validation';
 import { AdminServer } from './admin/admin-server';
-import { configSourceFor, type ConfigSource } from './config/config-source';
+import { FileConfigSource, type ConfigSource } from './sources/config-source';
+import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
+import type { ProxyContext } from './config/proxy-context';
+import type { RecordSink } from './exchange/record';
+import type { RouteLayerFactory } from './exchange/stack';
+import type { PolicyFactory } from './policy/policy';
 import { DiscoveryRouter, type EndpointSource } from './endpoints/endpoint-source';
 import { FileEndpointSource } from './endpoints/file-endpoint-source';
 import { createCloudMapEndpointSource } from './aws/cloud-map-endpoint-source';
@@ -21,16 +26,20 @@ import { EgressHandler } from './http/egress';
 import { GatewayHandler } from './http/gateway';
 import { InboundHandler } from './http/inbound';
 import { Listener, type ListenerLimits } from './http/listener';
-import type { ProxyContext, RequestFilter } from './http/pipeline';
 import { createLogger, RateLimitedLog, type Logger } from './log';
 import { newSidecarStats, type SidecarStats } from './stats';
 import { certificateProviderFor, type CertificateProvider } from './tls/certificate-provider';
 import { InboundTcp } from './tcp/inbound-tcp';
 import { TcpProxy, type TcpStats } from './tcp/tcp-proxy';
 import { TransparentEgress } from './transparent/transparent-egress';
-import { originalDstAvailable, originalDstUnavailableReason } from './transparent/original-dst';
+import { originalDstAvailable, originalDstUnavailableReason } from './tcp/original-dst';
 
 export const SIDECAR_START_FAILED = 'WEFT_ERR_SIDECAR_START_FAILED';
+
+/** Connect timeout to destinations outside the mesh (Istio's default for its passthrough). */
+const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
+
+const noRecordSink: RecordSink = () => undefined;
 
 /** Replaceable parts; each defaults to what the settings name. */
 export interface SidecarDeps {
@@ -43,7 +52,12 @@ export interface SidecarDeps {
   random?: () => number;
   /** Port a gateway listener configured on `configPort` binds (tests bind 0). */
   bindGatewayPort?: (configPort: number) => number;
-  filters?: { inbound?: RequestFilter[]; egress?: RequestFilter[]; gateway?: RequestFilter[] };
+  /** Checks compiled into each config snapshot's inbound and gateway policy. */
+  policy?: PolicyFactory[];
+  /** Layers compiled into each route's stack. */
+  routeLayers?: RouteLayerFactory[];
+  /** Sees every completion record (after the sidecar's own counters). */
+  onRecord?: RecordSink;
 }
 
 export interface SidecarHandle {
@@ -74,6 +88,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   }
   const endpoints = new DiscoveryRouter(cloudMap);
   const store = new ConfigStore({
+    policy: deps.policy,
+    routeLayers: deps.routeLayers,
     source: deps.configSource ?? configSourceFor(settings.config!, { pollMs: settings.configPollMs, region: settings.region, logger }),
     endpoints,
     certificates,
@@ -98,6 +114,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
 
   const stats = newSidecarStats();
   let draining = false;
+  const complete: RecordSink = deps.onRecord ?? noRecordSink;
   const ctx: ProxyContext = {
     store,
     stats,
@@ -105,6 +122,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     maxBodyBytes: settings.maxRequestBodyBytes,
     random: deps.random ?? Math.random,
     draining: () => draining,
+    complete,
+    events: new RateLimitedLog(logger),
   };
   const limits: ListenerLimits = {
     maxHeaderBytes: settings.maxRequestHeadersBytes,
@@ -113,11 +132,10 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     headersTimeoutMs: settings.requestHeadersTimeoutMs,
   };
   const listeners: Listener[] = [];
-  const internalErrors = new RateLimitedLog(logger);
   const onInternalError = (err: unknown, listener: string): void => {
     stats.internalErrors++;
     const e = err as Error;
-    internalErrors.log('error', 'connection_internal_error', `${listener}|${e?.name}|${e?.message}`, () => ({
+    ctx.events.log('error', 'connection_internal_error', `${listener}|${e?.name}|${e?.message}`, () => ({
       code: 'WEFT_ERR_INTERNAL',
       listener,
       count: stats.internalErrors,
@@ -126,13 +144,15 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     }));
   };
   const ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
-  const inbound = new InboundHandler(ctx, settings.appHost, deps.filters?.inbound);
-  const egress = new EgressHandler(ctx, { responseTimeoutMs: settings.passthroughResponseTimeoutMs, idleTimeoutMs: settings.passthroughIdleTimeoutMs }, deps.filters?.egress);
-  // Byte streams: TCP listeners on the inbound port; in transparent mode, the egress port's
-  // TLS (routed by SNI) and plain TCP (routed by original destination).
-  const tcp = new TcpProxy(ctx, logger);
+  // Byte streams: TCP listeners on the inbound port, CONNECT to TCP services and outside the mesh;
+  // in transparent mode, the egress port's TLS (routed by SNI) and plain TCP (by original destination).
+  const tcp = new TcpProxy(ctx);
+  const inbound = new InboundHandler(ctx, settings.appHost);
+  const egress = new EgressHandler(ctx, tcp, { responseTimeoutMs: settings.passthroughResponseTimeoutMs, idleTimeoutMs: settings.passthroughIdleTimeoutMs });
   const inboundTcp = new InboundTcp(ctx, tcp, settings.appHost, settings.transparent);
-  const transparentEgress = settings.transparent ? new TransparentEgress(ctx, tcp, settings.requestHeadersTimeoutMs) : undefined;
+  const transparentEgress = settings.transparent
+    ? new TransparentEgress(ctx, tcp, settings.requestHeadersTimeoutMs, { connectTimeoutMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleTimeoutMs: settings.passthroughIdleTimeoutMs })
+    : undefined;
   const admin = new AdminServer({
     store,
     stats,
@@ -144,10 +164,12 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
 
   try {
     if (snapshot.config.node.kind === 'virtualGateway') {
-      const gateway = new GatewayHandler(ctx, deps.filters?.gateway);
+      const gateway = new GatewayHandler(ctx);
       for (const gl of snapshot.config.gateway?.listeners ?? []) {
         const l = new Listener({
           name: `gateway:${gl.port}`,
+          kind: 'gateway',
+          complete,
           host: settings.listenAddress,
           port: deps.bindGatewayPort ? deps.bindGatewayPort(gl.port) : gl.port,
           limits,
@@ -163,6 +185,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     } else {
       const inboundListener = new Listener({
         name: 'inbound',
+        kind: 'inbound',
+        complete,
         host: settings.listenAddress,
         port: settings.inboundPort,
         limits,
@@ -177,6 +201,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       ports.inbound = await inboundListener.listen();
       const egressListener = new Listener({
         name: 'egress',
+        kind: 'egress',
+        complete,
         host: settings.egressAddress,
         port: settings.egressPort,
         limits,
@@ -266,6 +292,12 @@ function toPort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new WeftError('WEFT_ERR_SETTINGS_INVALID', `WEFT_APP_PORTS: expected ports (1-65535), got: '${value}'`);
   return n;
+}
+
+/** The source named by the `config` setting: `s3://bucket/key` is polled, anything else is a watched file. */
+export function configSourceFor(location: string, options: { pollMs: number; region: string | undefined; logger: Logger }): ConfigSource {
+  if (location.startsWith('s3://')) return createS3ConfigSource(location, options);
+  return new FileConfigSource(location);
 }
 
 async function endpointSourceFor(settings: Settings, logger: Logger): Promise<EndpointSource> {

@@ -10,7 +10,9 @@
 import { LoadBalancerSchema, sealNodeConfig, type NodeConfigInput } from '../../proxy/contracts';
 import { createBalancer } from '../../proxy/balancer';
 import { buildRouteTable } from '../../proxy/routing/route-table';
-import type { Endpoint, PickContext, RouteRequest } from '../../proxy/routing/types';
+import type { PickContext } from '../../proxy/balancer/balancer';
+import type { Endpoint } from '../../proxy/endpoints/endpoint';
+import type { RouteRequest } from '../../proxy/routing/types';
 
 export interface MicroResult {
   name: string;
@@ -116,7 +118,7 @@ function endpoints(n: number, weighted: boolean): Endpoint[] {
     port: 8080,
     zone: i % 3 === 0 ? 'eu-west-1a' : 'eu-west-1b',
     weight: weighted ? 1 + (i % 4) : 1,
-    healthy: true,
+    health: 0,
     active: i % 5,
   }));
 }

@@ -8,7 +8,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseS3Url } from '../contracts/mesh-layout';
 import { SETTINGS } from '../contracts/settings';
-import type { ConfigSource } from '../config/config-source';
+import type { ConfigSource } from '../sources/config-source';
 import { WeftError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { awsErrorName, awsHttpStatus, describeAwsError } from './aws-errors';

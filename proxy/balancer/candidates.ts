@@ -2,7 +2,7 @@
  * Which endpoints a balancer chooses among, computed once per update: the healthy ones, narrowed
  * to the caller's zone when zone-aware routing holds, or all of them in panic mode.
  */
-import type { Endpoint } from '../routing/types';
+import { isHealthy, type Endpoint } from '../endpoints/endpoint';
 
 /** Envoy's default healthy panic threshold: below 50% healthy, balance over every endpoint. */
 export const PANIC_THRESHOLD_PERCENT = 50;
@@ -21,7 +21,7 @@ export interface ZoneAware {
  * - Otherwise every healthy endpoint.
  */
 export function selectCandidates(endpoints: readonly Endpoint[], zoneAware: ZoneAware | undefined, localZone: string | undefined): Endpoint[] {
-  const healthy = endpoints.filter((e) => e.healthy);
+  const healthy = endpoints.filter(isHealthy);
   if (healthy.length * 100 < endpoints.length * PANIC_THRESHOLD_PERCENT) return endpoints.slice();
   if (zoneAware === undefined || localZone === undefined) return healthy;
   let localTotal = 0;

@@ -5,7 +5,7 @@
  */
 import type { LoadBalancer } from '../contracts/node-config';
 import { ContractError } from '../contracts/validation';
-import type { Balancer } from '../routing/types';
+import type { Balancer } from './balancer';
 import { LeastRequestBalancer, RandomBalancer, RoundRobinBalancer } from './policies';
 import { RingHashBalancer } from './ring-hash';
 

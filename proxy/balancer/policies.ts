@@ -3,7 +3,8 @@
  * `update()` computes the candidate set and per-policy tables; `pick()` only reads them and
  * allocates nothing.
  */
-import type { Balancer, Endpoint, PickContext } from '../routing/types';
+import type { Endpoint } from '../endpoints/endpoint';
+import type { Balancer, PickContext } from './balancer';
 import { selectCandidates, weightOf, type ZoneAware } from './candidates';
 
 /** Shared update: candidates, their weights and whether the weights are all equal. */

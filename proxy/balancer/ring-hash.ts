@@ -4,7 +4,8 @@
  * it owned.
  */
 import type { LoadBalancer } from '../contracts/node-config';
-import type { Endpoint, PickContext } from '../routing/types';
+import type { Endpoint } from '../endpoints/endpoint';
+import type { PickContext } from './balancer';
 import { HASH_SEED, hashFinish, hashString, hashUpdate, hashUpdateChar } from './hash';
 import { CandidateBalancer, cumulativeOf, weightedIndex } from './policies';
 import type { ZoneAware } from './candidates';

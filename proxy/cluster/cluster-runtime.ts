@@ -11,10 +11,12 @@ import { H1Upstream } from './h1-upstream';
 import { SERVER_KEEP_ALIVE_MS } from '../h1/server-connection';
 import { H2Upstream, type Upstream } from './h2-upstream';
 import type { Cluster } from '../contracts';
-import type { Balancer, Endpoint, PickContext } from '../routing/types';
+import type { Balancer, PickContext } from '../balancer/balancer';
+import { healthReasons, UNHEALTHY_DISCOVERY, type Endpoint, type HealthBit } from '../endpoints/endpoint';
 import { createBalancer } from '../balancer';
 import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
-import { newTrafficStats, type TrafficStats } from '../stats';
+import { countResponse, newTrafficStats, type TrafficStats } from '../stats';
+import type { FailureKind } from './upstream-errors';
 import type { ClientTlsOptions } from '../tls/tls-options';
 
 /**
@@ -34,6 +36,19 @@ export interface ClusterStats extends TrafficStats {
   noEndpoint: number;
 }
 
+/** What an attempt came to, as its cluster hears it (proxy/exchange/attempt.ts reports it). */
+export interface EndpointOutcome {
+  readonly endpoint: Endpoint | undefined;
+  /** The upstream's status; 0 when no response head arrived. */
+  readonly status: number;
+  readonly failure: FailureKind | undefined;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly responseBytes: number;
+}
+
+export type OutcomeObserver = (cluster: ClusterRuntime, outcome: EndpointOutcome) => void;
+
 export class ClusterRuntime {
   readonly stats: ClusterStats = { ...newTrafficStats(), overflow: 0, connectFailures: 0, timeouts: 0, noEndpoint: 0 };
   private endpoints: Endpoint[] = [];
@@ -47,6 +62,7 @@ export class ClusterRuntime {
   private readonly maxConnections: number;
   private readonly maxPending: number;
   private closed = false;
+  private readonly observers: OutcomeObserver[] = [];
   /**
    * The endpoints are sidecars of this mesh, proven by mutual TLS with the mesh identity and
    * trust: only their `x-weft-*` response fields (errors, overload) are believed and relayed, and
@@ -151,9 +167,37 @@ export class ClusterRuntime {
     endpoint.active++;
   }
 
-  end(endpoint: Endpoint): void {
+  /** An attempt on `endpoint` is over; `status` is the upstream's (0 when none came). */
+  end(endpoint: Endpoint, status = 0): void {
     this.stats.active--;
     endpoint.active--;
+    if (status !== 0) countResponse(this.stats, status);
+  }
+
+  /** Every attempt's outcome goes to the observers (outlier detection, tests). */
+  observe(observer: OutcomeObserver): void {
+    this.observers.push(observer);
+  }
+
+  reportOutcome(outcome: EndpointOutcome): void {
+    const observers = this.observers;
+    for (let i = 0; i < observers.length; i++) observers[i](this, outcome);
+  }
+
+  /**
+   * Sets or clears one source's health bit on `endpoint` (active health checks, outlier
+   * ejection); the balancer then picks among the endpoints no source holds unhealthy.
+   */
+  setHealth(endpoint: Endpoint, bit: HealthBit, unhealthy: boolean): void {
+    const health = unhealthy ? endpoint.health | bit : endpoint.health & ~bit;
+    if (health === endpoint.health) return;
+    endpoint.health = health;
+    if (this.endpoints.includes(endpoint)) this.balancer.update(this.endpoints);
+  }
+
+  /** The endpoints now, with their live state. */
+  get currentEndpoints(): readonly Endpoint[] {
+    return this.endpoints;
   }
 
   /** Endpoints with their live counters, for the admin endpoint. */
@@ -164,7 +208,7 @@ export class ClusterRuntime {
       port: this.def.port,
       tls: this.tls ? this.def.tls.mode : 'DISABLED',
       loadBalancer: this.def.loadBalancer.policy,
-      endpoints: this.endpoints.map((e) => ({ id: e.id, address: e.address, port: e.port, zone: e.zone, weight: e.weight, healthy: e.healthy, active: e.active })),
+      endpoints: this.endpoints.map((e) => ({ id: e.id, address: e.address, port: e.port, zone: e.zone, weight: e.weight, healthy: e.health === 0, unhealthy: healthReasons(e.health), active: e.active })),
     };
   }
 
@@ -202,11 +246,12 @@ export class ClusterRuntime {
       if (old && old.address === d.address && old.port === d.port) {
         old.zone = d.zone;
         old.weight = d.weight;
-        old.healthy = d.healthy;
+        // Only discovery's own bit follows discovery: health checks and ejection keep theirs.
+        old.health = (old.health & ~UNHEALTHY_DISCOVERY) | (d.healthy ? 0 : UNHEALTHY_DISCOVERY);
         next.push(old);
         previous.delete(d.id);
       } else {
-        next.push({ id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, healthy: d.healthy, active: 0 });
+        next.push({ id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0 });
       }
     }
     for (const gone of previous.values()) {

@@ -23,9 +23,10 @@ import type { Dispatcher } from 'undici';
 import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from '../h1/chunked';
 import { isSafeFieldText } from '../h1/field-text';
 import { isHeadFailure, parseResponseHead, type ResponseHead } from '../h1/head-parser';
-import { requestTrailers } from '../http/headers';
+import { requestTrailers } from '../message/headers';
 import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 import type { H2AwareHandler, Upstream } from './h2-upstream';
+import { UpstreamError } from './upstream-errors';
 
 export interface H1UpstreamOptions {
   host: string;
@@ -46,15 +47,6 @@ const TRAILER_LIMITS = { maxTrailerBytes: 16 * 1024, maxTrailers: 64 };
 const CRLF = '\r\n';
 /** Methods a proxy may send again after a connection failed under them (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-export class UpstreamError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
 
 /** One request waiting for, or travelling on, a connection. */
 interface Pending {

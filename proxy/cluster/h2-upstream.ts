@@ -12,8 +12,9 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { headerObject, requestTrailers } from '../http/headers';
+import { headerObject, requestTrailers } from '../message/headers';
 import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
+import { UpstreamError } from './upstream-errors';
 
 /** What the forwarder needs from an upstream: undici's dispatch contract. */
 export interface Upstream {
@@ -49,15 +50,6 @@ interface Session {
   ready: boolean;
   failed: Error | undefined;
   waiting: (() => void)[];
-}
-
-class UpstreamError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
 }
 
 export class H2Upstream implements Upstream {

@@ -5,7 +5,7 @@
  * never a mix; requests that started on the old one finish on it. A bad document changes
  * nothing: the store keeps its last good snapshot and records the error for logs and admin.
  */
-import type { InboundListener, NodeConfig } from '../contracts/node-config';
+import type { GrpcRoute, HttpRoute, InboundListener, NodeConfig } from '../contracts/node-config';
 import { canonicalJson, parseNodeConfig } from '../contracts/node-config-io';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
@@ -15,7 +15,10 @@ import { WeftError } from '../errors';
 import type { Logger } from '../log';
 import type { CertificateProvider } from '../tls/certificate-provider';
 import { resolveClientTls, resolveServerTls, type ServerTlsRuntime } from '../tls/tls-options';
-import { CONFIG_UNREADABLE, type ConfigSource } from './config-source';
+import { clusterDispatch } from '../exchange/attempt';
+import { compose, type Dispatch, type Layer, type RouteLayerFactory } from '../exchange/stack';
+import { compilePolicies, type CompiledPolicies, type PolicyFactory } from '../policy/policy';
+import { CONFIG_UNREADABLE, type ConfigSource } from '../sources/config-source';
 
 export const CONFIG_MISMATCH = 'WEFT_ERR_CONFIG_MISMATCH';
 
@@ -34,6 +37,10 @@ export interface Snapshot {
   readonly inboundPorts: readonly { listenerPort: number; appPort: number; timeoutMs: number; listener: InboundListener }[];
   /** Gateway nodes: TLS per gateway listener port. */
   readonly gatewayTls: ReadonlyMap<number, ServerTlsRuntime | undefined>;
+  /** Inbound and gateway policy, compiled from this config. */
+  readonly policy: CompiledPolicies;
+  /** The stack a forward decision's request travels down: the route's layers over its cluster. */
+  stackFor(route: HttpRoute | GrpcRoute | undefined): Dispatch;
 }
 
 export interface ConfigErrorRecord {
@@ -54,6 +61,10 @@ export interface ConfigStoreOptions {
   /** Overrides the app ports (local mode); in node listener order. */
   appPorts: readonly number[] | undefined;
   localZone: string | undefined;
+  /** Checks compiled into every snapshot's inbound and gateway policy, after the config's own. */
+  policy?: readonly PolicyFactory[];
+  /** Layers compiled into every route's stack. */
+  routeLayers?: readonly RouteLayerFactory[];
 }
 
 export class ConfigStore {
@@ -218,7 +229,10 @@ export class ConfigStore {
       for (const runtime of created) void runtime.destroy();
       throw err;
     }
-    return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls };
+    const policy = compilePolicies(config, this.opts.policy ?? []);
+    const stacks = buildStacks(config, this.opts.routeLayers ?? []);
+    const stackFor = stacks === undefined ? bottomOnly : (route: HttpRoute | GrpcRoute | undefined) => (route === undefined ? clusterDispatch : (stacks.get(route) ?? clusterDispatch));
+    return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls, policy, stackFor };
   }
 
   private recordError(err: Error, initial = false): void {
@@ -227,6 +241,28 @@ export class ConfigStore {
     if (initial) return; // the caller reports a failed start itself
     this.opts.logger.log('error', 'config_rejected', { code, message: err.message, source: this.opts.source.location, keeping: this.snapshot?.version });
   }
+}
+
+const bottomOnly = (): Dispatch => clusterDispatch;
+
+/** Each HTTP and gRPC route's stack, for the routes some factory gives layers; undefined when none does. */
+function buildStacks(config: NodeConfig, factories: readonly RouteLayerFactory[]): Map<HttpRoute | GrpcRoute, Dispatch> | undefined {
+  if (factories.length === 0) return undefined;
+  const stacks = new Map<HttpRoute | GrpcRoute, Dispatch>();
+  for (const svc of config.outbound.services) {
+    for (const l of svc.listeners) {
+      for (const route of l.routes) {
+        if (route.protocol === 'tcp') continue;
+        const layers: Layer[] = [];
+        for (const f of factories) {
+          const layer = f(route, config);
+          if (layer !== undefined) layers.push(layer);
+        }
+        if (layers.length > 0) stacks.set(route, compose(layers, clusterDispatch));
+      }
+    }
+  }
+  return stacks;
 }
 
 /** `previous` when `next` says the same, so an unchanged TLS stays the same object across reloads. */

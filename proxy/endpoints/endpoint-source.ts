@@ -6,10 +6,9 @@
  * API in AWS).
  */
 import type { Cluster } from '../contracts';
-import type { Endpoint } from '../routing/types';
+import type { DiscoveredEndpoint } from './endpoint';
 
-/** One address of a cluster as discovery reports it: the balancer's endpoint before any traffic. */
-export type DiscoveredEndpoint = Omit<Endpoint, 'active'>;
+export type { DiscoveredEndpoint };
 
 export interface EndpointSource {
   /**

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { EndpointsFile } from '../contracts/mesh-documents';
 import { endpointsFileKey, parseEndpointsFile } from '../contracts/mesh-layout';
 import type { Cluster } from '../contracts/node-config';
-import { watchFile, type FileWatch } from '../config/file-watch';
+import { watchFile, type FileWatch } from '../sources/file-watch';
 import type { Logger } from '../log';
 import type { DiscoveredEndpoint, EndpointSource } from './endpoint-source';
 import { endpointFromInstance, matchesAttributes } from './instance-endpoint';

@@ -40,8 +40,8 @@ export interface H1ServerOptions {
   onRequest(req: H1Request, res: H1Response): void;
   /** A CONNECT request: the socket is handed over with the bytes read after its head. */
   onConnect: ((req: H1Request, socket: Socket, head: Buffer) => void) | undefined;
-  /** A request refused before the handler saw it (counted by the owner). */
-  onClientError(code: WeftErrorCode): void;
+  /** A request refused before the handler saw it (counted and recorded by the owner). */
+  onClientError(code: WeftErrorCode, socket: Socket): void;
   /**
    * Handling this connection threw: the connection is destroyed, alone, and the owner counts and
    * logs the error. A bug reached by one peer's bytes must not end the process for every peer.
@@ -695,7 +695,7 @@ export class H1Connection implements ChunkSink {
   private refuse(code: WeftErrorCode): void {
     this.phase = Phase.Gone;
     this.pending = undefined;
-    this.opts.onClientError(code);
+    this.opts.onClientError(code, this.socket);
     const socket = this.socket;
     const res = this.res;
     const sent = res !== undefined && res.headersSent;

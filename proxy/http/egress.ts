@@ -6,25 +6,35 @@
  * under DROP_ALL.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
-import { clientConnectOptions } from '../tls/tls-options';
 import { H1Upstream } from '../cluster/h1-upstream';
-import { rawErrorResponse } from '../errors';
-import type { RouteRequest } from '../routing/types';
 import type { Snapshot } from '../config/config-store';
-import { Exchange } from './forward';
-import { peerAddress, splitHostPort, upstreamRequestHeaders } from './headers';
-import { peerOf, type Listener } from './listener';
-import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
+import type { ProxyContext } from '../config/proxy-context';
+import { rawErrorResponse } from '../errors';
+import { upstreamDispatch } from '../exchange/attempt';
+import { RESPONSE_FLAGS } from '../exchange/record';
+import { requestBody, upgradeHeadOf } from '../exchange/respond';
+import { Responder } from '../exchange/responder';
+import { ProxyRequest, type Dispatch } from '../exchange/stack';
+import { splitHostPort, upstreamRequestHeaders } from '../message/headers';
+import { serverPath } from '../message/request-path';
+import type { RouteRequest } from '../routing/types';
+import type { TcpProxy, TunnelReply } from '../tcp/tcp-proxy';
 import { redirectedDestination } from '../transparent/transparent-egress';
-import { serverPath } from './request-path';
+import type { Listener } from './listener';
+import { forwardToCluster } from './pipeline';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 /** Connect timeout of CONNECT passthrough to destinations outside the mesh (Istio's default). */
 const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
+
+/** How a CONNECT is answered: `200 Connection Established`, or the refusal as an HTTP error. */
+const CONNECT_REPLY: TunnelReply = {
+  established: (socket) => socket.write(ESTABLISHED),
+  refused: (socket, code) => socket.end(rawErrorResponse(code)),
+};
 
 /** How often pools to destinations outside the mesh are checked for being unused. */
 const PASSTHROUGH_SWEEP_MS = 30_000;
@@ -34,21 +44,23 @@ const PASSTHROUGH_SWEEP_MS = 30_000;
  * on first use and forgotten once their connections have idled out.
  */
 class PassthroughPools {
-  private readonly pools = new Map<string, H1Upstream>();
+  private readonly pools = new Map<string, { pool: H1Upstream; dispatch: Dispatch }>();
   private sweeper: NodeJS.Timeout | undefined;
 
-  get(host: string, port: number): H1Upstream {
+  /** The bottom dispatch to `host:port`'s pool. */
+  get(host: string, port: number): Dispatch {
     const key = `${host}|${port}`;
-    let pool = this.pools.get(key);
-    if (pool === undefined) {
-      pool = new H1Upstream({ host, port, tls: undefined, maxConnections: 64, connectTimeoutMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleTimeoutMs: 4_000, maxRequestsPerConnection: 0 });
-      this.pools.set(key, pool);
+    let entry = this.pools.get(key);
+    if (entry === undefined) {
+      const pool = new H1Upstream({ host, port, tls: undefined, maxConnections: 64, connectTimeoutMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleTimeoutMs: 4_000, maxRequestsPerConnection: 0 });
+      entry = { pool, dispatch: upstreamDispatch(pool) };
+      this.pools.set(key, entry);
       if (this.sweeper === undefined) {
         this.sweeper = setInterval(() => this.sweep(), PASSTHROUGH_SWEEP_MS);
         this.sweeper.unref();
       }
     }
-    return pool;
+    return entry.dispatch;
   }
 
   async close(): Promise<void> {
@@ -56,11 +68,11 @@ class PassthroughPools {
     this.sweeper = undefined;
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(pools.map((p) => p.pool.close()));
   }
 
   private sweep(): void {
-    for (const [key, pool] of this.pools) if (pool.size === 0) this.pools.delete(key);
+    for (const [key, entry] of this.pools) if (entry.pool.size === 0) this.pools.delete(key);
   }
 }
 
@@ -78,8 +90,8 @@ export class EgressHandler {
 
   constructor(
     private readonly ctx: ProxyContext,
+    private readonly tcp: TcpProxy,
     private readonly passthroughLimits: PassthroughLimits,
-    private readonly filters: readonly RequestFilter[] = [],
   ) {}
 
   /** The listener this handler serves (CONNECT tunnels are handed back to it). */
@@ -89,8 +101,7 @@ export class EgressHandler {
 
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const { ctx } = this;
-    const traffic = ctx.stats.egress;
-    traffic.requests++;
+    const responder = new Responder(ctx, 'egress', req, res);
     const snapshot = ctx.store.current!;
     const url = req.url ?? '/';
     // Absolute form is what an HTTP_PROXY client sends: its authority replaces Host (RFC 9112
@@ -98,15 +109,11 @@ export class EgressHandler {
     const absolute = url.charCodeAt(0) !== 47 /* / */ && url !== '*';
     const path = absolute && !/^http:\/\//i.test(url) ? undefined : serverPath(req);
     const hp = path === undefined ? undefined : splitHostPort(req.headers.host ?? '');
-    if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
-    const host = hp.host;
+    if (hp === undefined) return responder.error('WEFT_ERR_BAD_TARGET', RESPONSE_FLAGS.downstreamProtocolError, true);
     // Transparent mode: the port the app dialled, when the redirect recorded it, beats Host's.
     const port = absolute ? hp.port : (redirectedDestination(req.socket)?.port ?? hp.port);
-    const headers = req.headers;
-    const peer = peerAddress(req.socket.remoteAddress);
-    const routeReq: RouteRequest = { method: req.method ?? 'GET', path: path!, headers, scheme: 'http', host, port };
-    if (this.filters.length === 0) return this.dispatch(snapshot, req, res, routeReq, absolute, peer);
-    runFilters(this.filters, req, res, { listener: 'egress', peer: peerOf(req), peerAddress: peer, snapshot }, traffic, () => this.dispatch(snapshot, req, res, routeReq, absolute, peer));
+    const routeReq: RouteRequest = { method: req.method ?? 'GET', path: path!, headers: req.headers, scheme: 'http', host: hp.host, port };
+    this.dispatch(snapshot, req, responder, routeReq, absolute);
   };
 
   /** CONNECT: tunnels to mesh services (HTTP inside is routed like any request) or, under ALLOW_ALL, anywhere. */
@@ -115,60 +122,50 @@ export class EgressHandler {
     this.listener?.track(socket);
     socket.on('error', () => socket.destroy());
     const hp = splitHostPort(req.url ?? '');
-    if (hp === undefined || hp.port === undefined) {
-      socket.end(rawErrorResponse('WEFT_ERR_BAD_TARGET'));
-      return;
-    }
     const snapshot = ctx.store.current!;
-    const target = snapshot.routes.outbound(hp.host, hp.port);
-    if (target !== undefined) {
-      if (target.listener.protocol === 'tcp') {
-        const tcp = snapshot.routes.routeTcp(target, ctx.random());
-        const cluster = tcp ? snapshot.clusters.get(tcp.cluster) : undefined;
-        const endpoint = cluster?.pick({ headers: req.headers, sourceIp: peerAddress(req.socket.remoteAddress) });
-        if (!cluster || !endpoint) {
-          socket.end(rawErrorResponse(tcp ? 'WEFT_ERR_NO_HEALTHY_UPSTREAM' : 'WEFT_ERR_NO_ROUTE'));
-          return;
-        }
-        const upstream = cluster.tls
-          ? tlsConnect({ host: endpoint.address, port: endpoint.port, ...clientConnectOptions(cluster.tls) })
-          : netConnect({ host: endpoint.address, port: endpoint.port });
-        const routeIdleMs = tcp?.route.timeout.idleMs ?? 0;
-        const idleMs = routeIdleMs > 0 ? routeIdleMs : cluster.def.idleTimeoutMs;
-        this.tunnel(socket, upstream, head, cluster.tls ? 'secureConnect' : 'connect', { connectMs: cluster.def.connectTimeoutMs, idleMs }, {
-          opened: () => cluster.begin(endpoint),
-          closed: () => cluster.end(endpoint),
-        });
-        return;
-      }
+    const target = hp?.port === undefined ? undefined : snapshot.routes.outbound(hp.host, hp.port);
+    if (target !== undefined && target.listener.protocol !== 'tcp') {
       // HTTP service: answer the CONNECT, then parse the tunnel's requests as if the app had
-      // sent them to this port, so they get routes, weights and mTLS like any other request.
+      // sent them to this port, so they get routes, weights and mTLS like any other request
+      // (each with its own record).
       socket.write(ESTABLISHED);
       ctx.stats.tunnels++;
       socket.once('close', () => ctx.stats.tunnels--);
       this.listener?.serveTunnelled(socket as Socket, head);
       return;
     }
+    const record = this.tcp.begin(socket, 'egress');
+    record.method = 'CONNECT';
+    record.authority = req.url ?? '';
+    if (hp === undefined || hp.port === undefined) return this.tcp.refuse(socket, record, 'WEFT_ERR_BAD_TARGET', { listener: 'egress', target: req.url }, CONNECT_REPLY);
+    const where = { listener: 'egress', target: req.url };
+    if (target !== undefined) return this.tcp.toTarget(socket, record, snapshot, target, head, where, CONNECT_REPLY);
     if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
       ctx.stats.egressDenied++;
-      socket.end(rawErrorResponse('WEFT_ERR_EGRESS_DENIED'));
-      return;
+      return this.tcp.refuse(socket, record, 'WEFT_ERR_EGRESS_DENIED', where, CONNECT_REPLY);
     }
-    if (this.isSelf(hp.host, hp.port)) {
-      socket.end(rawErrorResponse('WEFT_ERR_EGRESS_LOOP'));
-      return;
-    }
+    if (this.isSelf(hp.host, hp.port)) return this.tcp.refuse(socket, record, 'WEFT_ERR_EGRESS_LOOP', where, CONNECT_REPLY);
     ctx.stats.egressPassthrough++;
-    this.tunnel(socket, netConnect({ host: hp.host, port: hp.port }), head, 'connect', { connectMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleMs: this.passthroughLimits.idleTimeoutMs });
+    this.tcp.toAddress(
+      socket,
+      record,
+      hp.host,
+      hp.port,
+      head,
+      { connectTimeoutMs: PASSTHROUGH_CONNECT_TIMEOUT_MS, idleTimeoutMs: this.passthroughLimits.idleTimeoutMs },
+      'WEFT_ERR_UPSTREAM_CONNECT',
+      where,
+      CONNECT_REPLY,
+    );
   };
 
   close(): Promise<void> {
     return this.passthrough.close();
   }
 
-  private dispatch(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, routeReq: RouteRequest, absolute: boolean, peer: string): void {
+  private dispatch(snapshot: Snapshot, req: IncomingMessage, responder: Responder, routeReq: RouteRequest, absolute: boolean): void {
     const { ctx } = this;
-    const traffic = ctx.stats.egress;
+    const peer = responder.record.peerAddress;
     const forwarding = { peerAddress: peer, trustedHops: ctx.trustedHops, proto: 'http' as const, stripProxyAuthorization: absolute };
     const target = snapshot.routes.outbound(routeReq.host, routeReq.port);
     if (target !== undefined) {
@@ -176,87 +173,39 @@ export class EgressHandler {
       if (decision === undefined) {
         // An HTTP request to a TCP listener rides its TCP route.
         const tcp = target.listener.protocol === 'tcp' ? snapshot.routes.routeTcp(target, ctx.random()) : undefined;
-        if (tcp === undefined) return reply(traffic, res, 'WEFT_ERR_NO_ROUTE');
+        if (tcp === undefined) return responder.error('WEFT_ERR_NO_ROUTE', RESPONSE_FLAGS.noRoute);
         const authority = (routeReq.headers.host as string | undefined) ?? routeReq.host;
-        return forwardToCluster(ctx, snapshot, req, res, traffic, { cluster: tcp.cluster, path: routeReq.path, authority, route: undefined }, forwarding);
+        return forwardToCluster(ctx, snapshot, req, responder, { cluster: tcp.cluster, path: routeReq.path, authority, route: undefined }, forwarding);
       }
-      if (decision.kind === 'redirect') return redirect(traffic, res, decision);
-      return forwardToCluster(ctx, snapshot, req, res, traffic, decision, forwarding);
+      if (decision.kind === 'redirect') return responder.redirect(decision.status, decision.location);
+      return forwardToCluster(ctx, snapshot, req, responder, decision, forwarding);
     }
     if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
       ctx.stats.egressDenied++;
-      return reply(traffic, res, 'WEFT_ERR_EGRESS_DENIED');
+      return responder.error('WEFT_ERR_EGRESS_DENIED', RESPONSE_FLAGS.localRefusal);
     }
     const port = routeReq.port ?? 80;
-    if (this.isSelf(routeReq.host, port)) return reply(traffic, res, 'WEFT_ERR_EGRESS_LOOP');
+    if (this.isSelf(routeReq.host, port)) return responder.error('WEFT_ERR_EGRESS_LOOP', RESPONSE_FLAGS.localRefusal);
     ctx.stats.egressPassthrough++;
     const hostPart = routeReq.host.includes(':') ? `[${routeReq.host}]` : routeReq.host;
     const authority = (routeReq.headers.host as string | undefined) ?? `${hostPart}:${port}`;
     const headers = upstreamRequestHeaders(req, authority, forwarding);
-    new Exchange(req, res, {
-      traffic,
-      cluster: undefined,
-      endpoint: undefined,
-      responseOps: undefined,
-      stripResponseControl: true,
-      connectErrorCode: 'WEFT_ERR_UPSTREAM_CONNECT',
+    const record = responder.record;
+    record.requestId = headers['x-request-id'] as string;
+    const upgrade = upgradeHeadOf(req) !== undefined ? (req.headers.upgrade as string | undefined) : undefined;
+    const request = new ProxyRequest(req.method ?? 'GET', routeReq.path, headers, requestBody(req), upgrade, { headers: req.headers, sourceIp: peer }, record);
+    responder.forward(this.passthrough.get(routeReq.host, port), request, {
       timeoutMs: 0,
       responseTimeoutMs: this.passthroughLimits.responseTimeoutMs,
-      maxBodyBytes: ctx.maxBodyBytes,
-      draining: ctx.draining,
+      responseOps: undefined,
+      stripControl: true,
+      connectErrorCode: 'WEFT_ERR_UPSTREAM_CONNECT',
       tunnelIdleMs: this.passthroughLimits.idleTimeoutMs,
-    }).start(this.passthrough.get(routeReq.host, port), routeReq.path, headers);
+      maxBodyBytes: ctx.maxBodyBytes,
+    });
   }
 
   private isSelf(host: string, port: number): boolean {
     return port === this.listener?.port && LOOPBACK.has(host);
   }
-
-  /** Joins the client's CONNECT socket to an upstream socket once it is connected. */
-  /**
-   * Joins a CONNECT client to `upstream` once it is ready. Both ends are bounded: the upstream must
-   * connect (and finish TLS) within `connectMs`, and a tunnel quiet in both directions for
-   * `idleMs` is closed, so a peer cannot hold sockets open forever.
-   */
-  private tunnel(
-    client: Duplex,
-    upstream: Socket,
-    head: Buffer,
-    readyEvent: 'connect' | 'secureConnect',
-    limits: { connectMs: number; idleMs: number },
-    hooks?: { opened(): void; closed(): void },
-  ): void {
-    const stats = this.ctx.stats;
-    let established = false;
-    if (limits.connectMs > 0) {
-      upstream.setTimeout(limits.connectMs, () => {
-        if (!established) upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-      });
-    }
-    upstream.once(readyEvent, () => {
-      established = true;
-      stats.tunnels++;
-      hooks?.opened();
-      upstream.once('close', () => {
-        stats.tunnels--;
-        hooks?.closed();
-      });
-      // The upstream socket's timer now measures idleness: reads and writes on it (so traffic
-      // either way through the tunnel) reset it.
-      upstream.setTimeout(limits.idleMs, () => upstream.destroy());
-      client.write(ESTABLISHED);
-      if (head.length > 0) upstream.write(head);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (!established) {
-        const tlsFailure = readyEvent === 'secureConnect' && err.code !== 'ECONNREFUSED' && err.code !== 'ETIMEDOUT';
-        client.end(rawErrorResponse(tlsFailure ? 'WEFT_ERR_UPSTREAM_TLS' : 'WEFT_ERR_UPSTREAM_CONNECT'));
-      } else client.destroy();
-    });
-    upstream.once('close', () => client.destroy());
-    client.once('close', () => upstream.destroy());
-  }
-
 }

@@ -1,21 +1,22 @@
 /**
- * Gateway mode (virtualGateway nodes): each gateway listener matches gateway routes (hostname,
- * path, headers...), rewrites the path and Host towards the target virtual service, and then
- * forwards exactly as the egress listener does: the service's routes, weights and clusters.
+ * Gateway mode (virtualGateway nodes): each gateway listener passes the gateway's compiled
+ * policy, matches gateway routes (hostname, path, headers...), rewrites the path and Host towards
+ * the target virtual service, and then forwards exactly as the egress listener does: the
+ * service's routes, weights, stacks and clusters.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RouteRequest } from '../routing/types';
 import type { Snapshot } from '../config/config-store';
-import { peerAddress, splitHostPort } from './headers';
-import { peerOf } from './listener';
-import { forwardToCluster, redirect, reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
-import { serverPath } from './request-path';
+import type { ProxyContext } from '../config/proxy-context';
+import { RESPONSE_FLAGS } from '../exchange/record';
+import { Responder } from '../exchange/responder';
+import { splitHostPort } from '../message/headers';
+import { serverPath } from '../message/request-path';
+import type { RouteRequest } from '../routing/types';
+import { peerOf } from '../tls/peer-identity';
+import { checkPolicy, forwardToCluster } from './pipeline';
 
 export class GatewayHandler {
-  constructor(
-    private readonly ctx: ProxyContext,
-    private readonly filters: readonly RequestFilter[] = [],
-  ) {}
+  constructor(private readonly ctx: ProxyContext) {}
 
   /** The request handler of the gateway listener configured on `listenerPort`. */
   forPort(listenerPort: number): (req: IncomingMessage, res: ServerResponse) => void {
@@ -24,27 +25,27 @@ export class GatewayHandler {
 
   private handle(listenerPort: number, req: IncomingMessage, res: ServerResponse): void {
     const { ctx } = this;
-    const traffic = ctx.stats.gateway;
-    traffic.requests++;
+    const responder = new Responder(ctx, 'gateway', req, res);
     const snapshot = ctx.store.current!;
     // First: an absolute-form target's authority replaces Host.
     const path = serverPath(req);
     const hp = path === undefined ? undefined : splitHostPort(req.headers.host ?? '');
-    if (hp === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
+    if (hp === undefined) return responder.error('WEFT_ERR_BAD_TARGET', RESPONSE_FLAGS.downstreamProtocolError, true);
     const peer = peerOf(req);
     const scheme = peer.encrypted ? 'https' : 'http';
     const edge: RouteRequest = { method: req.method ?? 'GET', path: path!, headers: req.headers, scheme, host: hp.host, port: listenerPort };
-    const address = peerAddress(req.socket.remoteAddress);
-    if (this.filters.length === 0) return this.route(snapshot, req, res, edge, address);
-    runFilters(this.filters, req, res, { listener: 'gateway', peer, peerAddress: address, snapshot }, traffic, () => this.route(snapshot, req, res, edge, address));
+    const policy = snapshot.policy.gateway;
+    if (policy.empty) return this.route(snapshot, req, responder, edge);
+    checkPolicy(ctx, policy, { listener: 'gateway', peer, peerAddress: responder.record.peerAddress, port: listenerPort, http: { req, path: edge.path } }, responder, () =>
+      this.route(snapshot, req, responder, edge),
+    );
   }
 
-  private route(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, edge: RouteRequest, address: string): void {
+  private route(snapshot: Snapshot, req: IncomingMessage, responder: Responder, edge: RouteRequest): void {
     const { ctx } = this;
-    const traffic = ctx.stats.gateway;
     const scheme = edge.scheme;
     const gw = snapshot.routes.gateway(edge);
-    if (gw === undefined) return reply(traffic, res, 'WEFT_ERR_GATEWAY_NO_ROUTE');
+    if (gw === undefined) return responder.error('WEFT_ERR_GATEWAY_NO_ROUTE', RESPONSE_FLAGS.noRoute);
     const ahp = splitHostPort(gw.authority);
     const inner: RouteRequest = {
       method: edge.method,
@@ -55,10 +56,10 @@ export class GatewayHandler {
       port: gw.target.listener.port,
     };
     const decision = snapshot.routes.route(gw.target, inner, ctx.random());
-    if (decision === undefined) return reply(traffic, res, 'WEFT_ERR_NO_ROUTE');
-    if (decision.kind === 'redirect') return redirect(traffic, res, decision);
-    forwardToCluster(ctx, snapshot, req, res, traffic, decision, {
-      peerAddress: address,
+    if (decision === undefined) return responder.error('WEFT_ERR_NO_ROUTE', RESPONSE_FLAGS.noRoute);
+    if (decision.kind === 'redirect') return responder.redirect(decision.status, decision.location);
+    forwardToCluster(ctx, snapshot, req, responder, decision, {
+      peerAddress: responder.record.peerAddress,
       trustedHops: ctx.trustedHops,
       proto: scheme,
       stripProxyAuthorization: false,

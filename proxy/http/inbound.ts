@@ -2,19 +2,25 @@
  * The inbound listener: peers (other sidecars, or anything when TLS is off) -> the local app.
  * Which app port a request is for comes from `x-weft-target-port` when the node has several
  * listeners, and that header is believed only from a peer that proved a mesh identity (mTLS).
- * Every `x-weft-*` header is removed before the app sees the request.
+ * Every request passes the node's compiled inbound policy before it reaches the app, and every
+ * `x-weft-*` header is removed before the app sees it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 import { H1Upstream } from '../cluster/h1-upstream';
 import { H2Upstream, type Upstream } from '../cluster/h2-upstream';
-import { Exchange } from './forward';
-import { boundedTimeout } from './grpc';
-import { peerAddress, upstreamRequestHeaders } from './headers';
-import { peerOf, upgradeHeadOf, type PeerIdentity } from './listener';
 import type { Snapshot } from '../config/config-store';
-import { reply, runFilters, type ProxyContext, type RequestFilter } from './pipeline';
-import { serverPath } from './request-path';
+import type { ProxyContext } from '../config/proxy-context';
+import { upstreamDispatch } from '../exchange/attempt';
+import { RESPONSE_FLAGS } from '../exchange/record';
+import { requestBody, upgradeHeadOf } from '../exchange/respond';
+import { Responder } from '../exchange/responder';
+import { ProxyRequest, type Dispatch } from '../exchange/stack';
+import { boundedTimeout } from '../message/grpc';
+import { upstreamRequestHeaders } from '../message/headers';
+import { serverPath } from '../message/request-path';
+import { peerOf, type PeerIdentity } from '../tls/peer-identity';
+import { checkPolicy } from './pipeline';
 
 /** The app port speaks HTTP/2 (cleartext, prior knowledge) when its listener is http2 or grpc. */
 const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
@@ -22,62 +28,67 @@ const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
 /** Connections to one app port at most (Envoy's default circuit-breaker limit). */
 const APP_MAX_CONNECTIONS = 1024;
 
+type InboundPort = Snapshot['inboundPorts'][number];
+
 export class InboundHandler {
   /** One keep-alive pool per app port and protocol, kept for the sidecar's lifetime. */
   private readonly appPools = new Map<number, H1Upstream>();
   private readonly h2AppPools = new Map<number, H2Upstream>();
+  /** Each pool's bottom dispatch, made once. */
+  private readonly dispatches = new WeakMap<Upstream, Dispatch>();
 
   constructor(
     private readonly ctx: ProxyContext,
     private readonly appHost: string,
-    private readonly filters: readonly RequestFilter[] = [],
   ) {}
 
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const { ctx } = this;
-    const traffic = ctx.stats.inbound;
-    traffic.requests++;
+    const responder = new Responder(ctx, 'inbound', req, res);
     const snapshot = ctx.store.current!;
     const ports = snapshot.inboundPorts;
-    if (ports.length === 0) return reply(traffic, res, 'WEFT_ERR_NO_ROUTE');
+    if (ports.length === 0) return responder.error('WEFT_ERR_NO_ROUTE', RESPONSE_FLAGS.noRoute);
     const peer = peerOf(req);
     let target = ports[0];
     const asked = peer.authenticated ? req.headers[CONTROL_HEADERS.targetPort] : undefined;
     if (asked !== undefined) {
       const wanted = Number(asked);
       const found = ports.find((p) => p.listenerPort === wanted);
-      if (found === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET');
+      if (found === undefined) return responder.error('WEFT_ERR_BAD_TARGET', RESPONSE_FLAGS.noRoute);
       target = found;
     }
     const path = serverPath(req);
-    if (path === undefined) return reply(traffic, res, 'WEFT_ERR_BAD_TARGET', true);
-    const address = peerAddress(req.socket.remoteAddress);
-    if (this.filters.length === 0) return this.forward(req, res, path, target, peer, address);
-    runFilters(this.filters, req, res, { listener: 'inbound', peer, peerAddress: address, snapshot }, traffic, () => this.forward(req, res, path, target, peer, address));
+    if (path === undefined) return responder.error('WEFT_ERR_BAD_TARGET', RESPONSE_FLAGS.downstreamProtocolError, true);
+    const policy = snapshot.policy.inbound;
+    if (policy.empty) return this.forward(req, responder, path, target, peer);
+    checkPolicy(ctx, policy, { listener: 'inbound', peer, peerAddress: responder.record.peerAddress, port: target.listenerPort, http: { req, path } }, responder, () =>
+      this.forward(req, responder, path, target, peer),
+    );
   };
 
-  private forward(req: IncomingMessage, res: ServerResponse, path: string, target: Snapshot['inboundPorts'][number], peer: PeerIdentity, address: string): void {
+  private forward(req: IncomingMessage, responder: Responder, path: string, target: InboundPort, peer: PeerIdentity): void {
     const { ctx } = this;
     const listener = target.listener;
     const headers = upstreamRequestHeaders(req, req.headers.host ?? `${this.appHost}:${target.appPort}`, {
-      peerAddress: address,
+      peerAddress: responder.record.peerAddress,
       // Another sidecar's forwarding chain is as trustworthy as the sidecar itself.
       trustedHops: peer.authenticated ? Infinity : ctx.trustedHops,
       proto: peer.encrypted ? 'https' : 'http',
       stripProxyAuthorization: false,
     });
-    new Exchange(req, res, {
-      traffic: ctx.stats.inbound,
-      cluster: undefined,
-      endpoint: undefined,
-      responseOps: undefined,
-      stripResponseControl: true,
-      connectErrorCode: 'WEFT_ERR_APP_UNREACHABLE',
+    const record = responder.record;
+    record.requestId = headers['x-request-id'] as string;
+    const upgrade = upgradeHeadOf(req) !== undefined ? (req.headers.upgrade as string | undefined) : undefined;
+    const request = new ProxyRequest(req.method ?? 'GET', path, headers, requestBody(req), upgrade, { headers: req.headers, sourceIp: record.peerAddress }, record);
+    responder.forward(this.dispatchTo(this.upstream(listener?.protocol, target.appPort, upgrade !== undefined)), request, {
       timeoutMs: boundedTimeout(target.timeoutMs, req.headers),
+      responseTimeoutMs: 0,
+      responseOps: undefined,
+      stripControl: true,
+      connectErrorCode: 'WEFT_ERR_APP_UNREACHABLE',
+      tunnelIdleMs: listener?.timeout.idleMs ?? 0,
       maxBodyBytes: ctx.maxBodyBytes,
-      draining: ctx.draining,
-      tunnelIdleMs: listener?.timeout.idleMs,
-    }).start(this.upstream(listener?.protocol, target.appPort, upgradeHeadOf(req) !== undefined), path, headers);
+    });
   }
 
   async close(force = false): Promise<void> {
@@ -85,6 +96,15 @@ export class InboundHandler {
     this.appPools.clear();
     this.h2AppPools.clear();
     await Promise.all(pools.map((p) => (force ? p.destroy() : p.close()).catch(() => undefined)));
+  }
+
+  private dispatchTo(upstream: Upstream): Dispatch {
+    let dispatch = this.dispatches.get(upstream);
+    if (dispatch === undefined) {
+      dispatch = upstreamDispatch(upstream);
+      this.dispatches.set(upstream, dispatch);
+    }
+    return dispatch;
   }
 
   /** The app port's upstream in its listener's protocol (upgrades stay HTTP/1.1). */

@@ -34,40 +34,20 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ConnectionDivert } from '../tcp/divert';
-import type { WeftErrorCode } from '../errors';
+import { WEFT_ERRORS, type WeftErrorCode } from '../errors';
+import { CompletionRecord, RESPONSE_FLAGS, type ListenerKind, type RecordSink } from '../exchange/record';
+import { linkRequest } from '../exchange/respond';
+import { Responder, type ResponderContext } from '../exchange/responder';
 import { H1Connection, SERVER_KEEP_ALIVE_MS, type H1Request, type H1Response, type H1ServerOptions } from '../h1/server-connection';
-import { linkRequest, sendProxyError } from './respond';
+import { peerAddress } from '../message/headers';
 import { newListenerStats, type ListenerStats, type SidecarStats } from '../stats';
+import { peerOfSocket, setPeer } from '../tls/peer-identity';
 import { MESH_TLS_CIPHERS, sansAccepted, type ServerTlsRuntime } from '../tls/tls-options';
 import { uriSans } from '../tls/certificate-provider';
 
-/** What a connection proved about its peer. */
-export interface PeerIdentity {
-  /** The peer presented a client certificate that the trust bundle verified. */
-  authenticated: boolean;
-  /** The client certificate's SPIFFE id (first URI SAN), when authenticated. */
-  principal: string | undefined;
-  encrypted: boolean;
-}
-
-const PLAINTEXT: PeerIdentity = Object.freeze({ authenticated: false, principal: undefined, encrypted: false });
-const kPeer = Symbol('weft.peer');
 /** The TLS a connection was accepted under (null: none), so a rotation can retire it. */
 const kAcceptedTls = Symbol('weft.acceptedTls');
 type Tagged = { [kAcceptedTls]?: ServerTlsRuntime | null };
-
-/** The identity established for the connection a request arrived on. */
-export function peerOf(req: IncomingMessage): PeerIdentity {
-  return (req.socket as Socket & { [kPeer]?: PeerIdentity })[kPeer] ?? PLAINTEXT;
-}
-
-/**
- * For an upgrade request (WebSocket...), the bytes the client sent after the request head;
- * undefined for every other request.
- */
-export function upgradeHeadOf(req: IncomingMessage): Buffer | undefined {
-  return (req as unknown as Partial<H1Request>).upgradeHead;
-}
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -104,6 +84,10 @@ export interface ListenerLimits {
 
 export interface ListenerOptions {
   name: string;
+  /** Which kind of listener, for completion records and counters. */
+  kind: ListenerKind;
+  /** Where the completion records of requests refused here go. */
+  complete: RecordSink;
   host: string;
   port: number;
   limits: ListenerLimits;
@@ -155,7 +139,7 @@ export class Listener {
       // provide the members it uses (see proxy/h1/server-connection.ts).
       onRequest: (req: H1Request, res: H1Response) => this.admit(req as unknown as IncomingMessage, res as unknown as ServerResponse),
       onConnect: onConnect ? (req: H1Request, socket: Socket, head: Buffer) => onConnect(req as unknown as IncomingMessage, socket, head) : undefined,
-      onClientError: () => this.opts.stats.clientErrors++,
+      onClientError: (code: WeftErrorCode, socket: Socket) => this.clientError(code, socket),
       onInternalError: (err: unknown) => this.opts.onInternalError(err, this.opts.name),
       draining: () => this.draining_,
       onClose: (conn: H1Connection) => this.h1.delete(conn),
@@ -402,7 +386,7 @@ export class Listener {
       return;
     }
     const principal = cert ? uriSans(cert.subjectaltname)[0] : undefined;
-    (socket as TLSSocket & { [kPeer]?: PeerIdentity })[kPeer] = { authenticated: tls.mutual && socket.authorized, principal, encrypted: true };
+    setPeer(socket, { authenticated: tls.mutual && socket.authorized, principal, encrypted: true });
     (socket as TLSSocket & Tagged)[kAcceptedTls] = tls;
     this.track(socket);
     const alpnH2 = socket.alpnProtocol === 'h2';
@@ -440,11 +424,11 @@ export class Listener {
     if (headers.host === undefined) {
       const authority = headers[':authority'];
       // RFC 9113 §8.3.1: a request without authority has no target this proxy could route.
-      if (authority === undefined) return this.refuse(s, 'WEFT_ERR_BAD_REQUEST');
+      if (authority === undefined) return this.refuse(r, s, 'WEFT_ERR_BAD_REQUEST');
       headers.host = authority;
     }
     // Extended CONNECT (RFC 8441) and CONNECT tunnels are not offered over HTTP/2.
-    if (req.method === 'CONNECT') return this.refuse(s, 'WEFT_ERR_BAD_REQUEST');
+    if (req.method === 'CONNECT') return this.refuse(r, s, 'WEFT_ERR_BAD_REQUEST');
     this.admit(r, s, expectsContinue ? () => res.writeContinue() : undefined);
   }
 
@@ -452,19 +436,34 @@ export class Listener {
   private admit(req: IncomingMessage, res: ServerResponse, sendContinue?: () => void): void {
     const { limits } = this.opts;
     if (this.draining_) res.shouldKeepAlive = false;
-    if (req.rawHeaders.length > limits.maxHeaders * 2) return this.refuse(res, 'WEFT_ERR_REQUEST_HEADERS_TOO_LARGE');
+    if (req.rawHeaders.length > limits.maxHeaders * 2) return this.refuse(req, res, 'WEFT_ERR_REQUEST_HEADERS_TOO_LARGE');
     if (limits.maxBodyBytes > 0) {
       const cl = req.headers['content-length'];
-      if (cl !== undefined && Number(cl) > limits.maxBodyBytes) return this.refuse(res, 'WEFT_ERR_REQUEST_BODY_TOO_LARGE');
+      if (cl !== undefined && Number(cl) > limits.maxBodyBytes) return this.refuse(req, res, 'WEFT_ERR_REQUEST_BODY_TOO_LARGE');
     }
     sendContinue?.();
     this.opts.onRequest(req, res);
   }
 
   /** A refusal before the body was read: the connection cannot be reused. */
-  private refuse(res: ServerResponse, code: WeftErrorCode): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, code: WeftErrorCode): void {
     this.opts.stats.clientErrors++;
-    sendProxyError(res, code, true);
+    new Responder(this.responderContext, this.opts.kind, req, res).error(code, RESPONSE_FLAGS.downstreamProtocolError, true);
+  }
+
+  /** A request the HTTP/1.1 parser refused (answered by the connection itself): counted and recorded. */
+  private clientError(code: WeftErrorCode, socket: Socket): void {
+    this.opts.stats.clientErrors++;
+    const record = new CompletionRecord('http', this.opts.kind, peerAddress(socket.remoteAddress), peerOfSocket(socket));
+    record.protocol = 'HTTP/1.1';
+    record.status = WEFT_ERRORS[code].status;
+    record.errorCode = code;
+    record.flag(RESPONSE_FLAGS.downstreamProtocolError);
+    this.opts.complete(record);
+  }
+
+  private get responderContext(): ResponderContext {
+    return { stats: this.opts.stats, complete: this.opts.complete, draining: () => this.draining_ };
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * The seam between the sidecar's listeners (proxy/http) and its routing logic (proxy/routing,
- * proxy/balancer). Listeners turn a request into a {@link RouteRequest}; the route table answers
- * with a decision; the cluster's balancer picks an endpoint. Everything here is synchronous and
- * allocation-light because it runs on every request.
+ * The seam between the sidecar's listeners (proxy/http) and its routing logic: listeners turn a
+ * request into a {@link RouteRequest}, the route table answers with a decision, and the decision's
+ * cluster then picks an endpoint. Everything here is synchronous and allocation-light because it
+ * runs on every request.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayRoute, HttpRoute, GrpcRoute, OutboundListener, OutboundService, TcpRoute } from '../contracts/node-config';
@@ -44,32 +44,4 @@ export interface RouteTable {
   routeTcp(target: OutboundTarget, random: number): { route: TcpRoute; cluster: string } | undefined;
   /** Gateway nodes: the first matching gateway route, with the path and authority after rewrite. */
   gateway(req: RouteRequest): { route: GatewayRoute; path: string; authority: string; target: OutboundTarget } | undefined;
-}
-
-/** A concrete upstream address of a cluster, as the balancer sees it. */
-export interface Endpoint {
-  /** Stable id (Cloud Map instance id, or `address:port`). */
-  id: string;
-  address: string;
-  port: number;
-  zone: string | undefined;
-  /** Relative weight, ≥ 1. */
-  weight: number;
-  /** False while ejected by outlier detection or failing active health checks. */
-  healthy: boolean;
-  /** Requests in flight to this endpoint (maintained by the caller; read by LEAST_REQUEST). */
-  active: number;
-}
-
-/** What a balancer may look at when choosing (consistent hashing needs the request). */
-export interface PickContext {
-  headers: IncomingHttpHeaders;
-  sourceIp: string;
-}
-
-export interface Balancer {
-  /** Replaces the endpoint set (after discovery or health changes). */
-  update(endpoints: readonly Endpoint[]): void;
-  /** Chooses an endpoint; undefined when the set is empty. Panic mode applies below 50% healthy. */
-  pick(ctx: PickContext): Endpoint | undefined;
 }

@@ -14,9 +14,10 @@
  */
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/config-store';
-import type { ProxyContext } from '../http/pipeline';
-import { looksLikeTls } from '../transparent/client-hello';
-import { originalDestination, type OriginalDestination } from '../transparent/original-dst';
+import type { ProxyContext } from '../config/proxy-context';
+import { peerOfSocket } from '../tls/peer-identity';
+import { looksLikeTls } from './client-hello';
+import { originalDestination, type OriginalDestination } from './original-dst';
 import { looksLikeHttp, type ConnectionDivert } from './divert';
 import type { TcpProxy } from './tcp-proxy';
 
@@ -51,8 +52,8 @@ export class InboundTcp implements ConnectionDivert {
     if (snapshot.inboundTls !== undefined) return false;
     const byDst = dst === undefined ? undefined : this.byPort(snapshot, dst.port);
     if (byDst === 'http') return false;
-    if (byDst !== undefined) return this.forward(socket, byDst, Buffer.alloc(0));
-    if (onlyTcp && tcp.length === 1) return this.forward(socket, tcp[0], Buffer.alloc(0));
+    if (byDst !== undefined) return this.forward(snapshot, socket, byDst, EMPTY);
+    if (onlyTcp && tcp.length === 1) return this.forward(snapshot, socket, tcp[0], EMPTY);
     return false;
   }
 
@@ -68,12 +69,12 @@ export class InboundTcp implements ConnectionDivert {
     const dst = this.dst.get(raw);
     const byDst = dst === undefined ? undefined : this.byPort(snapshot, dst.port);
     if (byDst === 'http') return false;
-    if (byDst !== undefined) return this.forward(socket, byDst, first);
+    if (byDst !== undefined) return this.forward(snapshot, socket, byDst, first);
     if (tcp.length > 1) {
-      this.proxy.refuse(socket, 'WEFT_ERR_TCP_LISTENER_AMBIGUOUS', { listener: 'inbound', tcpListeners: tcp.map((p) => p.listenerPort) });
+      this.proxy.refuse(socket, this.proxy.begin(socket, 'inbound'), 'WEFT_ERR_TCP_LISTENER_AMBIGUOUS', { listener: 'inbound', tcpListeners: tcp.map((p) => p.listenerPort) });
       return true;
     }
-    return this.forward(socket, tcp[0], first);
+    return this.forward(snapshot, socket, tcp[0], first);
   }
 
   /** The listener a redirected connection was meant for, by its original port. */
@@ -83,9 +84,31 @@ export class InboundTcp implements ConnectionDivert {
     return snapshot.inboundPorts.some((p) => p.listenerPort === port || p.appPort === port) ? 'http' : undefined;
   }
 
-  private forward(socket: Socket, port: TcpPort, head: Buffer): true {
-    this.ctx.stats.inbound.requests++;
-    this.proxy.toAddress(socket, this.appHost, port.appPort, head, { connectTimeoutMs: CONNECT_TIMEOUT_MS, idleTimeoutMs: port.idleMs }, 'WEFT_ERR_APP_UNREACHABLE', { listener: 'inbound', port: port.listenerPort });
+  /** Joins the connection to the app port, once the node's inbound policy (what a connection shows of it) allows it. */
+  private forward(snapshot: Snapshot, socket: Socket, port: TcpPort, head: Buffer): true {
+    const record = this.proxy.begin(socket, 'inbound');
+    const where = { listener: 'inbound', port: port.listenerPort };
+    const join = (): void =>
+      this.proxy.toAddress(socket, record, this.appHost, port.appPort, head, { connectTimeoutMs: CONNECT_TIMEOUT_MS, idleTimeoutMs: port.idleMs }, 'WEFT_ERR_APP_UNREACHABLE', where);
+    const policy = snapshot.policy.inbound;
+    if (policy.empty) {
+      join();
+      return true;
+    }
+    const deny = (reason: string): void => this.proxy.refuse(socket, record, 'WEFT_ERR_POLICY_DENIED', { ...where, reason });
+    const decide = (refusal: { code: string } | undefined): void => {
+      if (refusal !== undefined) deny(refusal.code);
+      else if (socket.destroyed) deny('the peer closed while its connection was judged');
+      else join();
+    };
+    socket.pause();
+    try {
+      const result = policy.evaluate({ listener: 'inbound', peer: peerOfSocket(socket), peerAddress: record.peerAddress, port: port.listenerPort, http: undefined });
+      if (result instanceof Promise) result.then(decide, (err: Error) => deny(`policy check failed: ${err.message}`));
+      else decide(result);
+    } catch (err) {
+      deny(`policy check failed: ${(err as Error).message}`);
+    }
     return true;
   }
 
@@ -105,3 +128,5 @@ export class InboundTcp implements ConnectionDivert {
     return plan;
   }
 }
+
+const EMPTY = Buffer.alloc(0);

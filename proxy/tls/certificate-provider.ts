@@ -8,7 +8,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CERTIFICATE_FILES } from '../contracts/mesh-layout';
-import { watchDirectory, type FileWatch } from '../config/file-watch';
+import { watchDirectory, type FileWatch } from '../sources/file-watch';
 import { WeftError } from '../errors';
 import type { Logger } from '../log';
 import { createSecretsManagerClient } from '../aws/clients';

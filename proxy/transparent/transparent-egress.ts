@@ -12,15 +12,15 @@
  */
 import type { Socket } from 'node:net';
 import type { Snapshot } from '../config/config-store';
-import type { ProxyContext } from '../http/pipeline';
+import type { ProxyContext } from '../config/proxy-context';
+import type { TunnelLimits } from '../cluster/tunnel';
+import type { CompletionRecord } from '../exchange/record';
 import type { OutboundTarget } from '../routing/types';
 import { looksLikeHttp, type ConnectionDivert } from '../tcp/divert';
 import type { TcpProxy } from '../tcp/tcp-proxy';
-import { looksLikeTls, parseClientHello } from './client-hello';
-import { originalDestination, originalDstAvailable, originalDstUnavailableReason, type OriginalDestination } from './original-dst';
+import { looksLikeTls, parseClientHello } from '../tcp/client-hello';
+import { originalDestination, originalDstAvailable, originalDstUnavailableReason, type OriginalDestination } from '../tcp/original-dst';
 
-/** Timeouts of connections passed through to destinations outside the mesh. */
-const PASSTHROUGH = { connectTimeoutMs: 10_000, idleTimeoutMs: 3_600_000 };
 const HTTPS_PORT = 443;
 
 type PortTarget = OutboundTarget | 'ambiguous';
@@ -44,6 +44,8 @@ export class TransparentEgress implements ConnectionDivert {
     private readonly proxy: TcpProxy,
     /** How long a client may take to send a complete ClientHello. */
     private readonly helloTimeoutMs: number,
+    /** Connect and idle limits of connections passed through to destinations outside the mesh. */
+    private readonly passthrough: TunnelLimits,
   ) {}
 
   onAccept(socket: Socket): boolean {
@@ -55,16 +57,15 @@ export class TransparentEgress implements ConnectionDivert {
     // A mesh TCP service port: join at once, so protocols where the server speaks first work.
     const target = this.tcpTarget(snapshot, dst.port);
     if (target === undefined || target === 'ambiguous') return false;
-    this.ctx.stats.egress.requests++;
-    this.proxy.toTarget(socket, snapshot, target, Buffer.alloc(0), { listener: 'egress', destination: `${dst.address}:${dst.port}` });
+    this.proxy.toTarget(socket, this.proxy.begin(socket, 'egress'), snapshot, target, Buffer.alloc(0), { listener: 'egress', destination: `${dst.address}:${dst.port}` });
     return true;
   }
 
   onFirstBytes(socket: Socket, first: Buffer): boolean {
     if (looksLikeHttp(first)) return false;
-    this.ctx.stats.egress.requests++;
-    if (looksLikeTls(first)) this.readClientHello(socket, first);
-    else this.plainTcp(socket, first);
+    const record = this.proxy.begin(socket, 'egress');
+    if (looksLikeTls(first)) this.readClientHello(socket, record, first);
+    else this.plainTcp(socket, record, first);
     return true;
   }
 
@@ -73,7 +74,7 @@ export class TransparentEgress implements ConnectionDivert {
   }
 
   /** Buffers until the ClientHello is complete, then routes by its server name. */
-  private readClientHello(socket: Socket, first: Buffer): void {
+  private readClientHello(socket: Socket, record: CompletionRecord, first: Buffer): void {
     let data = first;
     const decide = (): void => {
       const hello = parseClientHello(data);
@@ -82,8 +83,8 @@ export class TransparentEgress implements ConnectionDivert {
       socket.setTimeout(0);
       socket.pause();
       // Bytes that start like TLS but are not a ClientHello are some other protocol.
-      if (hello.kind === 'invalid' || hello.serverName === undefined) this.plainTcp(socket, data);
-      else this.bySni(socket, hello.serverName, data);
+      if (hello.kind === 'invalid' || hello.serverName === undefined) this.plainTcp(socket, record, data);
+      else this.bySni(socket, record, hello.serverName, data);
     };
     const more = (chunk: Buffer): void => {
       data = Buffer.concat([data, chunk]);
@@ -97,27 +98,27 @@ export class TransparentEgress implements ConnectionDivert {
     decide();
   }
 
-  private bySni(socket: Socket, serverName: string, head: Buffer): void {
+  private bySni(socket: Socket, record: CompletionRecord, serverName: string, head: Buffer): void {
     const snapshot = this.ctx.store.current!;
     const dst = this.destination(socket);
     const where = { listener: 'egress', sni: serverName };
     const target = snapshot.routes.outbound(serverName, dst?.port ?? HTTPS_PORT);
-    if (target !== undefined) return this.proxy.toTarget(socket, snapshot, target, head, where);
+    if (target !== undefined) return this.proxy.toTarget(socket, record, snapshot, target, head, where);
     if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
       this.ctx.stats.egressDenied++;
-      return this.proxy.refuse(socket, 'WEFT_ERR_EGRESS_DENIED', where);
+      return this.proxy.refuse(socket, record, 'WEFT_ERR_EGRESS_DENIED', where);
     }
     this.ctx.stats.egressPassthrough++;
     // The app already resolved the name: its original destination is where it meant to go.
-    if (dst !== undefined) this.proxy.toAddress(socket, dst.address, dst.port, head, PASSTHROUGH, 'WEFT_ERR_UPSTREAM_CONNECT', where);
-    else this.proxy.toAddress(socket, serverName, HTTPS_PORT, head, PASSTHROUGH, 'WEFT_ERR_UPSTREAM_CONNECT', where);
+    if (dst !== undefined) this.proxy.toAddress(socket, record, dst.address, dst.port, head, this.passthrough, 'WEFT_ERR_UPSTREAM_CONNECT', where);
+    else this.proxy.toAddress(socket, record, serverName, HTTPS_PORT, head, this.passthrough, 'WEFT_ERR_UPSTREAM_CONNECT', where);
   }
 
-  private plainTcp(socket: Socket, head: Buffer): void {
+  private plainTcp(socket: Socket, record: CompletionRecord, head: Buffer): void {
     const dst = this.destination(socket);
     if (dst === undefined) {
       const reason = originalDstAvailable() ? 'the connection was not redirected by iptables' : originalDstUnavailableReason();
-      return this.proxy.refuse(socket, 'WEFT_ERR_ORIGINAL_DST_UNAVAILABLE', {
+      return this.proxy.refuse(socket, record, 'WEFT_ERR_ORIGINAL_DST_UNAVAILABLE', {
         listener: 'egress',
         reason,
         hint: 'transparent plain TCP needs the native/original-dst addon; or list the port in the ProxyConfiguration EgressIgnoredPorts',
@@ -126,14 +127,14 @@ export class TransparentEgress implements ConnectionDivert {
     const snapshot = this.ctx.store.current!;
     const where = { listener: 'egress', destination: `${dst.address}:${dst.port}` };
     const target = this.tcpTarget(snapshot, dst.port);
-    if (target === 'ambiguous') return this.proxy.refuse(socket, 'WEFT_ERR_TCP_LISTENER_AMBIGUOUS', where);
-    if (target !== undefined) return this.proxy.toTarget(socket, snapshot, target, head, where);
+    if (target === 'ambiguous') return this.proxy.refuse(socket, record, 'WEFT_ERR_TCP_LISTENER_AMBIGUOUS', where);
+    if (target !== undefined) return this.proxy.toTarget(socket, record, snapshot, target, head, where);
     if (snapshot.config.mesh.egressFilter !== 'ALLOW_ALL') {
       this.ctx.stats.egressDenied++;
-      return this.proxy.refuse(socket, 'WEFT_ERR_EGRESS_DENIED', where);
+      return this.proxy.refuse(socket, record, 'WEFT_ERR_EGRESS_DENIED', where);
     }
     this.ctx.stats.egressPassthrough++;
-    this.proxy.toAddress(socket, dst.address, dst.port, head, PASSTHROUGH, 'WEFT_ERR_UPSTREAM_CONNECT', where);
+    this.proxy.toAddress(socket, record, dst.address, dst.port, head, this.passthrough, 'WEFT_ERR_UPSTREAM_CONNECT', where);
   }
 
   /** The mesh's TCP service listener on `port`, when exactly one service has one there. */

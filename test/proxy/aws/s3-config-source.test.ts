@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, NoSuchKey, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockSdk } from './sdk-mock';
-import { CONFIG_UNREADABLE as FILE_CONFIG_UNREADABLE } from '../../../proxy/config/config-source';
+import { CONFIG_UNREADABLE as FILE_CONFIG_UNREADABLE } from '../../../proxy/sources/config-source';
 import { CONFIG_LOCATION_INVALID, CONFIG_UNREADABLE, createS3ConfigSource, S3ConfigSource } from '../../../proxy/aws/s3-config-source';
 import { ConfigStore } from '../../../proxy/config/config-store';
 import { sealNodeConfig } from '../../../proxy/contracts';

@@ -1,10 +1,13 @@
 import { type ContractError, LoadBalancerSchema } from '../../../proxy/contracts';
 import { BALANCER_INVALID, createBalancer } from '../../../proxy/balancer';
-import type { Balancer, Endpoint, PickContext } from '../../../proxy/routing/types';
+import type { Balancer, PickContext } from '../../../proxy/balancer/balancer';
+import { UNHEALTHY_DISCOVERY, type Endpoint } from '../../../proxy/endpoints/endpoint';
 import { seededRandom as seeded } from '../../seeded-random';
 
-function ep(id: string, opts: Partial<Endpoint> = {}): Endpoint {
-  return { id, address: '127.0.0.1', port: 9000, zone: undefined, weight: 1, healthy: true, active: 0, ...opts };
+/** `healthy: false` sets the discovery bit; `health` sets bits directly. */
+function ep(id: string, opts: Partial<Endpoint> & { healthy?: boolean } = {}): Endpoint {
+  const { healthy = true, ...rest } = opts;
+  return { id, address: '127.0.0.1', port: 9000, zone: undefined, weight: 1, health: healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0, ...rest };
 }
 
 const ctx: PickContext = { headers: {}, sourceIp: '' };

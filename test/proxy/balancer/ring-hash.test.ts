@@ -1,10 +1,13 @@
 import { LoadBalancerSchema } from '../../../proxy/contracts';
 import { createBalancer, hashString } from '../../../proxy/balancer';
 import { type RingHashBalancer } from '../../../proxy/balancer/ring-hash';
-import type { Balancer, Endpoint, PickContext } from '../../../proxy/routing/types';
+import type { Balancer, PickContext } from '../../../proxy/balancer/balancer';
+import { UNHEALTHY_DISCOVERY, type Endpoint } from '../../../proxy/endpoints/endpoint';
 
-function ep(id: string, opts: Partial<Endpoint> = {}): Endpoint {
-  return { id, address: '127.0.0.1', port: 9000, zone: undefined, weight: 1, healthy: true, active: 0, ...opts };
+/** `healthy: false` sets the discovery bit; `health` sets bits directly. */
+function ep(id: string, opts: Partial<Endpoint> & { healthy?: boolean } = {}): Endpoint {
+  const { healthy = true, ...rest } = opts;
+  return { id, address: '127.0.0.1', port: 9000, zone: undefined, weight: 1, health: healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0, ...rest };
 }
 
 function endpoints(n: number): Endpoint[] {
@@ -73,7 +76,7 @@ describe('CONSISTENT_HASH', () => {
     const eps = endpoints(6);
     const b = ringBalancer({ header: 'x-user' }, eps);
     const before = owners(b);
-    eps[2].healthy = false;
+    eps[2].health = UNHEALTHY_DISCOVERY;
     b.update(eps);
     const after = owners(b);
     expect(after).not.toContain(eps[2].id);

@@ -3,6 +3,7 @@ import { SERVER_KEEP_ALIVE_MS } from '../../../proxy/h1/server-connection';
 import { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
 import { ClusterSchema, type Cluster } from '../../../proxy/contracts';
 import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
+import { EJECTED, UNHEALTHY_CHECKS, UNHEALTHY_DISCOVERY } from '../../../proxy/endpoints/endpoint';
 
 /** An endpoint source the test drives, as discovery would. */
 class ManualSource implements EndpointSource {
@@ -65,4 +66,48 @@ test('pooled connections to peers idle out before the peer sidecar closes them',
   source.push([ep('i-1', 1001)]);
   expect((short.pool(short.pick({ headers: {}, sourceIp: '127.0.0.1' })!) as H1Upstream).opts.idleTimeoutMs).toBe(2_000);
   await Promise.all([runtime.close(), short.close()]);
+});
+
+describe('endpoint health: one bit per source, none overwrites another', () => {
+  const picks = (runtime: ClusterRuntime, n = 20) => new Set(Array.from({ length: n }, () => runtime.pick({ headers: {}, sourceIp: '127.0.0.1' })!.id));
+
+  test('an ejection survives discovery updates, including discovery calling the endpoint healthy', () => {
+    const source = new ManualSource();
+    const runtime = new ClusterRuntime(cluster, 'k', undefined, source, undefined);
+    source.push([ep('i-1', 1001), ep('i-2', 1002), ep('i-3', 1003)]);
+    const ejected = runtime.currentEndpoints.find((e) => e.id === 'i-2')!;
+    runtime.setHealth(ejected, EJECTED, true);
+    expect(picks(runtime)).toEqual(new Set(['i-1', 'i-3']));
+    source.push([ep('i-1', 1001), ep('i-2', 1002), ep('i-3', 1003)]);
+    expect(ejected.health).toBe(EJECTED);
+    expect(picks(runtime)).toEqual(new Set(['i-1', 'i-3']));
+    expect((runtime.describe().endpoints as { id: string; unhealthy: string[] }[]).find((e) => e.id === 'i-2')!.unhealthy).toEqual(['outlier_ejected']);
+  });
+
+  test('discovery setting and clearing its bit leaves the health-check bit alone', () => {
+    const source = new ManualSource();
+    const runtime = new ClusterRuntime(cluster, 'k', undefined, source, undefined);
+    source.push([ep('i-1', 1001), ep('i-2', 1002), ep('i-3', 1003)]);
+    const e = runtime.currentEndpoints.find((x) => x.id === 'i-3')!;
+    runtime.setHealth(e, UNHEALTHY_CHECKS, true);
+    source.push([ep('i-1', 1001), ep('i-2', 1002), { ...ep('i-3', 1003), healthy: false }]);
+    expect(e.health).toBe(UNHEALTHY_CHECKS | UNHEALTHY_DISCOVERY);
+    source.push([ep('i-1', 1001), ep('i-2', 1002), ep('i-3', 1003)]);
+    expect(e.health).toBe(UNHEALTHY_CHECKS);
+    runtime.setHealth(e, UNHEALTHY_CHECKS, false);
+    expect(e.health).toBe(0);
+    expect(picks(runtime)).toContain('i-3');
+  });
+
+  test('outcomes reach every observer', () => {
+    const source = new ManualSource();
+    const runtime = new ClusterRuntime(cluster, 'k', undefined, source, undefined);
+    source.push([ep('i-1', 1001)]);
+    const seen: string[] = [];
+    runtime.observe((c, o) => seen.push(`${c.name} ${o.endpoint?.id} ${o.status} ${o.failure ?? '-'}`));
+    const e = runtime.currentEndpoints[0];
+    runtime.reportOutcome({ endpoint: e, status: 503, failure: undefined, startedAt: 0, endedAt: 1, responseBytes: 10 });
+    runtime.reportOutcome({ endpoint: e, status: 0, failure: 'connect', startedAt: 1, endedAt: 2, responseBytes: 0 });
+    expect(seen).toEqual(['orders:8080 i-1 503 -', 'orders:8080 i-1 0 connect']);
+  });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sealNodeConfig } from '../../../proxy/contracts';
-import type { ConfigSource } from '../../../proxy/config/config-source';
+import type { ConfigSource } from '../../../proxy/sources/config-source';
 import { ConfigStore } from '../../../proxy/config/config-store';
 import { DiscoveryRouter } from '../../../proxy/endpoints/endpoint-source';
 import type { EndpointSource } from '../../../proxy/endpoints/endpoint-source';

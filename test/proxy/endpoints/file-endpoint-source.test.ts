@@ -12,7 +12,7 @@ const pending: Pending[] = [];
 jest.mock('node:fs/promises', () => ({
   readFile: () => new Promise<string>((resolve) => pending.push({ resolve })),
 }));
-jest.mock('../../../proxy/config/file-watch', () => ({ watchFile: () => ({ close: () => undefined }) }));
+jest.mock('../../../proxy/sources/file-watch', () => ({ watchFile: () => ({ close: () => undefined }) }));
 
 // Imported after the mocks are in place.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,10 +1,9 @@
 /**
  * A bug reached by one connection's bytes ends that connection alone: it is counted, logged once
- * per interval, and every other connection keeps being served. A request filter that throws
- * stands in for the bug (real sockets, a sidecar started in this process to inject it).
+ * per interval, and every other connection keeps being served. A route layer that throws stands
+ * in for the bug (real sockets, a sidecar started in this process to inject it).
  */
-import type { IncomingMessage } from 'node:http';
-import type { RequestFilter } from '../../../proxy/http/pipeline';
+import type { RouteLayerFactory } from '../../../proxy/exchange/stack';
 import { agent, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, type Running, type Upstream } from '../harness';
 import { rawExchange } from './raw-http';
 
@@ -12,12 +11,9 @@ let app: Upstream;
 let sidecar: Running;
 const logged: { level: string; event: string; fields?: Record<string, unknown> }[] = [];
 
-const buggy: RequestFilter = {
-  name: 'buggy',
-  onRequest: (req: IncomingMessage) => {
-    if (req.headers['x-boom']) throw new TypeError('cannot read properties of undefined');
-    return undefined;
-  },
+const buggy: RouteLayerFactory = () => (next) => (req, handler) => {
+  if (req.headers['x-boom']) throw new TypeError('cannot read properties of undefined');
+  next(req, handler);
 };
 
 beforeAll(async () => {
@@ -28,7 +24,7 @@ beforeAll(async () => {
       clusters: [staticCluster('orders:8080', [app.port])],
     }),
     {},
-    { filters: { egress: [buggy] }, logger: { log: (level, event, fields) => logged.push({ level, event, fields }) } },
+    { routeLayers: [buggy], logger: { log: (level, event, fields) => logged.push({ level, event, fields }) } },
   );
 });
 

@@ -61,7 +61,7 @@ function h2get(session: ClientHttp2Session, path: string): Promise<{ status: num
 /*
  * Found in review (crash from peer input, HIGH): an HTTP/1.1 app's response that repeats a field HTTP/2 allows
  * once (content-type, content-length, location, etag, ...) relayed to an HTTP/2 client.
- * Exchange.onHeaders (proxy/http/forward.ts) folds the repeats into an array (toObject) and calls
+ * Responder.onHeaders (proxy/exchange/responder.ts) folds the repeats into an array (toObject) and calls
  * Http2ServerResponse.writeHead, which throws "Header field "content-type" must only have a single
  * value" synchronously. Nothing catches it: the stack is H1Upstream Connection.onBytes -> onHead ->
  * Exchange.onHeaders inside the upstream socket's 'data' listener, so the exception is uncaught

@@ -121,7 +121,7 @@ describe('TCP listeners', () => {
     expect(cluster.stats.active).toBe(1);
     // Quiet from here on: the sidecar closes the tunnel and releases the cluster slot.
     await closed(client);
-    expect(cluster.stats.active).toBe(0);
+    await eventually(() => cluster.stats.active === 0, 'the tunnel releases its cluster slot');
   });
 
   it('joins a TCP-only node at accept, so an app that speaks first is heard', async () => {

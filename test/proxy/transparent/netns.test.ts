@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { sealNodeConfig } from '../../../proxy/contracts';
 import { SIDECAR_UID } from '../../../proxy/contracts/settings';
-import { addonCandidates } from '../../../proxy/transparent/original-dst';
+import { addonCandidates } from '../../../proxy/tcp/original-dst';
 import { eventually, httpRoute, nodeBody, staticCluster, tcpRoute, TIMEOUT } from '../harness';
 import { TestPki } from '../tls/test-pki';
 import { appMeshRules } from './iptables-rules';

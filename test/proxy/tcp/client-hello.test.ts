@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { looksLikeHttp } from '../../../proxy/tcp/divert';
-import { looksLikeTls, parseClientHello } from '../../../proxy/transparent/client-hello';
+import { looksLikeTls, parseClientHello } from '../../../proxy/tcp/client-hello';
 
 /** The ClientHello a real Node TLS client sends (captured by a plain TCP server). */
 async function captureHello(servername: string | undefined): Promise<Buffer> {

@@ -1,4 +1,4 @@
-import { downstreamResponseHeaders, forwardedFor, peerAddress, splitHostPort } from '../../../proxy/http/headers';
+import { downstreamResponseHeaders, forwardedFor, peerAddress, splitHostPort } from '../../../proxy/message/headers';
 
 describe('splitHostPort', () => {
   test.each([

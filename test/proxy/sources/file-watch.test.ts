@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, wr
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileConfigSource } from '../../../proxy/config/config-source';
-import { watchFile } from '../../../proxy/config/file-watch';
+import { FileConfigSource } from '../../../proxy/sources/config-source';
+import { watchFile } from '../../../proxy/sources/file-watch';
 import { eventually } from '../harness';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { normalizePath } from '../../../proxy/http/request-path';
+import { normalizePath } from '../../../proxy/message/request-path';
 import { agent, httpRoute, nodeBody, staticCluster, startUpstream, startWith, type Running, type Upstream } from '../harness';
 
 describe('normalizePath (RFC 3986 dot-segment removal)', () => {

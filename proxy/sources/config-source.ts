@@ -6,8 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { WeftError } from '../errors';
 import { watchFile, type FileWatch } from './file-watch';
-import { createS3ConfigSource } from '../aws/s3-config-source';
-import type { Logger } from '../log';
 
 export const CONFIG_UNREADABLE = 'WEFT_ERR_CONFIG_UNREADABLE';
 
@@ -63,10 +61,4 @@ export class FileConfigSource implements ConfigSource {
   close(): void {
     this.watcher?.close();
   }
-}
-
-/** The source named by the `config` setting: `s3://bucket/key` is polled, anything else is a watched file. */
-export function configSourceFor(location: string, options: { pollMs: number; region: string | undefined; logger: Logger }): ConfigSource {
-  if (location.startsWith('s3://')) return createS3ConfigSource(location, options);
-  return new FileConfigSource(location);
 }

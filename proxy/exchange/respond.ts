@@ -1,16 +1,33 @@
 /**
- * Responses the sidecar writes itself, on any downstream protocol: HTTP/1.1, HTTP/2 (where
+ * The downstream side's adapters: the request body and upgrade bytes whichever protocol carried
+ * the request, and the responses the sidecar writes itself, on any downstream protocol: HTTP/1.1, HTTP/2 (where
  * connection-specific fields such as `connection: close` are illegal), and gRPC, where an error
  * is an HTTP 200 trailers-only response carrying `grpc-status` and `grpc-message`, so gRPC
  * clients see a status instead of a protocol error. Every one carries `x-weft-error`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 import { sendError, WEFT_ERRORS, type WeftErrorCode } from '../errors';
-import { encodeGrpcMessage, grpcStatusFor, isGrpcRequest } from './grpc';
+import { H1Request } from '../h1/server-connection';
+import { encodeGrpcMessage, grpcStatusFor, isGrpcRequest } from '../message/grpc';
 
 const kRequest = Symbol('weft.request');
+
+/**
+ * The request's body stream, or null when it has none: an HTTP/1.1 request carries its body
+ * separately; an HTTP/2 request is its own body stream, and its HEADERS frame says whether one follows.
+ */
+export function requestBody(req: IncomingMessage): Readable | null {
+  if ((req as unknown) instanceof H1Request) return (req as unknown as H1Request).body;
+  return (req as unknown as Http2ServerRequest).stream?.endAfterHeaders === false ? req : null;
+}
+
+/** For an upgrade request (WebSocket...), the bytes the client sent after the request head; undefined for every other request. */
+export function upgradeHeadOf(req: IncomingMessage): Buffer | undefined {
+  return (req as unknown as Partial<H1Request>).upgradeHead;
+}
 
 /** Links an HTTP/2 compatibility response to its request (HTTP/1.1 responses know theirs). */
 export function linkRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {

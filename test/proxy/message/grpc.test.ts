@@ -1,4 +1,4 @@
-import { boundedTimeout, encodeGrpcMessage, grpcStatusFor, grpcTimeoutMs, isGrpcRequest } from '../../../proxy/http/grpc';
+import { boundedTimeout, encodeGrpcMessage, grpcStatusFor, grpcTimeoutMs, isGrpcRequest } from '../../../proxy/message/grpc';
 
 test('grpc-timeout values in every unit, and malformed ones ignored', () => {
   expect(grpcTimeoutMs('2H')).toBe(7_200_000);

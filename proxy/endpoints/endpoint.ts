@@ -1,0 +1,52 @@
+/**
+ * A concrete upstream address of a cluster, as balancers and the data path see it. Its health has
+ * one bit per source, so that no source can overwrite another's verdict: discovery (Cloud Map's
+ * health status), active health checks and outlier ejection each set and clear only their own.
+ * An endpoint is healthy when no bit is set.
+ */
+
+/** Discovery reports the endpoint unhealthy (Cloud Map `UNHEALTHY`). */
+export const UNHEALTHY_DISCOVERY = 1;
+/** Active health checks failed it. */
+export const UNHEALTHY_CHECKS = 2;
+/** Outlier detection ejected it. */
+export const EJECTED = 4;
+export type HealthBit = typeof UNHEALTHY_DISCOVERY | typeof UNHEALTHY_CHECKS | typeof EJECTED;
+
+export interface Endpoint {
+  /** Stable id (Cloud Map instance id, or `address:port`). */
+  id: string;
+  address: string;
+  port: number;
+  zone: string | undefined;
+  /** Relative weight, ≥ 1. */
+  weight: number;
+  /** Health bits (UNHEALTHY_DISCOVERY, UNHEALTHY_CHECKS, EJECTED); 0 is healthy. */
+  health: number;
+  /** Requests in flight to this endpoint (maintained by its cluster; read by LEAST_REQUEST and breakers). */
+  active: number;
+}
+
+/** One address as discovery reports it, before the cluster tracks it. */
+export interface DiscoveredEndpoint {
+  id: string;
+  address: string;
+  port: number;
+  zone: string | undefined;
+  weight: number;
+  /** What discovery says of its health (only the UNHEALTHY_DISCOVERY bit follows it). */
+  healthy: boolean;
+}
+
+export function isHealthy(e: Endpoint): boolean {
+  return e.health === 0;
+}
+
+/** The health bits by name, for the admin endpoint and logs. */
+export function healthReasons(health: number): string[] {
+  const out: string[] = [];
+  if (health & UNHEALTHY_DISCOVERY) out.push('discovery');
+  if (health & UNHEALTHY_CHECKS) out.push('health_checks');
+  if (health & EJECTED) out.push('outlier_ejected');
+  return out;
+}

@@ -1,0 +1,80 @@
+/**
+ * Inbound policy, compiled with the config: what the inbound and gateway listeners check before
+ * anything reaches the app or a route. It is built into each config snapshot beside the route
+ * table and swapped with it on reload, so the next request is judged by the config in force; and
+ * every inbound listener kind passes through it: HTTP/1.1 and HTTP/2 (explicit or transparent),
+ * the gateway, and TCP listeners, which offer only what a connection shows (peer identity,
+ * address, port).
+ *
+ * The node config's authorization, JWT and rate-limit fields compile into checks here as their
+ * enforcement is built; until then the sidecar refuses configs that carry them (fail closed).
+ * Checks can also come from the sidecar's embedder (`SidecarDeps.policy`), built from each config.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { NodeConfig } from '../contracts/node-config';
+import type { Refusal } from '../exchange/responder';
+import type { PeerIdentity } from '../tls/peer-identity';
+
+/** What a check sees of a request, or of a connection (TCP: `http` undefined). */
+export interface PolicyRequest {
+  readonly listener: 'inbound' | 'gateway';
+  readonly peer: PeerIdentity;
+  readonly peerAddress: string;
+  /** The listener port the request is for (the node or gateway listener's port). */
+  readonly port: number;
+  /** The HTTP request, its path normalized; undefined for a TCP connection. */
+  readonly http: { readonly req: IncomingMessage; readonly path: string } | undefined;
+}
+
+export type PolicyResult = Refusal | undefined | Promise<Refusal | undefined>;
+
+/** One compiled check. Synchronous checks cost no promise; asynchronous ones (a JWKS fetch) may return one. */
+export interface PolicyCheck {
+  readonly name: string;
+  check(request: PolicyRequest): PolicyResult;
+}
+
+/** Builds a check from a config (or none), once per snapshot. */
+export type PolicyFactory = (config: NodeConfig, listener: 'inbound' | 'gateway') => PolicyCheck | undefined;
+
+/** The checks of one listener kind, in order; the first refusal wins. */
+export class CompiledPolicy {
+  /** No checks: the listener skips policy altogether. */
+  readonly empty: boolean;
+
+  constructor(private readonly checks: readonly PolicyCheck[]) {
+    this.empty = checks.length === 0;
+  }
+
+  evaluate(request: PolicyRequest): PolicyResult {
+    const checks = this.checks;
+    for (let i = 0; i < checks.length; i++) {
+      const result = checks[i].check(request);
+      if (result instanceof Promise) return result.then((r) => (r !== undefined ? r : this.rest(request, i + 1)));
+      if (result !== undefined) return result;
+    }
+    return undefined;
+  }
+
+  private rest(request: PolicyRequest, from: number): Promise<Refusal | undefined> {
+    return Promise.resolve(new CompiledPolicy(this.checks.slice(from)).evaluate(request));
+  }
+}
+
+export interface CompiledPolicies {
+  inbound: CompiledPolicy;
+  gateway: CompiledPolicy;
+}
+
+/** The policies of a config: the checks its fields compile to, then the embedder's. */
+export function compilePolicies(config: NodeConfig, factories: readonly PolicyFactory[]): CompiledPolicies {
+  const build = (listener: 'inbound' | 'gateway'): CompiledPolicy => {
+    const checks: PolicyCheck[] = [];
+    for (const f of factories) {
+      const check = f(config, listener);
+      if (check !== undefined) checks.push(check);
+    }
+    return new CompiledPolicy(checks);
+  };
+  return { inbound: build('inbound'), gateway: build('gateway') };
+}
