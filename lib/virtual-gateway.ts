@@ -144,7 +144,7 @@ export class VirtualGateway extends VirtualGatewayBase {
     this.registry.add(() => ({ kind: 'VirtualGateway', name: this.virtualGatewayName, meshName: this.mesh.meshName, source, spec }));
   }
 
-  /** Weft: grants a gateway sidecar its config, backends' discovery, certificate and metrics (see VirtualNode.grantSidecar). */
+  /** Weft: grants a gateway sidecar its config, backends' discovery and certificate (see VirtualNode.grantSidecar). */
   grantSidecar(grantee: iam.IGrantable): iam.Grant {
     return grantSidecar(this, this.registry, this.mesh.meshName, this.virtualGatewayName, grantee);
   }

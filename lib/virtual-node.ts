@@ -194,8 +194,8 @@ export class VirtualNode extends VirtualNodeBase {
 
   /**
    * Weft: grants a sidecar of this node what it needs and nothing more: its config and the trust
-   * bundle from S3, DiscoverInstances on its backends' Cloud Map services, its certificate secret,
-   * and PutMetricData in the `Weft` namespace.
+   * bundle from S3, DiscoverInstances on its backends' Cloud Map services, and its certificate
+   * secret.
    */
   grantSidecar(grantee: iam.IGrantable): iam.Grant {
     return grantSidecar(this, this.registry, this.mesh.meshName, this.virtualNodeName, grantee);

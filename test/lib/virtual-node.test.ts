@@ -64,7 +64,7 @@ describe('VirtualNode', () => {
     expect(JSON.stringify(publishProperties(template).NodeConfigs)).toContain('Fn::GetAtt');
   });
 
-  test('grantSidecar: its own config, its backends\' services, metrics in the Weft namespace, no secret without a CA', () => {
+  test('grantSidecar: its own config, its backends\' services, no secret without a CA, nothing for metrics (the sidecar emits none)', () => {
     // GIVEN
     const stack = newStack();
     const mesh = meshIn(stack);
@@ -89,7 +89,6 @@ describe('VirtualNode', () => {
         Resource: '*',
         Condition: { StringEquals: { 'servicediscovery:NamespaceName': ['weft-shop'], 'servicediscovery:ServiceName': ['server-svc'] } },
       },
-      { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Weft' } } },
     ]);
   });
 
