@@ -2,7 +2,7 @@
  * Node configs for the Weft paths, sealed with the same contract code the compiler uses, so the
  * sidecar under test parses exactly what it would in production.
  */
-import { sealNodeConfig, spiffeId, type NodeConfig } from '../proxy/contracts';
+import { meshDefaultRetryPolicy, sealNodeConfig, spiffeId, type NodeConfig } from '../proxy/contracts';
 import { BENCH_MESH, BENCH_TRUST_DOMAIN } from './certs';
 
 /** The virtual service the app calls through the egress listener (the Host header). */
@@ -10,9 +10,9 @@ export const BENCH_SERVICE = 'app.bench.local';
 /** The port of that virtual service as the app sees it. */
 export const BENCH_SERVICE_PORT = 80;
 
-// What the compiler writes for a route without its own policy (App Mesh defaults).
+// What the compiler writes for a route without its own policy or timeout.
 const ROUTE_DEFAULTS = {
-  retryPolicy: { maxRetries: 2, perTryTimeoutMs: 15_000, httpRetryEvents: ['gateway-error' as const], tcpRetryEvents: ['connection-error' as const] },
+  retryPolicy: meshDefaultRetryPolicy('http', 15_000),
   timeout: { perRequestMs: 15_000, idleMs: 300_000 },
 };
 

@@ -5,7 +5,11 @@
  * - order-service v1 (stable, 90 %) and v2 (canary, 10 %); requests with `x-canary: true` go to v2.
  * - 3 retries of 2 s each inside a 10 s request timeout; DROP_ALL egress.
  * - mTLS STRICT between sidecars with SPIFFE identities from a short-lived Private CA.
- * - An authorization policy: only the gateway may call the order service, and only GET and POST.
+ *
+ * The retry policies, health checks, outlier detection and access logs are carried in the node
+ * configs but not applied by the sidecar yet, so `cdk synth` warns about each (docs/sidecar.md,
+ * "Not built yet"). Authorization, JWT and rate limits are refused until the sidecar enforces
+ * them, so the example has none.
  *
  * Synthesizes offline (`npx cdk synth`): no lookups, no credentials, no Docker (the sidecar image
  * is built only when the stack is published).
@@ -16,7 +20,6 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { spiffeId } from '../proxy/contracts';
 import * as weft from '../lib';
 
 const MESH = 'shop';
@@ -38,18 +41,12 @@ export class OrderServiceStack extends cdk.Stack {
       certificateAuthority: weft.MeshCertificateAuthority.shortLived(),
       clusters: [cluster],
     });
-    const trustDomain = this.mesh.trustDomain;
 
     // Sidecars present their mesh identity and require the caller's (mTLS STRICT).
     const mtls: weft.ListenerTlsOptions = {
       mode: weft.TlsMode.STRICT,
       certificate: weft.TlsCertificate.meshIdentity(),
       mutualTlsValidation: { trust: weft.TlsValidationTrust.meshTrust() },
-    };
-    const onlyTheGateway: weft.AuthorizationPolicy = {
-      name: 'only-the-gateway',
-      action: 'ALLOW',
-      rules: [{ from: [{ principals: [spiffeId(trustDomain, MESH, 'ingress')] }], to: [{ methods: ['GET', 'POST'] }] }],
     };
     const orderNode = (version: string) =>
       this.mesh.addVirtualNode(`OrderService-${version}`, {
@@ -63,7 +60,6 @@ export class OrderServiceStack extends cdk.Stack {
             outlierDetection: { maxServerErrors: 5, interval: cdk.Duration.seconds(10), baseEjectionDuration: cdk.Duration.seconds(30), maxEjectionPercent: 50 },
           }),
         ],
-        authorization: [onlyTheGateway],
         accessLog: weft.AccessLog.fromFilePath('/dev/stdout'),
       });
     const v1 = orderNode('v1');
@@ -116,7 +112,6 @@ export class OrderServiceStack extends cdk.Stack {
           validation: { trust: weft.TlsValidationTrust.meshTrust() },
         },
       },
-      rateLimit: { maxTokens: 1000, tokensPerFill: 500, fillInterval: cdk.Duration.seconds(1) },
       accessLog: weft.AccessLog.fromFilePath('/dev/stdout'),
     });
     gateway.addGatewayRoute('Orders', {

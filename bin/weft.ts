@@ -55,18 +55,32 @@ async function printErrors(errors: readonly ModelError[]): Promise<void> {
   process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
 }
 
-/** Loads and compiles every mesh of the sources, collecting every error on the way. */
-async function loadAndCompile(paths: string[], nodes?: string[]): Promise<{ meshes: MeshModel[]; configs: NodeConfig[]; errors: ModelError[] }> {
-  const [{ loadMeshFiles }, { compileMesh }, { MeshValidationError }] = await Promise.all([
+/** Warnings go to stderr (stdout may carry configs) and leave the exit code alone. */
+async function printWarnings(warnings: readonly ModelError[]): Promise<void> {
+  if (warnings.length === 0) return;
+  const { formatModelWarning } = await import('../lib/model/errors');
+  for (const w of warnings) process.stderr.write(`${formatModelWarning(w)}\n`);
+  process.stderr.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}\n`);
+}
+
+/**
+ * Loads and compiles every mesh of the sources, collecting every error on the way, and the
+ * warnings of every mesh that loaded.
+ */
+async function loadAndCompile(paths: string[], nodes?: string[]): Promise<{ meshes: MeshModel[]; configs: NodeConfig[]; errors: ModelError[]; warnings: ModelError[] }> {
+  const [{ loadMeshFiles }, { compileMesh }, { MeshValidationError }, { meshWarnings }] = await Promise.all([
     import('../lib/model/load'),
     import('../lib/model/compile'),
     import('../lib/model/errors'),
+    import('../lib/model/validate'),
   ]);
   const { meshes, errors } = await loadMeshFiles(paths);
   const configs: NodeConfig[] = [];
+  const warnings: ModelError[] = [];
   for (const mesh of meshes) {
     const here = nodes?.filter((n) => mesh.virtualNodes.some((v) => v.name === n) || mesh.virtualGateways.some((g) => g.name === n));
     if (here && here.length === 0) continue;
+    warnings.push(...meshWarnings(mesh));
     try {
       configs.push(...compileMesh(mesh, { nodes: here }));
     } catch (err) {
@@ -77,7 +91,7 @@ async function loadAndCompile(paths: string[], nodes?: string[]): Promise<{ mesh
   if (errors.length === 0 && meshes.length === 0) {
     errors.push({ file: paths.join(', '), path: '', message: 'no mesh found: the sources define no Mesh resource' });
   }
-  return { meshes, configs, errors };
+  return { meshes, configs, errors, warnings };
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -94,12 +108,14 @@ const commands: Record<string, Command> = {
       '',
       'Loads every mesh in the given files and directories (*.yaml, *.yml, *.json), validates it and',
       'compiles every virtual node and gateway. Prints a summary, or every error (one per line) on',
-      'stderr and exits 1.',
+      'stderr and exits 1. Fields the sidecar does not apply yet are warnings on stderr (exit 0),',
+      'or errors for authorization, JWT and rate limits, which it does not enforce yet.',
     ].join('\n'),
     async run(argv) {
       const { positionals } = parseCommandArgs('validate', argv, {});
       if (positionals.length === 0) throw new UsageError('no files or directories given', 'validate');
-      const { meshes, configs, errors } = await loadAndCompile(positionals);
+      const { meshes, configs, errors, warnings } = await loadAndCompile(positionals);
+      await printWarnings(warnings);
       if (errors.length > 0) {
         await printErrors(errors);
         return EXIT_INVALID;
@@ -126,7 +142,8 @@ const commands: Record<string, Command> = {
       'usage: weft compile <file|dir>... [--node NAME]... [--out DIR]',
       '',
       'Compiles every virtual node and gateway (or only those named with --node) and prints the node',
-      'configs as JSON: one config as an object, several as an array.',
+      'configs as JSON: one config as an object, several as an array. Warnings and errors go to',
+      'stderr, as for validate.',
       '',
       'options:',
       '  --node NAME  only this virtual node or gateway (repeatable)',
@@ -139,7 +156,8 @@ const commands: Record<string, Command> = {
       });
       if (positionals.length === 0) throw new UsageError('no files or directories given', 'compile');
       const nodes = values.node as string[] | undefined;
-      const { meshes, configs, errors } = await loadAndCompile(positionals, nodes);
+      const { meshes, configs, errors, warnings } = await loadAndCompile(positionals, nodes);
+      await printWarnings(warnings);
       if (nodes && errors.length === 0) {
         const found = new Set(configs.map((c) => c.node.name));
         const missing = nodes.filter((n) => !found.has(n));

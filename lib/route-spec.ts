@@ -171,7 +171,11 @@ export interface GrpcRetryPolicy extends HttpRetryPolicy {
   readonly grpcRetryEvents?: GrpcRetryEvent[];
 }
 
-/** Weft (Istio `fault`): injected delays and aborts. Retries and timeouts do not apply to the route. */
+/**
+ * Weft (Istio `fault`): injected delays and aborts. Retries and timeouts do not apply to the route.
+ * The sidecar does not inject faults yet (while one is set, the route's timeout is off all the
+ * same): the fault is carried in the node config and `cdk synth` warns.
+ */
 export interface RouteFault {
   /**
    * Delay a share of requests.
@@ -185,7 +189,10 @@ export interface RouteFault {
   readonly abort?: { readonly percentage: number; readonly httpStatus?: number; readonly grpcStatus?: number };
 }
 
-/** Weft (Istio `mirror`): a fire-and-forget copy of requests to another node. */
+/**
+ * Weft (Istio `mirror`): a fire-and-forget copy of requests to another node. The sidecar does not
+ * mirror yet: the mirror is carried in the node config and `cdk synth` warns.
+ */
 export interface RouteMirror {
   /** The node that receives the copies. */
   readonly virtualNode: IVirtualNode;
@@ -321,7 +328,8 @@ export interface HttpRouteSpecOptions extends RouteSpecOptionsBase, WeftRouteOpt
    */
   readonly timeout?: HttpTimeout;
   /**
-   * Retries.
+   * Retries. The sidecar does not retry HTTP requests yet: a policy with `retryAttempts` above 0
+   * is carried in the node config and `cdk synth` warns.
    * @default - no retries
    */
   readonly retryPolicy?: HttpRetryPolicy;
@@ -374,7 +382,8 @@ export interface GrpcRouteSpecOptions extends RouteSpecOptionsBase, WeftRouteOpt
   /** Targets and weights (1-10). */
   readonly weightedTargets: WeightedTarget[];
   /**
-   * Retries.
+   * Retries. The sidecar does not retry gRPC requests yet: a policy with `retryAttempts` above 0
+   * is carried in the node config and `cdk synth` warns.
    * @default - no retries
    */
   readonly retryPolicy?: GrpcRetryPolicy;

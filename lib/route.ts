@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { IMesh } from './mesh';
 import { checkLiteralName } from './private/checks';
 import { childArn, importedMesh, parseChildArn } from './private/imported-mesh';
+import { checkFieldsApplied } from './private/not-applied';
 import { MeshRegistry } from './private/registry';
 import { routeSpecModel, type RouteSpec } from './route-spec';
 import { VirtualRouter, type IVirtualRouter } from './virtual-router';
@@ -77,6 +78,7 @@ export class Route extends cdk.Resource implements IRoute {
     checkLiteralName('routeName', this.routeName);
     this.routeArn = childArn(this, props.mesh.meshName, 'virtualRouter', `${this.virtualRouter.virtualRouterName}/route/${this.routeName}`);
     const spec = routeSpecModel(props.routeSpec.bind(this));
+    checkFieldsApplied(this, { kind: 'Route', spec });
     const source = { file: this.node.path, id: this.node.path };
     registry.add(() => ({
       kind: 'Route',

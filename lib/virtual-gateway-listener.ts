@@ -14,7 +14,8 @@ interface VirtualGatewayListenerCommonOptions {
    */
   readonly port?: number;
   /**
-   * Health check of the gateway listener.
+   * Health check of the gateway listener. The sidecar does not run health checks yet: the check
+   * is carried in the node config and `cdk synth` warns.
    * @default - no health check
    */
   readonly healthCheck?: HealthCheck;

@@ -9,6 +9,7 @@ import { checkCount, checkLiteralName } from './private/checks';
 import { grantSidecar } from './private/grants';
 import { childArn, importedMesh, parseChildArn } from './private/imported-mesh';
 import { compact } from './private/model-shapes';
+import { checkFieldsApplied } from './private/not-applied';
 import { MeshRegistry } from './private/registry';
 import { addSidecar } from './private/sidecar';
 import type { AccessLog, BackendDefaults } from './shared-interfaces';
@@ -48,7 +49,8 @@ export interface VirtualGatewayBaseProps {
    */
   readonly listeners?: VirtualGatewayListener[];
   /**
-   * Access log.
+   * Access log. The sidecar does not write access logs yet: the log is carried in the node config
+   * and `cdk synth` warns.
    * @default - no access log
    */
   readonly accessLog?: AccessLog;
@@ -58,17 +60,20 @@ export interface VirtualGatewayBaseProps {
    */
   readonly backendDefaults?: BackendDefaults;
   /**
-   * Weft: Istio-shaped authorization policies on traffic entering the gateway.
+   * Weft: Istio-shaped authorization policies on traffic entering the gateway. Refused until the
+   * sidecar enforces them: a gateway with policies throws, rather than run without them.
    * @default - every request is allowed
    */
   readonly authorization?: AuthorizationPolicy[];
   /**
-   * Weft: JWT rules on traffic entering the gateway.
+   * Weft: JWT rules on traffic entering the gateway. Refused until the sidecar enforces them: a
+   * gateway with rules throws, rather than run without them.
    * @default - no JWT validation
    */
   readonly jwt?: JwtRule[];
   /**
-   * Weft: local rate limit of traffic entering the gateway.
+   * Weft: local rate limit of traffic entering the gateway. Refused until the sidecar enforces
+   * it: a gateway with a rate limit throws, rather than run without it.
    * @default - no limit
    */
   readonly rateLimit?: RateLimit;
@@ -134,11 +139,12 @@ export class VirtualGateway extends VirtualGatewayBase {
       jwt: renderJwt(props.jwt),
       rateLimit: renderRateLimit(props.rateLimit),
     });
+    checkFieldsApplied(this, { kind: 'VirtualGateway', spec });
     const source = { file: this.node.path, id: this.node.path };
     this.registry.add(() => ({ kind: 'VirtualGateway', name: this.virtualGatewayName, meshName: this.mesh.meshName, source, spec }));
   }
 
-  /** Weft: grants a gateway sidecar its config, backends' discovery, certificate and metrics (see VirtualNode.grantSidecar). */
+  /** Weft: grants a gateway sidecar its config, backends' discovery and certificate (see VirtualNode.grantSidecar). */
   grantSidecar(grantee: iam.IGrantable): iam.Grant {
     return grantSidecar(this, this.registry, this.mesh.meshName, this.virtualGatewayName, grantee);
   }

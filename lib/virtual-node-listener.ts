@@ -34,7 +34,8 @@ interface VirtualNodeListenerCommonOptions {
    */
   readonly port?: number;
   /**
-   * Active health check of the local app.
+   * Active health check of the local app. The sidecar does not run health checks yet: the check
+   * is carried in the node config and `cdk synth` warns.
    * @default - no health check
    */
   readonly healthCheck?: HealthCheck;
@@ -44,7 +45,8 @@ interface VirtualNodeListenerCommonOptions {
    */
   readonly tls?: ListenerTlsOptions;
   /**
-   * Outlier detection callers apply to this node's endpoints.
+   * Outlier detection callers apply to this node's endpoints. The sidecar does not apply outlier
+   * detection yet: it is carried in the node config and `cdk synth` warns.
    * @default - none
    */
   readonly outlierDetection?: OutlierDetection;

@@ -8,6 +8,7 @@ import { checkCount, checkLiteralName } from './private/checks';
 import { grantSidecar } from './private/grants';
 import { childArn, importedMesh, parseChildArn } from './private/imported-mesh';
 import { compact } from './private/model-shapes';
+import { checkFieldsApplied } from './private/not-applied';
 import { MeshRegistry } from './private/registry';
 import { addSidecar } from './private/sidecar';
 import { ServiceDiscovery, type ServiceDiscoveryConfig } from './service-discovery';
@@ -56,7 +57,8 @@ export interface VirtualNodeBaseProps {
    */
   readonly listeners?: VirtualNodeListener[];
   /**
-   * Access log of the sidecar.
+   * Access log of the sidecar. The sidecar does not write access logs yet: the log is carried in
+   * the node config and `cdk synth` warns.
    * @default - no access log
    */
   readonly accessLog?: AccessLog;
@@ -71,17 +73,20 @@ export interface VirtualNodeBaseProps {
    */
   readonly loadBalancer?: LoadBalancer;
   /**
-   * Weft: Istio-shaped authorization policies on traffic entering this node.
+   * Weft: Istio-shaped authorization policies on traffic entering this node. Refused until the
+   * sidecar enforces them: a node with policies throws, rather than run without them.
    * @default - every request is allowed
    */
   readonly authorization?: AuthorizationPolicy[];
   /**
-   * Weft: JWT rules (Istio RequestAuthentication) on traffic entering this node.
+   * Weft: JWT rules (Istio RequestAuthentication) on traffic entering this node. Refused until the
+   * sidecar enforces them: a node with rules throws, rather than run without them.
    * @default - no JWT validation
    */
   readonly jwt?: JwtRule[];
   /**
-   * Weft: local rate limit of traffic entering this node.
+   * Weft: local rate limit of traffic entering this node. Refused until the sidecar enforces it:
+   * a node with a rate limit throws, rather than run without it.
    * @default - no limit
    */
   readonly rateLimit?: RateLimit;
@@ -148,22 +153,12 @@ export class VirtualNode extends VirtualNodeBase {
       jwt: renderJwt(props.jwt),
       rateLimit: renderRateLimit(props.rateLimit),
     });
+    checkFieldsApplied(this, { kind: 'VirtualNode', spec: this.renderSpec() });
     props.listeners?.forEach((l) => this.addListener(l));
     props.backends?.forEach((b) => this.addBackend(b));
 
     const source = { file: this.node.path, id: this.node.path };
-    this.registry.add(() => ({
-      kind: 'VirtualNode',
-      name: this.virtualNodeName,
-      meshName: this.mesh.meshName,
-      source,
-      spec: compact({
-        listeners: this.listeners.length > 0 ? [...this.listeners] : undefined,
-        serviceDiscovery: this.discovery?.discovery,
-        backends: this.backends.length > 0 ? [...this.backends] : undefined,
-        ...this.fixedSpec,
-      }),
-    }));
+    this.registry.add(() => ({ kind: 'VirtualNode', name: this.virtualNodeName, meshName: this.mesh.meshName, source, spec: this.renderSpec() }));
   }
 
   /** Adds a listener (a port of the local app). */
@@ -172,7 +167,18 @@ export class VirtualNode extends VirtualNodeBase {
     checkCount('Virtual node listeners', this.listeners, 0, 10);
     // Peers can only reach a node that is registered somewhere; Cloud Map in the mesh's namespace is free.
     this.discovery ??= ServiceDiscovery.cloudMapName(this.virtualNodeName).bind(this, this.mesh);
+    checkFieldsApplied(this, { kind: 'VirtualNode', spec: this.renderSpec() });
     this.registry.touch();
+  }
+
+  /** The node's model spec as it stands. */
+  private renderSpec(): VirtualNodeSpec {
+    return compact({
+      listeners: this.listeners.length > 0 ? [...this.listeners] : undefined,
+      serviceDiscovery: this.discovery?.discovery,
+      backends: this.backends.length > 0 ? [...this.backends] : undefined,
+      ...this.fixedSpec,
+    });
   }
 
   /** Adds a virtual service this node may call. */
@@ -188,8 +194,8 @@ export class VirtualNode extends VirtualNodeBase {
 
   /**
    * Weft: grants a sidecar of this node what it needs and nothing more: its config and the trust
-   * bundle from S3, DiscoverInstances on its backends' Cloud Map services, its certificate secret,
-   * and PutMetricData in the `Weft` namespace.
+   * bundle from S3, DiscoverInstances on its backends' Cloud Map services, and its certificate
+   * secret.
    */
   grantSidecar(grantee: iam.IGrantable): iam.Grant {
     return grantSidecar(this, this.registry, this.mesh.meshName, this.virtualNodeName, grantee);

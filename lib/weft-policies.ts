@@ -1,6 +1,8 @@
 /**
  * Weft extensions beyond App Mesh: inbound policy (Istio AuthorizationPolicy and
  * RequestAuthentication shapes, local rate limits) and load balancing of a node's endpoints.
+ * The sidecar does not enforce inbound policy yet, so nodes and gateways refuse it (after checking
+ * its shape here); the types are the API it will have.
  */
 import type * as cdk from 'aws-cdk-lib';
 import type { z } from 'zod';

@@ -3,15 +3,16 @@
  * the order the sidecar evaluates them (first match wins). The rules are stated in compile.ts.
  */
 import type { z } from 'zod';
-import type {
-  GatewayRouteSchema as ConfigGatewayRouteSchema,
-  HeaderMatchSchema as ConfigHeaderMatchSchema,
-  HeaderRulesSchema as ConfigHeaderRulesSchema,
-  PathMatchSchema,
-  QueryMatchSchema,
-  RetryPolicySchema,
-  RouteSchema,
-  TimeoutSchema,
+import {
+  meshDefaultRetryPolicy,
+  type GatewayRouteSchema as ConfigGatewayRouteSchema,
+  type HeaderMatchSchema as ConfigHeaderMatchSchema,
+  type HeaderRulesSchema as ConfigHeaderRulesSchema,
+  type PathMatchSchema,
+  type QueryMatchSchema,
+  type RetryPolicySchema,
+  type RouteSchema,
+  type TimeoutSchema,
 } from '../../proxy/contracts';
 import { durationMs } from './duration';
 import type {
@@ -222,18 +223,6 @@ function routeTimeout(
   return { perRequestMs, idleMs };
 }
 
-/**
- * The mesh default when a route states no retry policy: 2 retries, each bounded by the route
- * timeout, on connection failures and refused streams (Istio's default), plus gateway errors for
- * HTTP (App Mesh's default) and unavailable/cancelled for gRPC.
- */
-export function defaultRetryPolicy(protocol: 'http' | 'grpc' | 'tcp', perRequestMs: number): RetryInput {
-  const base = { maxRetries: 2, perTryTimeoutMs: perRequestMs, tcpRetryEvents: ['connection-error' as const] };
-  if (protocol === 'http') return { ...base, httpRetryEvents: ['gateway-error', 'stream-error'] };
-  if (protocol === 'grpc') return { ...base, httpRetryEvents: ['stream-error'], grpcRetryEvents: ['unavailable', 'cancelled'] };
-  return base;
-}
-
 function retryPolicy(p: z.infer<typeof HttpRetryPolicySchema> | z.infer<typeof GrpcRetryPolicySchema>): RetryInput {
   return {
     maxRetries: p.maxRetries,
@@ -299,7 +288,7 @@ function httpRoute(name: string, priority: number, r: HttpRouteSpec, path: strin
       port: m.port,
     },
     action: 'redirect' in r.action ? { redirect: r.action.redirect } : { weightedTargets: targets.map(({ cluster, weight }) => ({ cluster, weight })) },
-    retryPolicy: r.retryPolicy ? retryPolicy(r.retryPolicy) : defaultRetryPolicy('http', timeout.perRequestMs),
+    retryPolicy: r.retryPolicy ? retryPolicy(r.retryPolicy) : meshDefaultRetryPolicy('http', timeout.perRequestMs),
     timeout,
     rewrite: r.rewrite,
     headers: headerRules(r.headers),
@@ -322,7 +311,7 @@ function grpcRoute(name: string, priority: number, r: GrpcRouteSpec, path: strin
       port: r.match.port,
     },
     action: { weightedTargets: targets.map(({ cluster, weight }) => ({ cluster, weight })) },
-    retryPolicy: r.retryPolicy ? retryPolicy(r.retryPolicy) : defaultRetryPolicy('grpc', timeout.perRequestMs),
+    retryPolicy: r.retryPolicy ? retryPolicy(r.retryPolicy) : meshDefaultRetryPolicy('grpc', timeout.perRequestMs),
     timeout,
     headers: headerRules(r.headers),
     fault: fault(r.fault),
@@ -339,7 +328,7 @@ function tcpRoute(name: string, priority: number, r: TcpRouteSpec, path: string,
     priority,
     match: { port: r.match?.port },
     action: { weightedTargets: targets.map(({ cluster, weight }) => ({ cluster, weight })) },
-    retryPolicy: defaultRetryPolicy('tcp', timeout.perRequestMs),
+    retryPolicy: meshDefaultRetryPolicy('tcp', timeout.perRequestMs),
     timeout,
   };
 }
@@ -357,9 +346,9 @@ export function providerNodeRoute(service: string, listener: VirtualNodeListener
     action: { weightedTargets: [{ cluster, weight: 100 }] },
     timeout,
   };
-  if (protocol === 'tcp') return { ...common, protocol: 'tcp', match: {}, retryPolicy: defaultRetryPolicy('tcp', timeout.perRequestMs) };
-  if (protocol === 'grpc') return { ...common, protocol: 'grpc', match: {}, retryPolicy: defaultRetryPolicy('grpc', timeout.perRequestMs) };
-  return { ...common, protocol: 'http', match: { path: { prefix: '/' } }, retryPolicy: defaultRetryPolicy('http', timeout.perRequestMs) };
+  if (protocol === 'tcp') return { ...common, protocol: 'tcp', match: {}, retryPolicy: meshDefaultRetryPolicy('tcp', timeout.perRequestMs) };
+  if (protocol === 'grpc') return { ...common, protocol: 'grpc', match: {}, retryPolicy: meshDefaultRetryPolicy('grpc', timeout.perRequestMs) };
+  return { ...common, protocol: 'http', match: { path: { prefix: '/' } }, retryPolicy: meshDefaultRetryPolicy('http', timeout.perRequestMs) };
 }
 
 // --- Gateway routes ---

@@ -25,9 +25,10 @@
  * - Route names are `<router>/<route>`; gateway route names `<gateway>/<gatewayRoute>`.
  * - Matches: a header or query parameter match without `match` means "present"; `invert`
  *   defaults to false.
- * - Retries: the route's policy, else the mesh default: 2 retries each bounded by the route's
- *   per-request timeout, on `connection-error` and `stream-error` (Istio's connect-failure and
- *   refused-stream), plus `gateway-error` for HTTP and `unavailable`/`cancelled` for gRPC.
+ * - Retries: the route's policy, else the mesh default (`meshDefaultRetryPolicy`): 2 retries each
+ *   bounded by the route's per-request timeout, on `connection-error` and `stream-error` (Istio's
+ *   connect-failure and refused-stream), plus `gateway-error` for HTTP and
+ *   `unavailable`/`cancelled` for gRPC.
  * - Timeouts: the route's, else (Weft) the longest one set on its target listeners, else 15 s per
  *   request and 300 s idle. TCP routes have no per-request timeout (0).
  * - Weighted targets become clusters `<virtualNode>:<port>` (the target's port, else the node's

@@ -20,8 +20,19 @@ export interface ModelError {
 
 /** `file:line: Kind/name: path: message`, the form the CLI prints and tests assert on. */
 export function formatModelError(e: ModelError): string {
-  const where = e.line !== undefined ? `${e.file}:${e.line}` : e.document !== undefined ? `${e.file}#${e.document}` : e.file;
-  return [where, e.resource, e.path, e.message].filter((p) => p !== undefined && p !== '').join(': ');
+  return [whereOf(e), e.resource, e.path, e.message].filter((p) => p !== undefined && p !== '').join(': ');
+}
+
+/**
+ * `file:line: warning: Kind/name: path: message`: a finding in the same shape as an error (a
+ * {@link ModelError}) that does not make the mesh invalid.
+ */
+export function formatModelWarning(w: ModelError): string {
+  return [whereOf(w), 'warning', w.resource, w.path, w.message].filter((p) => p !== undefined && p !== '').join(': ');
+}
+
+function whereOf(e: ModelError): string {
+  return e.line !== undefined ? `${e.file}:${e.line}` : e.document !== undefined ? `${e.file}#${e.document}` : e.file;
 }
 
 /** Builds an error that points at `path` inside `resource`, with its line when the source knows it. */

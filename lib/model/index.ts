@@ -7,4 +7,5 @@ export * from './errors';
 export { durationMs } from './duration';
 export * from './load';
 export * from './validate';
+export { resourceFieldsNotApplied, type ResourceSpec } from './not-applied';
 export { compileMesh, UnknownNodeError, type CompileOptions } from './compile';

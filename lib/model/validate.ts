@@ -2,9 +2,12 @@
  * Cross-reference and semantic rules of a mesh: what the schema of one resource cannot see.
  * App Mesh's API rules where Weft keeps them, plus Weft's own. Every problem is reported, each at
  * its field (with its line when the source knows it); nothing is fixed up or normalised.
+ * Fields the sidecar does not apply yet (not-applied.ts) are errors when they are security policy
+ * and warnings ({@link meshWarnings}) otherwise.
  */
 import { durationMs } from './duration';
 import { type ModelError, errorAt } from './errors';
+import { resourceFieldsNotApplied } from './not-applied';
 import {
   type Duration,
   type GatewayRouteResource,
@@ -58,14 +61,30 @@ export function validateMesh(model: MeshModel): ModelError[] {
   for (const g of model.gatewayRoutes) checkGatewayRoute(g, ctx);
   checkConflicts(model.routes, (r) => r.virtualRouterName, (r) => ctx.routers.get(r.virtualRouterName)?.spec.listeners, 'virtual router', ctx);
   checkConflicts(model.gatewayRoutes, (g) => g.virtualGatewayName, (g) => ctx.gateways.get(g.virtualGatewayName)?.spec.listeners, 'virtual gateway', ctx);
+  for (const r of resourcesOf(model)) {
+    for (const f of resourceFieldsNotApplied(r)) if (f.severity === 'error') report(r, f.path, f.message);
+  }
   return inSourceOrder(errors, model);
+}
+
+/**
+ * Fields the user wrote that the sidecar does not apply yet and runs without (retries, health
+ * checks, outlier detection, faults, mirrors, access logs), in source order. They do not make the
+ * mesh invalid.
+ */
+export function meshWarnings(model: MeshModel): ModelError[] {
+  const warnings = resourcesOf(model).flatMap((r) => resourceFieldsNotApplied(r).filter((f) => f.severity === 'warning').map((f) => errorAt(r, f.path, f.message)));
+  return inSourceOrder(warnings, model);
+}
+
+function resourcesOf(model: MeshModel): Resource[] {
+  return [model.mesh, ...model.virtualNodes, ...model.virtualServices, ...model.virtualRouters, ...model.routes, ...model.virtualGateways, ...model.gatewayRoutes];
 }
 
 /** Sorts errors the way a person reads the sources: file by file, top to bottom (stable otherwise). */
 function inSourceOrder(errors: ModelError[], model: MeshModel): ModelError[] {
   const files = new Map<string, number>();
-  const all = [model.mesh, ...model.virtualNodes, ...model.virtualServices, ...model.virtualRouters, ...model.routes, ...model.virtualGateways, ...model.gatewayRoutes];
-  for (const r of all) if (!files.has(r.source.file)) files.set(r.source.file, files.size);
+  for (const r of resourcesOf(model)) if (!files.has(r.source.file)) files.set(r.source.file, files.size);
   return errors
     .map((e, i) => ({ e, i }))
     .sort((a, b) => (files.get(a.e.file) ?? 0) - (files.get(b.e.file) ?? 0) || (a.e.line ?? 0) - (b.e.line ?? 0) || a.i - b.i)

@@ -6,9 +6,6 @@ import { certificateSecretName, nodeConfigKey, trustBundleKey } from '../../prox
 import { acknowledgeNag } from './nag';
 import type { MeshRegistry } from './registry';
 
-/** The namespace the sidecar publishes metrics to with PutMetricData. */
-export const METRICS_NAMESPACE = 'Weft';
-
 // IAM rejects empty condition value lists; Cloud Map names cannot contain ':', so this one keeps
 // the statement inert for a sidecar with no Cloud Map backends.
 const NO_SERVICE = 'weft:none';
@@ -54,16 +51,9 @@ export function grantSidecar(scope: Construct, registry: MeshRegistry, meshName:
     acknowledgeNag(principal, [
       [
         'AwsSolutions-IAM5[Resource::*]',
-        'servicediscovery:DiscoverInstances and cloudwatch:PutMetricData have no resource-level permissions; Weft scopes them with the servicediscovery:NamespaceName/ServiceName and cloudwatch:namespace conditions',
+        'servicediscovery:DiscoverInstances has no resource-level permissions; Weft scopes it with the servicediscovery:NamespaceName and ServiceName conditions',
       ],
     ]);
   }
-  return grant.combine(
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['cloudwatch:PutMetricData'],
-      resourceArns: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': METRICS_NAMESPACE } },
-    }),
-  );
+  return grant;
 }

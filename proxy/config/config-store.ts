@@ -7,6 +7,7 @@
  */
 import type { GrpcRoute, HttpRoute, InboundListener, NodeConfig } from '../contracts/node-config';
 import { canonicalJson, parseNodeConfig } from '../contracts/node-config-io';
+import { checkFieldsApplied } from '../contracts/fields-not-applied';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
 import { ClusterRuntime } from '../cluster/cluster-runtime';
@@ -136,6 +137,7 @@ export class ConfigStore {
   private async applyNow(text: string, initial: boolean, rebuild: boolean): Promise<void> {
     if (this.closed) return;
     let next: Snapshot;
+    let notApplied: string[];
     try {
       const config = parseNodeConfig(text, this.opts.source.location);
       if (!rebuild && this.snapshot && config.version === this.snapshot.version) {
@@ -145,6 +147,7 @@ export class ConfigStore {
         return;
       }
       this.checkIdentity(config);
+      notApplied = checkFieldsApplied(config, this.opts.source.location);
       next = await this.build(config);
     } catch (err) {
       this.recordError(err as Error, initial);
@@ -162,6 +165,7 @@ export class ConfigStore {
     this.lastError = undefined;
     this.appliedAt = new Date().toISOString();
     this.opts.logger.log('info', 'config_applied', { version: next.version, previous: previous?.version, source: this.opts.source.location });
+    if (!rebuild && notApplied.length > 0) this.opts.logger.log('warn', 'config_fields_not_applied', { version: next.version, fields: notApplied });
     if (previous) {
       for (const [name, runtime] of previous.clusters) {
         if (next.clusters.get(name) !== runtime) void runtime.close();

@@ -54,7 +54,7 @@ export const SETTINGS = {
   certPollMs: setting('WEFT_CERT_POLL_MS', '--cert-poll-ms', 'int', 600_000, 'Certificate secret poll interval (±20% jitter).'),
   zone: setting('WEFT_ZONE', '--zone', 'string', undefined, 'This task\'s availability zone (zone-aware routing); on ECS read from task metadata when unset.'),
   region: setting('AWS_REGION', '--region', 'string', undefined, 'AWS Region of the mesh.'),
-  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sink: `emf` (stdout), `cloudwatch` (PutMetricData) or `none`. Prometheus text is always on the admin port.'),
+  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sink: `emf` (stdout), `cloudwatch` (PutMetricData) or `none`. Read, but the sidecar has no metrics sink yet, so no value emits anything.'),
   logLevel: setting('WEFT_LOG_LEVEL', '--log-level', 'string', 'info', 'Log level: `debug`, `info`, `warn` or `error`.'),
   maxRequestHeadersBytes: setting('WEFT_MAX_REQUEST_HEADERS_BYTES', '--max-request-headers-bytes', 'int', 60 * 1024, 'Request header block limit (431 past it).'),
   maxRequestHeaders: setting('WEFT_MAX_REQUEST_HEADERS', '--max-request-headers', 'int', 100, 'Request header count limit (431 past it).'),

@@ -20,11 +20,78 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('weft validate', () => {
-  test('a valid mesh: exit 0 and a one-line summary', () => {
+  test('a valid mesh: exit 0 and a one-line summary; the fields the sidecar does not apply yet are warnings on stderr', () => {
     const r = weft('validate', canary);
-    expect(r.stderr).toBe('');
     expect(r.stdout).toBe('ok: 1 mesh, 3 virtual nodes, 1 virtual service, 1 router, 2 routes, 0 gateways, 0 gateway routes, 3 node configs\n');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.slice(0, -1).every((l) => l.startsWith(`${canary}:`) && l.includes(': warning: '))).toBe(true);
+    expect(lines.at(-1)).toBe(`${lines.length - 1} warnings`);
     expect(r.status).toBe(0);
+  });
+
+  const meshWith = (name: string, ...lines: string[]) => {
+    const file = join(work, name);
+    writeFileSync(
+      file,
+      [
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: Mesh',
+        'metadata: { name: m }',
+        '---',
+        'apiVersion: weft.dev/v1alpha1',
+        'kind: VirtualNode',
+        'metadata: { name: a, mesh: m }',
+        'spec:',
+        '  listeners: [{ portMapping: { port: 8080, protocol: http } }]',
+        '  serviceDiscovery: { dns: { hostname: a.m.local } }',
+        ...lines,
+        '',
+      ].join('\n'),
+    );
+    return file;
+  };
+
+  test('a retry policy the sidecar does not apply yet: a warning with file, line and path, exit 0', () => {
+    const file = meshWith(
+      'retries.yaml',
+      '---',
+      'apiVersion: weft.dev/v1alpha1',
+      'kind: VirtualRouter',
+      'metadata: { name: r, mesh: m }',
+      'spec: { listeners: [{ portMapping: { port: 8080, protocol: http } }] }',
+      '---',
+      'apiVersion: weft.dev/v1alpha1',
+      'kind: Route',
+      'metadata: { name: retries, mesh: m, virtualRouter: r }',
+      'spec:',
+      '  httpRoute:',
+      '    match: { prefix: / }',
+      '    action: { weightedTargets: [{ virtualNode: a, weight: 1 }] }',
+      '    retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }',
+    );
+    const r = weft('validate', file);
+    expect(r.stderr).toBe(
+      `${file}:24: warning: Route/retries: spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3\n1 warning\n`,
+    );
+    expect(r.stdout).toMatch(/^ok: 1 mesh, /);
+    expect(r.status).toBe(0);
+    // compile warns the same way and still writes the config, which carries the policy.
+    const c = weft('compile', file, '--node', 'a');
+    expect(c.status).toBe(0);
+    expect(c.stderr).toBe(r.stderr);
+    expect(parseNodeConfig(c.stdout).node.name).toBe('a');
+  });
+
+  test('an authorization policy the sidecar does not enforce yet: an error with file, line and path, exit 1', () => {
+    const file = meshWith('authorization.yaml', '  authorization:', '    - name: allow-nobody', '      rules: []');
+    const r = weft('validate', file);
+    expect(r.stderr).toBe(
+      `${file}:11: VirtualNode/a: spec.authorization: the sidecar does not enforce authorization policies yet, so they are refused rather than run open; remove them until it does, got: 1 policy (allow-nobody)\n1 error\n`,
+    );
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(1);
+    const c = weft('compile', file);
+    expect([c.status, c.stdout, c.stderr]).toEqual([1, '', r.stderr]);
   });
 
   test('a directory: every mesh in it', () => {

@@ -5,9 +5,9 @@ import { SETTINGS, CLOUD_MAP_ATTRIBUTES, CONTROL_HEADERS, nodeConfigKey, trustBu
 // docs/contracts.md is the human-readable side of proxy/contracts; this keeps the two in step.
 const doc = readFileSync(join(__dirname, '../../docs/contracts.md'), 'utf8');
 
-test.each(Object.values(SETTINGS).map((s) => [s.env, s] as const))('setting %s is documented with its flag and default', (_env, s) => {
+test.each(Object.values(SETTINGS).map((s) => [s.env, s] as const))('setting %s is documented with its flag, default and meaning as settings.ts says them', (_env, s) => {
   const def = s.default === undefined ? '—' : `\`${String(s.default)}\``;
-  expect(doc).toContain(`| \`${s.env}\` | \`${s.flag}\` | ${def} |`);
+  expect(doc).toContain(`| \`${s.env}\` | \`${s.flag}\` | ${def} | ${s.doc} |`);
 });
 
 test.each(Object.values(CLOUD_MAP_ATTRIBUTES))('Cloud Map attribute %s is documented', (key) => {

@@ -2,11 +2,11 @@
  * The example app (bin/example-app.ts), synthesized once with real Lambda bundling: what
  * `npx cdk synth` produces offline.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseNodeConfig, parseSettings, parseTaskRegistry, type NodeConfig } from '../../proxy/contracts';
 import { buildExampleApp, type OrderServiceStack } from '../../bin/example-app';
@@ -26,20 +26,23 @@ beforeAll(() => {
   template = Template.fromStack(stack);
 });
 
-/** `weft compile` (the built CLI, as a user runs it) on the example mesh written as YAML. */
-function compiledFromYaml(): NodeConfig[] {
+/** `weft compile` (the built CLI, as a user runs it) on the example mesh written as YAML: its configs and warnings. */
+function compileYaml(): { configs: NodeConfig[]; warnings: string[] } {
   const root = path.join(__dirname, '../..');
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
-  const out = execFileSync(process.execPath, ['dist/weft.js', 'compile', 'test/fixtures/example-app/shop.yaml'], { cwd: root, encoding: 'utf8' });
-  return (JSON.parse(out) as unknown[]).map((c) => parseNodeConfig(c));
+  const r = spawnSync(process.execPath, ['dist/weft.js', 'compile', 'test/fixtures/example-app/shop.yaml'], { cwd: root, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  return { configs: (JSON.parse(r.stdout) as unknown[]).map((c) => parseNodeConfig(c)), warnings: r.stderr.trimEnd().split('\n') };
 }
+let compiled: ReturnType<typeof compileYaml> | undefined;
+const compiledFromYaml = () => (compiled ??= compileYaml());
 
 const byName = (configs: NodeConfig[]) => Object.fromEntries(configs.map((c) => [c.node.name, c]));
 
 describe('example app', () => {
   test('the configs published at deploy equal `weft compile` on the same mesh written as YAML', () => {
     const published = byName(publishedConfigs(template));
-    const expected = byName(compiledFromYaml());
+    const expected = byName(compiledFromYaml().configs);
     expect(Object.keys(published).sort()).toEqual(['ingress', 'order-service-v1', 'order-service-v2']);
     expect(published).toEqual(expected);
   });
@@ -57,6 +60,18 @@ describe('example app', () => {
     expect(ingress.mesh.egressFilter).toBe('DROP_ALL');
     expect(ingress.clusters.map((c) => c.tls.mode)).toEqual(['MUTUAL', 'MUTUAL']);
     expect(byName(publishedConfigs(template))['order-service-v1'].inbound.listeners[0].tls).toMatchObject({ mode: 'STRICT', certificate: { mesh: true }, validation: { trust: { mesh: true } } });
+  });
+
+  test('cdk synth warns about the fields the sidecar does not apply yet exactly as `weft compile` does on the YAML', () => {
+    // `path: message`, without the construct or the file and line around it.
+    const fromSynth = Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('weft:field-not-applied:'))
+      .map((w) => String(w.entry.data).replace(/ \[ack: [^\]]+\]$/, ''));
+    const { warnings } = compiledFromYaml();
+    expect(warnings.at(-1)).toBe(`${warnings.length - 1} warnings`);
+    const fromYaml = warnings.slice(0, -1).map((w) => w.replace(/^[^:]+:\d+: warning: [^:]+: /, ''));
+    expect(fromSynth.sort()).toEqual(fromYaml.sort());
+    expect(fromSynth).toHaveLength(10);
   });
 
   test('CloudFormation Validate (cfn-lint rules, bundled with aws-cdk-lib) reports no error', () => {

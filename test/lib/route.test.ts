@@ -1,5 +1,5 @@
 import * as cdk from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { HttpRoute } from '../../proxy/contracts';
 import * as weft from '../../lib';
 import { newStack, publishedConfigs } from './synth-helpers';
@@ -87,6 +87,36 @@ describe('Route', () => {
       headers: { request: { set: [{ name: 'x-env', value: 'prod' }], remove: ['x-debug'] }, response: { add: [{ name: 'x-served-by', value: 'weft' }] } },
       rewrite: { prefix: '/' },
     });
+  });
+
+  test('retries, faults and mirrors the user wrote are warned about on the route, with their field paths', () => {
+    // GIVEN
+    const { stack, router, v1, v2 } = routedMesh();
+    const retryPolicy = { retryAttempts: 3, retryTimeout: cdk.Duration.seconds(2), httpRetryEvents: [weft.HttpRetryEvent.SERVER_ERROR] };
+    // WHEN
+    router.addRoute('Retries', { routeName: 'retries', routeSpec: weft.RouteSpec.http({ priority: 0, weightedTargets: [{ virtualNode: v1 }], retryPolicy }) });
+    router.addRoute('Faulty', {
+      routeName: 'faulty',
+      routeSpec: weft.RouteSpec.http({ priority: 1, weightedTargets: [{ virtualNode: v1 }], fault: { abort: { percentage: 5, httpStatus: 503 } }, mirror: { virtualNode: v2 } }),
+    });
+    router.addRoute('NoRetries', {
+      routeName: 'no-retries',
+      routeSpec: weft.RouteSpec.http({ priority: 2, weightedTargets: [{ virtualNode: v2 }], retryPolicy: { ...retryPolicy, retryAttempts: 0 } }),
+    });
+    router.addRoute('Default', { routeName: 'default', routeSpec: weft.RouteSpec.http({ priority: 3, weightedTargets: [{ virtualNode: v2 }] }) });
+    // THEN
+    const annotations = Annotations.fromStack(stack);
+    const warnings = (path: string) => annotations.findWarning(path, Match.anyValue()).map((w) => String(w.entry.data));
+    expect(warnings('/Stack/Mesh/Router/Retries')).toEqual([
+      'spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3 [ack: weft:field-not-applied:retryPolicy]',
+    ]);
+    expect(warnings('/Stack/Mesh/Router/Faulty')).toEqual([
+      expect.stringMatching(/^spec\.httpRoute\.fault: the sidecar does not inject faults yet: .*route's timeout is off while a fault is set, got: abort \[ack: weft:field-not-applied:fault\]$/),
+      expect.stringMatching(/^spec\.httpRoute\.mirror: the sidecar does not mirror traffic yet: .*, got: virtualNode v2 \[ack: weft:field-not-applied:mirror\]$/),
+    ]);
+    // A policy that retries nothing asks for what the sidecar does; the mesh default is not the user's.
+    annotations.hasNoWarning('/Stack/Mesh/Router/NoRetries', Match.anyValue());
+    annotations.hasNoWarning('/Stack/Mesh/Router/Default', Match.anyValue());
   });
 
   test('route values are checked where they are written', () => {

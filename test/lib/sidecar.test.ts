@@ -105,14 +105,16 @@ describe('VirtualNode.addToTaskDefinition', () => {
     expect(parseSettings([], envOf(sidecar)).certSource).toBe('secretsmanager:weft/shop/orders-v2/certificate');
   });
 
-  test('grants the task role what the sidecar needs', () => {
+  test('grants the task role what the sidecar needs, and no metrics permission (the sidecar emits no metrics)', () => {
     // GIVEN / WHEN
     const { stack } = nodeWithTask(false);
     // THEN
-    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('TaskTaskRole') }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'cloudwatch:PutMetricData' })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 's3:GetObject' })]) },
     });
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('cloudwatch:PutMetricData');
   });
 
   test('only awsvpc task definitions are accepted', () => {

@@ -1,4 +1,5 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import * as cdk from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { parseSettings } from '../../proxy/contracts';
 import * as weft from '../../lib';
@@ -49,6 +50,29 @@ describe('VirtualGateway and GatewayRoute', () => {
     expect(() => weft.HttpGatewayRoutePathMatch.startsWith('/a', '/b/')).toThrow(/Prefix path must end with '\/' when it is rewritten, got: \/a/);
     expect(() => weft.HttpGatewayRoutePathMatch.startsWith('/a/', 'b')).toThrow(/Prefix rewrite must start and end with '\/', got: b/);
     expect(() => weft.GatewayRouteSpec.http({ routeTarget: vs, priority: -1 })).toThrow(/Priority must be an integer between 0 and 1000, got: -1/);
+  });
+
+  test('a gateway with authorization, JWT or a rate limit is refused; a health check and access log are warned about', () => {
+    // GIVEN
+    const { stack, mesh } = gatewayMesh();
+    // THEN
+    expect(() => mesh.addVirtualGateway('Limited', { rateLimit: { maxTokens: 100, tokensPerFill: 10, fillInterval: cdk.Duration.seconds(1) } })).toThrow(
+      /^VirtualGateway Stack\/Mesh\/Limited: spec\.rateLimit: the sidecar does not enforce rate limits yet, .*got: maxTokens 100$/,
+    );
+    expect(() => mesh.addVirtualGateway('Authn', { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] })).toThrow(/^VirtualGateway Stack\/Mesh\/Authn: spec\.jwt: /);
+    expect(() => mesh.addVirtualGateway('Authz', { authorization: [{ name: 'all', rules: [{}] }] })).toThrow(/^VirtualGateway Stack\/Mesh\/Authz: spec\.authorization: /);
+    // WHEN
+    mesh.addVirtualGateway('Edge', {
+      virtualGatewayName: 'edge',
+      listeners: [weft.VirtualGatewayListener.http({ port: 8080, healthCheck: weft.HealthCheck.http({ path: '/health' }) })],
+      accessLog: weft.AccessLog.fromFilePath('/dev/stdout'),
+    });
+    // THEN
+    const warnings = Annotations.fromStack(stack).findWarning('/Stack/Mesh/Edge', Match.anyValue()).map((w) => String(w.entry.data));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^spec\.listeners\[0\]\.healthCheck: the sidecar does not run active health checks yet: .*, got: http \/health \[ack: weft:field-not-applied:healthCheck\]$/),
+      expect.stringMatching(/^spec\.logging\.accessLog: the sidecar does not write access logs yet, got: \/dev\/stdout \[ack: weft:field-not-applied:accessLog\]$/),
+    ]);
   });
 
   test('addToTaskDefinition runs the gateway proxy on its listener ports', () => {

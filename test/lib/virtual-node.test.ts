@@ -1,5 +1,5 @@
 import * as cdk from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import * as weft from '../../lib';
@@ -64,7 +64,7 @@ describe('VirtualNode', () => {
     expect(JSON.stringify(publishProperties(template).NodeConfigs)).toContain('Fn::GetAtt');
   });
 
-  test('grantSidecar: its own config, its backends\' services, metrics in the Weft namespace, no secret without a CA', () => {
+  test('grantSidecar: its own config, its backends\' services, no secret without a CA, nothing for metrics (the sidecar emits none)', () => {
     // GIVEN
     const stack = newStack();
     const mesh = meshIn(stack);
@@ -89,7 +89,6 @@ describe('VirtualNode', () => {
         Resource: '*',
         Condition: { StringEquals: { 'servicediscovery:NamespaceName': ['weft-shop'], 'servicediscovery:ServiceName': ['server-svc'] } },
       },
-      { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Weft' } } },
     ]);
   });
 
@@ -114,7 +113,7 @@ describe('VirtualNode', () => {
     );
   });
 
-  test('Weft extensions reach the node\'s config: load balancer, authorization, JWT, rate limit', () => {
+  test('Weft extensions reach the node\'s config: load balancer; no inbound policy', () => {
     // GIVEN
     const stack = newStack();
     const mesh = meshIn(stack);
@@ -123,9 +122,8 @@ describe('VirtualNode', () => {
       virtualNodeName: 'server',
       listeners: [weft.VirtualNodeListener.http2({ port: 9000, timeout: { perRequest: cdk.Duration.seconds(3) } })],
       loadBalancer: weft.LoadBalancer.consistentHashByHeader('x-user', { zoneAwareMinHealthyPercent: 60 }),
-      authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }],
-      jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }],
-      rateLimit: { maxTokens: 10, tokensPerFill: 5, fillInterval: cdk.Duration.seconds(1) },
+      authorization: [],
+      jwt: [],
     });
     const vs = new weft.VirtualService(stack, 'Vs', { virtualServiceName: 'server.shop.local', virtualServiceProvider: weft.VirtualServiceProvider.virtualNode(server) });
     mesh.addVirtualNode('Client', { virtualNodeName: 'client', backends: [weft.Backend.virtualService(vs)] });
@@ -133,11 +131,53 @@ describe('VirtualNode', () => {
     const configs = publishedConfigs(Template.fromStack(stack));
     const serverConfig = configs.find((c) => c.node.name === 'server');
     expect(serverConfig?.inbound.listeners).toEqual([expect.objectContaining({ port: 9000, protocol: 'http2', timeout: { perRequestMs: 3000, idleMs: 300000 } })]);
-    expect(serverConfig?.inbound.policy.authorization).toEqual([{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }]);
-    expect(serverConfig?.inbound.policy.jwt[0]).toMatchObject({ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' });
-    expect(serverConfig?.inbound.policy.rateLimit).toEqual({ maxTokens: 10, tokensPerFill: 5, fillIntervalMs: 1000, statusCode: 429 });
+    expect(serverConfig?.inbound.policy).toEqual({ authorization: [], jwt: [] });
     const cluster = configs.find((c) => c.node.name === 'client')?.clusters[0];
     expect(cluster?.loadBalancer).toMatchObject({ policy: 'CONSISTENT_HASH', consistentHash: { header: 'x-user' }, zoneAware: { minHealthyPercent: 60 } });
+  });
+
+  test('authorization, JWT and rate limits are refused with their field paths until the sidecar enforces them', () => {
+    // GIVEN
+    const mesh = meshIn(newStack());
+    const authorization: weft.AuthorizationPolicy[] = [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }];
+    const jwt: weft.JwtRule[] = [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }];
+    const rateLimit: weft.RateLimit = { maxTokens: 10, tokensPerFill: 5, fillInterval: cdk.Duration.seconds(1) };
+    // THEN
+    expect(() => mesh.addVirtualNode('A', { authorization })).toThrow(
+      /^VirtualNode Stack\/Mesh\/A: spec\.authorization: the sidecar does not enforce authorization policies yet, .*got: 1 policy \(deny-admin\)$/,
+    );
+    expect(() => mesh.addVirtualNode('B', { jwt })).toThrow(/^VirtualNode Stack\/Mesh\/B: spec\.jwt: the sidecar does not enforce JWT rules yet, .*got: 1 rule \(issuer https:\/\/issuer\.example\)$/);
+    expect(() => mesh.addVirtualNode('C', { rateLimit })).toThrow(/^VirtualNode Stack\/Mesh\/C: spec\.rateLimit: the sidecar does not enforce rate limits yet, .*got: maxTokens 10$/);
+    expect(() => mesh.addVirtualNode('D', { authorization, jwt, rateLimit })).toThrow(/spec\.authorization: .*; spec\.jwt: .*; spec\.rateLimit: /);
+  });
+
+  test('props the sidecar does not apply yet are warned about on the node, with their field paths', () => {
+    // GIVEN
+    const stack = newStack();
+    const mesh = meshIn(stack);
+    const outlierDetection = { maxServerErrors: 5, interval: cdk.Duration.seconds(10), baseEjectionDuration: cdk.Duration.seconds(30), maxEjectionPercent: 50 };
+    // WHEN
+    const node = mesh.addVirtualNode('Server', {
+      virtualNodeName: 'server',
+      listeners: [weft.VirtualNodeListener.http({ healthCheck: weft.HealthCheck.http({ path: '/health' }), outlierDetection })],
+      accessLog: weft.AccessLog.fromFilePath('/dev/stdout'),
+    });
+    node.addListener(weft.VirtualNodeListener.tcp({ port: 5432, healthCheck: weft.HealthCheck.tcp() }));
+    mesh.addVirtualNode('Plain', { virtualNodeName: 'plain', listeners: [weft.VirtualNodeListener.http()] });
+    // THEN
+    const annotations = Annotations.fromStack(stack);
+    const warnings = annotations.findWarning('/Stack/Mesh/Server', Match.anyValue()).map((w) => String(w.entry.data));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^spec\.logging\.accessLog: the sidecar does not write access logs yet, got: \/dev\/stdout \[ack: weft:field-not-applied:accessLog\]$/),
+      expect.stringMatching(/^spec\.listeners\[0\]\.healthCheck: the sidecar does not run active health checks yet: .*, got: http \/health \[ack: weft:field-not-applied:healthCheck\]$/),
+      expect.stringMatching(/^spec\.listeners\[0\]\.outlierDetection: the sidecar does not apply outlier detection yet: .*, got: maxServerErrors 5 \[ack: /),
+      expect.stringMatching(/^spec\.listeners\[1\]\.healthCheck: .*, got: tcp \[ack: weft:field-not-applied:healthCheck\]$/),
+    ]);
+    annotations.hasNoWarning('/Stack/Mesh/Plain', Match.anyValue());
+    // The fields are still carried in the config, for the sidecar that applies them.
+    const config = publishedConfigs(Template.fromStack(stack)).find((c) => c.node.name === 'server')!;
+    expect(config.inbound.listeners[0]).toMatchObject({ healthCheck: { path: '/health' }, outlierDetection: { consecutive5xx: 5 } });
+    expect(config.logging.accessLog).toEqual({ path: '/dev/stdout' });
   });
 
   test('Weft policies are checked where they are written, with the field path', () => {

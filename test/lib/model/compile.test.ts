@@ -462,7 +462,7 @@ describe('client TLS policy', () => {
 });
 
 describe('inbound listeners and policy', () => {
-  test('server TLS, policies and the access log are carried over', () => {
+  test('server TLS and the access log are carried over; the inbound policy is empty', () => {
     const m = model(
       {
         virtualNodes: [
@@ -479,8 +479,6 @@ describe('inbound listeners and policy', () => {
               { portMapping: { port: 9000, protocol: 'tcp' }, tls: { mode: 'PERMISSIVE', certificate: { file: { certificateChain: '/c.pem', privateKey: '/k.pem' } } } },
             ],
             serviceDiscovery: { dns: { hostname: 'secure.internal' } },
-            authorization: [{ name: 'allow-client', action: 'ALLOW', rules: [{ from: [{ principals: ['spiffe://corp/ns/production/sa/client'] }] }] }],
-            rateLimit: { maxTokens: 10, tokensPerFill: 10, fillIntervalMs: 1000, statusCode: 429 },
             logging: { accessLog: { file: { path: '/dev/stdout', format: { json: [{ key: 'status', value: '%RESPONSE_CODE%' }] } } } },
           }),
         ],
@@ -504,12 +502,34 @@ describe('inbound listeners and policy', () => {
         timeout: { perRequestMs: 0, idleMs: 300000 },
       },
     ]);
-    expect(c.inbound.policy).toEqual({
-      authorization: [{ name: 'allow-client', action: 'ALLOW', rules: [{ from: [{ principals: ['spiffe://corp/ns/production/sa/client'] }] }] }],
-      jwt: [],
-      rateLimit: { maxTokens: 10, tokensPerFill: 10, fillIntervalMs: 1000, statusCode: 429 },
-    });
+    expect(c.inbound.policy).toEqual({ authorization: [], jwt: [] });
     expect(c.logging).toEqual({ accessLog: { path: '/dev/stdout', format: { json: { status: '%RESPONSE_CODE%' } } } });
+  });
+
+  test('a node or gateway with authorization, JWT or a rate limit does not compile: the sidecar does not enforce them yet', () => {
+    const m = model({
+      virtualNodes: [
+        node('secure', {
+          listeners: [httpListener()],
+          serviceDiscovery: { dns: { hostname: 'secure.internal' } },
+          authorization: [{ name: 'allow-client', action: 'ALLOW', rules: [{ from: [{ principals: ['spiffe://corp/ns/production/sa/client'] }] }] }],
+          rateLimit: { maxTokens: 10, tokensPerFill: 10, fillIntervalMs: 1000, statusCode: 429 },
+        }),
+      ],
+      virtualGateways: [gateway('edge', { listeners: [{ portMapping: { port: 8088, protocol: 'http' } }], jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json', audiences: [], fromHeaders: [], fromParams: [], forwardOriginalToken: false, outputClaimToHeaders: [] }] })],
+    });
+    let thrown: unknown;
+    try {
+      compileMesh(m);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(MeshValidationError);
+    expect((thrown as MeshValidationError).errors.map((e) => [e.resource, e.path])).toEqual([
+      ['VirtualNode/secure', 'spec.authorization'],
+      ['VirtualNode/secure', 'spec.rateLimit'],
+      ['VirtualGateway/edge', 'spec.jwt'],
+    ]);
   });
 });
 
@@ -522,7 +542,6 @@ describe('virtual gateways', () => {
       gateway('edge', {
         listeners: [{ portMapping: { port: 8088, protocol: 'http' } }],
         backendDefaults: { clientPolicy: { tls: { enforce: true, certificate: { sds: { secretName: 'edge' } }, validation: { trust: { sds: { secretName: 'ca' } } } } } },
-        jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json', audiences: [], fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }], fromParams: ['access_token'], forwardOriginalToken: false, outputClaimToHeaders: [] }],
       }),
     ],
     gatewayRoutes: [
@@ -542,7 +561,7 @@ describe('virtual gateways', () => {
     expect(orders.node.name).toBe('orders');
     expect(edge.inbound).toEqual({ listeners: [], policy: { authorization: [], jwt: [] } });
     expect(edge.gateway!.listeners).toEqual([{ port: 8088, protocol: 'http', tls: { mode: 'DISABLED' } }]);
-    expect(edge.gateway!.policy.jwt.map((j) => j.issuer)).toEqual(['https://issuer.example']);
+    expect(edge.gateway!.policy).toEqual({ authorization: [], jwt: [] });
   });
 
   test('rewrite defaults: matched prefix to /, DISABLED keeps it, value replaces it, exact path rewrite', () => {

@@ -1,7 +1,7 @@
-import { formatModelError } from '../../../lib/model/errors';
+import { formatModelError, formatModelWarning } from '../../../lib/model/errors';
 import { loadMeshSources } from '../../../lib/model/load';
 import { type MeshModel } from '../../../lib/model/schema';
-import { validateMesh } from '../../../lib/model/validate';
+import { meshWarnings, validateMesh } from '../../../lib/model/validate';
 
 // A small valid mesh every case adds to: two order versions behind a router, a node with an HTTP and
 // a gRPC listener, a client-only node, a two-listener router, a TCP router and an edge gateway.
@@ -707,6 +707,7 @@ ${discovery}`),
               jwksUri: https://other.example/jwks.json
               jwks: '{"keys":[]}'`),
     ).toEqual([
+      'case.yaml:6: VirtualGateway/api: spec.jwt: the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does, got: 2 rules (issuer https://issuer.example, https://other.example)',
       'case.yaml:7: VirtualGateway/api: spec.jwt[0]: a JWT rule needs jwksUri or jwks to verify tokens of issuer https://issuer.example',
       'case.yaml:10: VirtualGateway/api: spec.jwt[1].jwks: a JWT rule takes jwksUri or jwks, not both, got: jwksUri https://other.example/jwks.json',
     ]);
@@ -772,6 +773,100 @@ describe('gateway routes', () => {
     expect(check(gatewayRoute(spec, 'first'), gatewayRoute(spec, 'second'))).toEqual([
       'case.yaml:11: GatewayRoute/second: spec.httpRoute.match: GatewayRoute first of virtual gateway edge has the same priority and match, so this one can never be chosen, got: priority unset',
     ]);
+  });
+});
+
+describe('fields the sidecar does not apply yet', () => {
+  const warnings = (...docs: string[]) => meshWarnings(loadWith(...docs)).map(formatModelWarning);
+
+  test('retries, faults and mirrors the user wrote are warnings with file, line and path; no retries and the default are not', () => {
+    const docs = [
+      route(`
+    httpRoute:
+      match: { prefix: /a }
+      ${target()}
+      retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }`, 'retries'),
+      route(`
+    httpRoute:
+      match: { prefix: /b }
+      ${target()}
+      fault:
+        delay: { percentage: 10, fixedDelay: 1s }
+      mirror: { virtualNode: order-v2 }`, 'chaos'),
+      route(`
+    httpRoute:
+      match: { prefix: /c }
+      ${target()}
+      retryPolicy: { maxRetries: 0, perRetryTimeout: 2s, httpRetryEvents: [server-error] }`, 'once'),
+      route(`
+    grpcRoute:
+      match: { serviceName: orders.Orders, port: 9090 }
+      action: { weightedTargets: [{ virtualNode: multi, weight: 1, port: 9090 }] }
+      retryPolicy: { maxRetries: 1, perRetryTimeout: 1s, grpcRetryEvents: [unavailable] }`, 'grpc', 'multi-router'),
+    ];
+    expect(check(...docs)).toEqual([]);
+    expect(warnings(...docs)).toEqual([
+      'case.yaml:8: warning: Route/retries: spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3',
+      "case.yaml:17: warning: Route/chaos: spec.httpRoute.fault: the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set, got: delay",
+      'case.yaml:19: warning: Route/chaos: spec.httpRoute.mirror: the sidecar does not mirror traffic yet: no copy of any request is sent, got: virtualNode order-v2',
+      'case.yaml:37: warning: Route/grpc: spec.grpcRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 1',
+    ]);
+  });
+
+  test('listener health checks, outlier detection and access logs of nodes and gateways are warnings', () => {
+    const healthCheck = '{ protocol: http, path: /health, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 }';
+    const docs = [
+      node(`
+    listeners:
+      - portMapping: { port: 8080, protocol: http }
+        healthCheck: ${healthCheck}
+        outlierDetection: { maxServerErrors: 5, interval: 10s, baseEjectionDuration: 30s, maxEjectionPercent: 50 }
+    serviceDiscovery: { dns: { hostname: n.orders.local } }
+    logging: { accessLog: { file: { path: /dev/stdout } } }`),
+      `
+      apiVersion: weft.dev/v1alpha1
+      kind: VirtualGateway
+      metadata: { name: api }
+      spec:
+        listeners:
+          - portMapping: { port: 443, protocol: http }
+            healthCheck: { protocol: tcp, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 }`,
+    ];
+    expect(check(...docs)).toEqual([]);
+    expect(warnings(...docs)).toEqual([
+      'case.yaml:7: warning: VirtualNode/n: spec.listeners[0].healthCheck: the sidecar does not run active health checks yet: endpoints are used as discovery lists them, got: http /health',
+      'case.yaml:8: warning: VirtualNode/n: spec.listeners[0].outlierDetection: the sidecar does not apply outlier detection yet: no endpoint is ejected after errors, got: maxServerErrors 5',
+      'case.yaml:10: warning: VirtualNode/n: spec.logging.accessLog: the sidecar does not write access logs yet, got: /dev/stdout',
+      'case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: the sidecar does not run active health checks yet: endpoints are used as discovery lists them, got: tcp',
+    ]);
+  });
+
+  test('authorization, JWT rules and rate limits are errors: the sidecar does not enforce them yet', () => {
+    const docs = [
+      node(`
+    authorization:
+      - name: only-the-gateway
+        rules: [{ from: [{ principals: ['spiffe://order-mesh/ns/order-mesh/sa/edge'] }] }]
+    rateLimit: { maxTokens: 100, tokensPerFill: 10, fillIntervalMs: 1000 }`),
+      `
+      apiVersion: weft.dev/v1alpha1
+      kind: VirtualGateway
+      metadata: { name: api }
+      spec:
+        listeners: [{ portMapping: { port: 443, protocol: http } }]
+        jwt: [{ issuer: https://issuer.example, jwksUri: https://issuer.example/jwks.json }]`,
+    ];
+    expect(check(...docs)).toEqual([
+      'case.yaml:5: VirtualNode/n: spec.authorization: the sidecar does not enforce authorization policies yet, so they are refused rather than run open; remove them until it does, got: 1 policy (only-the-gateway)',
+      'case.yaml:8: VirtualNode/n: spec.rateLimit: the sidecar does not enforce rate limits yet, so they are refused rather than run open; remove them until it does, got: maxTokens 100',
+      'case.yaml:15: VirtualGateway/api: spec.jwt: the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does, got: 1 rule (issuer https://issuer.example)',
+    ]);
+    expect(warnings(...docs)).toEqual([]);
+  });
+
+  test('empty authorization and JWT lists are the default, not a policy', () => {
+    expect(check(node(`    authorization: []
+    jwt: []`))).toEqual([]);
   });
 });
 

@@ -1,0 +1,69 @@
+/**
+ * Fields of the model that the sidecar does not apply yet, found where the user wrote them. Which
+ * fields, their severity and their wording come from the node config's own table
+ * (proxy/contracts/fields-not-applied.ts), so `weft validate`, `cdk synth` and the sidecar agree;
+ * only the paths differ (the resource's here, the compiled config's there). The validator turns
+ * the errors into validation errors and reports the warnings apart (validate.ts).
+ */
+import { notAppliedFinding, type FieldNotApplied, type NotAppliedFinding } from '../../proxy/contracts/fields-not-applied';
+import type { Resource } from './schema';
+
+/** A resource's kind and spec, kept together so the spec's type follows the kind. */
+export type ResourceSpec = Resource extends infer R ? (R extends Resource ? Pick<R, 'kind' | 'spec'> : never) : never;
+
+type Listener = { healthCheck?: { protocol: string; path?: string }; outlierDetection?: { maxServerErrors: number } };
+type PolicySpec = { authorization?: { name: string }[]; jwt?: { issuer: string }[]; rateLimit?: { maxTokens: number }; logging?: { accessLog?: { file: { path: string } } } };
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * Every field of `resource` the sidecar does not apply yet, with its path in the resource
+ * (`spec.listeners[0].healthCheck`) and a message that ends with what was written. A retry policy
+ * counts only when it retries (`maxRetries` above 0): one that retries nothing is what the
+ * sidecar does.
+ */
+export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFinding[] {
+  const found: NotAppliedFinding[] = [];
+  const add = (field: FieldNotApplied, path: string, got: string) => {
+    const f = notAppliedFinding(field, path);
+    found.push({ ...f, message: `${f.message}, got: ${got}` });
+  };
+  const listeners = (ls: readonly Listener[] | undefined) =>
+    (ls ?? []).forEach((l, i) => {
+      if (l.healthCheck) add('healthCheck', `spec.listeners[${i}].healthCheck`, [l.healthCheck.protocol, l.healthCheck.path].filter(Boolean).join(' '));
+      if (l.outlierDetection) add('outlierDetection', `spec.listeners[${i}].outlierDetection`, `maxServerErrors ${l.outlierDetection.maxServerErrors}`);
+    });
+  const inbound = (spec: PolicySpec) => {
+    const file = spec.logging?.accessLog?.file;
+    if (file) add('accessLog', 'spec.logging.accessLog', file.path);
+    const authz = spec.authorization ?? [];
+    if (authz.length > 0) add('authorization', 'spec.authorization', `${plural(authz.length, 'policy', 'policies')} (${authz.map((p) => p.name).join(', ')})`);
+    const jwt = spec.jwt ?? [];
+    if (jwt.length > 0) add('jwt', 'spec.jwt', `${plural(jwt.length, 'rule')} (issuer ${jwt.map((r) => r.issuer).join(', ')})`);
+    if (spec.rateLimit) add('rateLimit', 'spec.rateLimit', `maxTokens ${spec.rateLimit.maxTokens}`);
+  };
+
+  switch (resource.kind) {
+    case 'VirtualNode':
+      listeners(resource.spec.listeners);
+      inbound(resource.spec);
+      break;
+    case 'VirtualGateway':
+      listeners(resource.spec.listeners);
+      inbound(resource.spec);
+      break;
+    case 'Route':
+      for (const type of ['httpRoute', 'http2Route', 'grpcRoute'] as const) {
+        const route = resource.spec[type];
+        if (!route) continue;
+        const at = `spec.${type}`;
+        if (route.retryPolicy && route.retryPolicy.maxRetries > 0) add('retryPolicy', `${at}.retryPolicy`, `maxRetries ${route.retryPolicy.maxRetries}`);
+        if (route.fault) add('fault', `${at}.fault`, [route.fault.delay && 'delay', route.fault.abort && 'abort'].filter(Boolean).join(' and ') || 'none');
+        if (route.mirror) add('mirror', `${at}.mirror`, `virtualNode ${route.mirror.virtualNode}`);
+      }
+      break;
+    default:
+      break;
+  }
+  return found;
+}

@@ -1,0 +1,155 @@
+/**
+ * Node config fields the sidecar carries but does not apply yet, and how a config that uses them
+ * is treated. One table for every part: the model validator (`weft validate`, `weft compile`,
+ * `cdk synth`) reports the fields as the user wrote them, the sidecar reports them in the config it
+ * loads, and both take the severity and the wording from here.
+ *
+ * - Warnings: the config runs, without the feature. Fields a user wrote only; what the compiler
+ *   fills in by itself (the mesh default retry policy) is not reported.
+ * - Errors: security policy (authorization, JWT, rate limits). Running without it would let in
+ *   traffic the policy was written to keep out, so a config with it is refused
+ *   ({@link POLICY_NOT_ENFORCED}) until the sidecar enforces it.
+ *
+ * Like every contract module, this one imports neither aws-cdk-lib nor the AWS SDK, and only
+ * types from the schemas, so the sidecar bundle stays free of zod.
+ */
+import type { NodeConfig, RetryPolicy, Route } from './node-config';
+import { ContractError, type ContractIssue } from './validation';
+
+/** The code of a config refused because it carries security policy the sidecar does not enforce yet. */
+export const POLICY_NOT_ENFORCED = 'WEFT_ERR_POLICY_NOT_ENFORCED';
+
+export type NotAppliedSeverity = 'warning' | 'error';
+
+/** Each field the sidecar does not apply yet: its severity and what that means for traffic. */
+export const FIELDS_NOT_APPLIED = {
+  retryPolicy: { severity: 'warning', message: 'the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once' },
+  healthCheck: { severity: 'warning', message: 'the sidecar does not run active health checks yet: endpoints are used as discovery lists them' },
+  outlierDetection: { severity: 'warning', message: 'the sidecar does not apply outlier detection yet: no endpoint is ejected after errors' },
+  fault: {
+    severity: 'warning',
+    message: "the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set",
+  },
+  mirror: { severity: 'warning', message: 'the sidecar does not mirror traffic yet: no copy of any request is sent' },
+  accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
+  authorization: {
+    severity: 'error',
+    message: 'the sidecar does not enforce authorization policies yet, so they are refused rather than run open; remove them until it does',
+  },
+  jwt: { severity: 'error', message: 'the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does' },
+  rateLimit: { severity: 'error', message: 'the sidecar does not enforce rate limits yet, so they are refused rather than run open; remove them until it does' },
+} as const satisfies Record<string, { severity: NotAppliedSeverity; message: string }>;
+
+export type FieldNotApplied = keyof typeof FIELDS_NOT_APPLIED;
+
+/** One field of a document that the sidecar does not apply yet. */
+export interface NotAppliedFinding {
+  field: FieldNotApplied;
+  severity: NotAppliedSeverity;
+  /** Field path in the document, e.g. `clusters[2].outlierDetection`. */
+  path: string;
+  message: string;
+}
+
+export function notAppliedFinding(field: FieldNotApplied, path: string): NotAppliedFinding {
+  const { severity, message } = FIELDS_NOT_APPLIED[field];
+  return { field, severity, path, message };
+}
+
+/**
+ * The retry policy the compiler writes for a route that states none: 2 retries, each bounded by
+ * the route's per-request timeout, on connection failures and refused streams (Istio's default),
+ * plus gateway errors for HTTP (App Mesh's) and unavailable/cancelled for gRPC. Written out in
+ * full (backoff included), so it is also what the parser makes of it.
+ */
+export function meshDefaultRetryPolicy(protocol: Route['protocol'], perRequestMs: number): RetryPolicy {
+  const base: RetryPolicy = {
+    maxRetries: 2,
+    perTryTimeoutMs: perRequestMs,
+    httpRetryEvents: [],
+    tcpRetryEvents: ['connection-error'],
+    grpcRetryEvents: [],
+    retriableStatusCodes: [],
+    backoffBaseMs: 25,
+    backoffMaxMs: 250,
+  };
+  if (protocol === 'http') return { ...base, httpRetryEvents: ['gateway-error', 'stream-error'] };
+  if (protocol === 'grpc') return { ...base, httpRetryEvents: ['stream-error'], grpcRetryEvents: ['unavailable', 'cancelled'] };
+  return base;
+}
+
+/**
+ * Whether a route's retry policy asks for something the sidecar does not do. TCP routes retry
+ * connection errors, which the sidecar does; a policy that retries nothing (`maxRetries: 0`) asks
+ * for nothing; the mesh default is the compiler's, not the user's.
+ */
+function retriesNotApplied(route: Route): boolean {
+  if (route.protocol === 'tcp' || route.retryPolicy.maxRetries === 0) return false;
+  return !sameRetryPolicy(route.retryPolicy, meshDefaultRetryPolicy(route.protocol, route.timeout.perRequestMs));
+}
+
+function sameRetryPolicy(a: RetryPolicy, b: RetryPolicy): boolean {
+  const sameSet = (x: readonly unknown[], y: readonly unknown[]) => x.length === y.length && x.every((v) => y.includes(v));
+  return (
+    a.maxRetries === b.maxRetries &&
+    a.perTryTimeoutMs === b.perTryTimeoutMs &&
+    a.backoffBaseMs === b.backoffBaseMs &&
+    a.backoffMaxMs === b.backoffMaxMs &&
+    sameSet(a.httpRetryEvents, b.httpRetryEvents) &&
+    sameSet(a.tcpRetryEvents, b.tcpRetryEvents) &&
+    sameSet(a.grpcRetryEvents, b.grpcRetryEvents) &&
+    sameSet(a.retriableStatusCodes, b.retriableStatusCodes)
+  );
+}
+
+/** Every field of `config` that the sidecar does not apply yet, in document order. */
+export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
+  const found: NotAppliedFinding[] = [];
+  const add = (field: FieldNotApplied, path: string) => found.push(notAppliedFinding(field, path));
+  const policy = (p: NodeConfig['inbound']['policy'], at: string) => {
+    if (p.authorization.length > 0) add('authorization', `${at}.authorization`);
+    if (p.jwt.length > 0) add('jwt', `${at}.jwt`);
+    if (p.rateLimit !== undefined) add('rateLimit', `${at}.rateLimit`);
+  };
+
+  config.inbound.listeners.forEach((l, i) => {
+    if (l.outlierDetection) add('outlierDetection', `inbound.listeners[${i}].outlierDetection`);
+    if (l.healthCheck) add('healthCheck', `inbound.listeners[${i}].healthCheck`);
+  });
+  policy(config.inbound.policy, 'inbound.policy');
+  if (config.gateway) {
+    config.gateway.listeners.forEach((l, i) => {
+      if (l.healthCheck) add('healthCheck', `gateway.listeners[${i}].healthCheck`);
+    });
+    policy(config.gateway.policy, 'gateway.policy');
+  }
+  config.outbound.services.forEach((s, si) =>
+    s.listeners.forEach((l, li) =>
+      l.routes.forEach((r, ri) => {
+        const at = `outbound.services[${si}].listeners[${li}].routes[${ri}]`;
+        if (retriesNotApplied(r)) add('retryPolicy', `${at}.retryPolicy`);
+        if (r.protocol === 'tcp') return;
+        if (r.fault) add('fault', `${at}.fault`);
+        if (r.mirror) add('mirror', `${at}.mirror`);
+      }),
+    ),
+  );
+  config.clusters.forEach((c, i) => {
+    if (c.outlierDetection) add('outlierDetection', `clusters[${i}].outlierDetection`);
+    if (c.healthCheck) add('healthCheck', `clusters[${i}].healthCheck`);
+  });
+  if (config.logging.accessLog) add('accessLog', 'logging.accessLog');
+  return found;
+}
+
+/**
+ * The sidecar's check before it applies `config`: throws a ContractError with code
+ * {@link POLICY_NOT_ENFORCED} naming every security field it would not enforce, and otherwise
+ * returns the paths of the fields it will run without (to be logged once the config is in force).
+ */
+export function checkFieldsApplied(config: NodeConfig, source: string): string[] {
+  const found = fieldsNotApplied(config);
+  const refused: ContractIssue[] = found.filter((f) => f.severity === 'error').map(({ path, message }) => ({ path, message }));
+  if (refused.length > 0) throw new ContractError(POLICY_NOT_ENFORCED, source, refused);
+  return found.filter((f) => f.severity === 'warning').map((f) => f.path);
+}

@@ -1,0 +1,93 @@
+/**
+ * The sidecar and the node config fields it does not apply yet: it runs without the resilience
+ * and telemetry ones and says so once per config version, and it refuses security policy.
+ */
+import { startSidecar } from '../../../proxy/main';
+import type { Logger } from '../../../proxy/log';
+import { ConfigDir, eventually, httpRoute, nodeBody, startUpstream, startWith, staticCluster, testSettings, type ConfigBody, type Upstream } from '../harness';
+
+let upstream: Upstream;
+beforeAll(async () => {
+  upstream = await startUpstream('orders');
+});
+afterAll(() => upstream.close());
+
+/** A logger that keeps what it is given. */
+function recordingLogger(): Logger & { events: { level: string; event: string; fields: Record<string, unknown> }[] } {
+  const events: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+  return { events, log: (level, event, fields = {}) => events.push({ level, event, fields }) };
+}
+
+const RETRIES = { maxRetries: 3, perTryTimeoutMs: 2_000, httpRetryEvents: ['server-error' as const] };
+
+/** One backend service routed to the upstream, with `route` overrides and `inbound` policy. */
+const body = (route: Record<string, unknown> = {}, policy: ConfigBody['inbound']['policy'] = {}): ConfigBody => {
+  const b = nodeBody({
+    services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('orders/r', { 'orders:8080': 1 }, undefined, route)] }] }],
+    clusters: [staticCluster('orders:8080', [upstream.port])],
+  });
+  return { ...b, inbound: { ...b.inbound, policy } };
+};
+
+test('a config with a retry policy loads, and `config_fields_not_applied` is logged once per version', async () => {
+  const logger = recordingLogger();
+  const sidecar = await startWith(body({ retryPolicy: RETRIES }), {}, { logger });
+  try {
+    const notApplied = () => logger.events.filter((e) => e.event === 'config_fields_not_applied');
+    const first = sidecar.handle.store.current!.version;
+    expect(notApplied()).toEqual([{ level: 'warn', event: 'config_fields_not_applied', fields: { version: first, fields: ['outbound.services[0].listeners[0].routes[0].retryPolicy'] } }]);
+
+    // A rebuild of the same version (as after a certificate rotation) does not log it again.
+    await sidecar.handle.store.refresh();
+    expect(notApplied()).toHaveLength(1);
+
+    // A new version is logged once more, with its own fields.
+    const next = sidecar.config.write(body({ retryPolicy: RETRIES, mirror: { cluster: 'orders:8080', percentage: 10 } }));
+    await eventually(() => sidecar.handle.store.current!.version === next.version, 'the new version to apply');
+    expect(notApplied().map((e) => e.fields)).toEqual([
+      { version: first, fields: ['outbound.services[0].listeners[0].routes[0].retryPolicy'] },
+      { version: next.version, fields: ['outbound.services[0].listeners[0].routes[0].retryPolicy', 'outbound.services[0].listeners[0].routes[0].mirror'] },
+    ]);
+  } finally {
+    await sidecar.close();
+  }
+});
+
+test('a config without such fields (no retries, maxRetries 0) logs no `config_fields_not_applied`', async () => {
+  const logger = recordingLogger();
+  const sidecar = await startWith(body(), {}, { logger });
+  try {
+    expect(logger.events.map((e) => e.event)).toContain('config_applied');
+    expect(logger.events.map((e) => e.event)).not.toContain('config_fields_not_applied');
+  } finally {
+    await sidecar.close();
+  }
+});
+
+test('a config with an authorization policy is refused at start with WEFT_ERR_POLICY_NOT_ENFORCED, naming the field', async () => {
+  const config = new ConfigDir();
+  try {
+    config.write(body({}, { authorization: [{ name: 'only-the-gateway', rules: [{ from: [{ principals: ['spiffe://weft.test/ns/demo/sa/gateway'] }] }] }] }));
+    await expect(startSidecar(testSettings({ config: config.path }), { logger: recordingLogger() })).rejects.toMatchObject({
+      code: 'WEFT_ERR_POLICY_NOT_ENFORCED',
+      issues: [{ path: 'inbound.policy.authorization', message: expect.stringMatching(/does not enforce authorization policies yet/) }],
+    });
+  } finally {
+    config.remove();
+  }
+});
+
+test('a reload to a config with an authorization policy keeps the last good config and records the error', async () => {
+  const logger = recordingLogger();
+  const sidecar = await startWith(body(), {}, { logger });
+  try {
+    const good = sidecar.handle.store.current!;
+    sidecar.config.write(body({}, { authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 1_000 } }));
+    await eventually(() => sidecar.handle.store.lastError?.code === 'WEFT_ERR_POLICY_NOT_ENFORCED', 'the policy config to be refused');
+    expect(sidecar.handle.store.current).toBe(good);
+    expect(sidecar.handle.store.lastError!.message).toMatch(/inbound\.policy\.authorization: .*; inbound\.policy\.rateLimit: /);
+    expect(logger.events.find((e) => e.event === 'config_rejected')).toMatchObject({ level: 'error', fields: { code: 'WEFT_ERR_POLICY_NOT_ENFORCED', keeping: good.version } });
+  } finally {
+    await sidecar.close();
+  }
+});
