@@ -2,6 +2,7 @@
 export * from './schema-ids';
 export * from './node-config';
 export * from './node-config-io';
+export * from './node-config-features';
 export * from './settings';
 export * from './mesh-layout';
 export * from './mesh-documents';
