@@ -21,6 +21,8 @@ describe.each(files)('examples/%s', (file) => {
       const configs = compileMesh(mesh);
       expect(configs).toHaveLength(mesh.virtualNodes.length + mesh.virtualGateways.length);
       for (const c of configs) expect(parseNodeConfig(serializeNodeConfig(c))).toEqual(c);
+      // Nothing in the examples needs more than v1, so sidecars of every release read them.
+      for (const c of configs) expect(c.schema).toBe('weft.dev/node-config/v1');
     }
   });
 });

@@ -66,19 +66,20 @@ export async function publishTrustBundle(store: ObjectStore, bucket: string, mes
  * The nodes that need certificates: every published node config (its own SPIFFE id), plus
  * registry nodes without a published config yet. Unparseable configs are skipped and reported.
  */
-export async function listMeshNodes(deps: Pick<CertificateSyncDeps, 'store' | 'bucket' | 'mesh' | 'trustDomain'>): Promise<{ nodes: NodeIdentity[]; skipped: string[] }> {
+export async function listMeshNodes(deps: Pick<CertificateSyncDeps, 'store' | 'bucket' | 'mesh' | 'trustDomain'>): Promise<{ nodes: NodeIdentity[]; skipped: { key: string; code: string }[] }> {
   const prefix = `${deps.mesh}/nodes/`;
   const keys = (await deps.store.list(deps.bucket, prefix)).filter((k) => k.endsWith('.json')).sort();
   const nodes: NodeIdentity[] = [];
-  const skipped: string[] = [];
+  const skipped: { key: string; code: string }[] = [];
   for (const key of keys) {
     const obj = await deps.store.get(deps.bucket, key);
     if (!obj || obj === 'not-modified') continue;
     try {
       const config = parseNodeConfig(obj.body, `s3://${deps.bucket}/${key}`);
       nodes.push({ node: config.node.name, spiffeId: config.node.spiffeId });
-    } catch {
-      skipped.push(key);
+    } catch (err) {
+      // Invalid, or (while a deploy rolls out) of a schema version newer than this function reads.
+      skipped.push({ key, code: errorCode(err) });
     }
   }
   const registryKey = taskRegistryKey(deps.mesh);
@@ -134,7 +135,7 @@ export async function runCertificateSync(deps: CertificateSyncDeps): Promise<Cer
   const trustBundlePem = await deps.ca.caCertificatePem();
   const trustBundlePublished = await publishTrustBundle(deps.store, deps.bucket, deps.mesh, trustBundlePem);
   const { nodes, skipped } = await listMeshNodes(deps);
-  for (const key of skipped) deps.logger.warn('node-config-skipped', { key, code: 'WEFT_ERR_NODE_CONFIG_INVALID' });
+  for (const { key, code } of skipped) deps.logger.warn('node-config-skipped', { key, code });
 
   const existing = new Map<string, ExistingCertificate | null>();
   await mapLimit(nodes, 8, async (n) => {
@@ -143,7 +144,7 @@ export async function runCertificateSync(deps: CertificateSyncDeps): Promise<Cer
   });
   const plan = planCertificates(nodes, existing, now, trustBundlePem);
 
-  const summary: CertificateSyncSummary = { nodes: nodes.length, issued: [], renewed: [], kept: plan.keep.length, failed: [], skippedConfigs: skipped, trustBundlePublished };
+  const summary: CertificateSyncSummary = { nodes: nodes.length, issued: [], renewed: [], kept: plan.keep.length, failed: [], skippedConfigs: skipped.map((s) => s.key), trustBundlePublished };
   const work = [...plan.issue.map((n) => ({ ...n, kind: 'issue' as const })), ...plan.renew.map((n) => ({ ...n, kind: 'renew' as const }))];
   await mapLimit(work, deps.concurrency ?? 4, async (item) => {
     try {

@@ -109,7 +109,7 @@ export class AdminServer {
       ready: this.ready,
       draining: this.state.draining(),
       healthcheckFailed: this.healthcheckFailed,
-      config: { version: store.current?.version ?? null, appliedAt: store.appliedAt ?? null, lastError: store.lastError ?? null },
+      config: { version: store.current?.version ?? null, appliedAt: store.appliedAt ?? null, lastError: store.lastError ?? null, refusedNewer: store.refusedNewer },
       ports: this.state.ports(),
       requests: total.reduce((n, t) => n + t.requests, 0),
       active: total.reduce((n, t) => n + t.active, 0),

@@ -6,7 +6,7 @@
  * nothing: the store keeps its last good snapshot and records the error for logs and admin.
  */
 import type { GrpcRoute, HttpRoute, InboundListener, NodeConfig } from '../contracts/node-config';
-import { canonicalJson, parseNodeConfig } from '../contracts/node-config-io';
+import { canonicalJson, NODE_CONFIG_SCHEMA_UNSUPPORTED, parseNodeConfig } from '../contracts/node-config-io';
 import { checkFieldsApplied } from '../contracts/fields-not-applied';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
@@ -77,6 +77,8 @@ export class ConfigStore {
   private closed = false;
   /** The last rejected document's error; cleared when a good one is applied. */
   lastError: ConfigErrorRecord | undefined;
+  /** Documents refused for a schema version newer than this sidecar reads (an upgrade out of order). */
+  refusedNewer = 0;
   appliedAt: string | undefined;
 
   constructor(private readonly opts: ConfigStoreOptions) {}
@@ -241,6 +243,7 @@ export class ConfigStore {
 
   private recordError(err: Error, initial = false): void {
     const code = (err as { code?: string }).code ?? 'WEFT_ERR_CONFIG_INVALID';
+    if (code === NODE_CONFIG_SCHEMA_UNSUPPORTED) this.refusedNewer++;
     this.lastError = { code, message: err.message, at: new Date().toISOString(), source: this.opts.source.location };
     if (initial) return; // the caller reports a failed start itself
     this.opts.logger.log('error', 'config_rejected', { code, message: err.message, source: this.opts.source.location, keeping: this.snapshot?.version });

@@ -3,6 +3,7 @@ export * from './schema-ids';
 export * from './node-config';
 export * from './node-config-io';
 export * from './fields-not-applied';
+export * from './node-config-features';
 export * from './settings';
 export * from './mesh-layout';
 export * from './mesh-documents';

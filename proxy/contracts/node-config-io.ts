@@ -5,13 +5,21 @@
  */
 import { createHash } from 'node:crypto';
 import type { NodeConfig, NodeConfigInput } from './node-config';
-import { NODE_CONFIG_SCHEMA } from './schema-ids';
+import { requiredNodeConfigVersion, unstampedFeatureIssues } from './node-config-features';
+import { NODE_CONFIG_VERSION, nodeConfigSchemaId, nodeConfigSchemaVersion } from './schema-ids';
 import { validateContract } from './validate';
-import { ContractError } from './validation';
+import { ContractError, type ContractIssue } from './validation';
 
 export const NODE_CONFIG_INVALID = 'WEFT_ERR_NODE_CONFIG_INVALID';
+/** A config of a schema version newer than this release reads: the sidecar must be upgraded first. */
+export const NODE_CONFIG_SCHEMA_UNSUPPORTED = 'WEFT_ERR_CONFIG_SCHEMA_UNSUPPORTED';
 
-/** Parses and validates a node config (object or JSON text), applying defaults. */
+/**
+ * Parses and validates a node config (object or JSON text), applying defaults. A config whose
+ * `schema` is newer than {@link NODE_CONFIG_VERSION} is refused with
+ * {@link NODE_CONFIG_SCHEMA_UNSUPPORTED} before any field is looked at: its new fields are unknown
+ * here, and that they are is not the problem to report.
+ */
 export function parseNodeConfig(input: unknown, source = 'node config'): NodeConfig {
   let value = input;
   if (typeof input === 'string' || Buffer.isBuffer(input)) {
@@ -21,26 +29,43 @@ export function parseNodeConfig(input: unknown, source = 'node config'): NodeCon
       throw new ContractError(NODE_CONFIG_INVALID, source, [{ path: '', message: `not JSON: ${(err as Error).message}` }]);
     }
   }
+  refuseNewerSchema(value, source);
   const config = validateContract('nodeConfig', value, NODE_CONFIG_INVALID, source);
+  // A field newer than the stamp would make the sidecars of the stamped version refuse the config.
+  // (The schema admits only this release's ids, so the stamp parses.)
+  const issues: ContractIssue[] = unstampedFeatureIssues(config, nodeConfigSchemaVersion(config.schema)!);
   const clusterNames = new Set(config.clusters.map((c) => c.name));
-  const dangling: { path: string; message: string }[] = [];
   config.outbound.services.forEach((svc, s) =>
     svc.listeners.forEach((l, li) =>
       l.routes.forEach((r, ri) => {
         const base = `outbound.services[${s}].listeners[${li}].routes[${ri}]`;
         if ('weightedTargets' in r.action) {
           r.action.weightedTargets.forEach((t, ti) => {
-            if (!clusterNames.has(t.cluster)) dangling.push({ path: `${base}.action.weightedTargets[${ti}].cluster`, message: `unknown cluster '${t.cluster}'` });
+            if (!clusterNames.has(t.cluster)) issues.push({ path: `${base}.action.weightedTargets[${ti}].cluster`, message: `unknown cluster '${t.cluster}'` });
           });
         }
         if (r.protocol !== 'tcp' && r.mirror && !clusterNames.has(r.mirror.cluster)) {
-          dangling.push({ path: `${base}.mirror.cluster`, message: `unknown cluster '${r.mirror.cluster}'` });
+          issues.push({ path: `${base}.mirror.cluster`, message: `unknown cluster '${r.mirror.cluster}'` });
         }
       }),
     ),
   );
-  if (dangling.length > 0) throw new ContractError(NODE_CONFIG_INVALID, source, dangling);
+  if (issues.length > 0) throw new ContractError(NODE_CONFIG_INVALID, source, issues);
   return config;
+}
+
+function refuseNewerSchema(value: unknown, source: string): void {
+  const schema = typeof value === 'object' && value !== null ? (value as { schema?: unknown }).schema : undefined;
+  const version = nodeConfigSchemaVersion(schema);
+  if (version === undefined || version <= NODE_CONFIG_VERSION) return;
+  throw new ContractError(NODE_CONFIG_SCHEMA_UNSUPPORTED, source, [
+    {
+      path: 'schema',
+      message:
+        `'${nodeConfigSchemaId(version)}' is newer than this release of Weft reads (up to '${nodeConfigSchemaId(NODE_CONFIG_VERSION)}'): ` +
+        'upgrade the sidecar of every service first, then deploy the mesh',
+    },
+  ]);
 }
 
 /** JSON with object keys sorted at every level, so equal content always serialises equally. */
@@ -67,12 +92,16 @@ export function nodeConfigVersion(config: Omit<NodeConfigInput, 'version'> & { v
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
 }
 
-/** Stamps `schema` and `version` on a config body and validates the result. */
+/**
+ * Stamps `schema` and `version` on a config body and validates the result. The body is validated
+ * as the newest schema version, then stamped with the lowest that expresses it, so a config that
+ * uses nothing newer than v1 stays readable by every sidecar since v1.
+ */
 export function sealNodeConfig(body: Omit<NodeConfigInput, 'version' | 'schema'>): NodeConfig {
-  const withSchema = { ...body, schema: NODE_CONFIG_SCHEMA } as Omit<NodeConfigInput, 'version'>;
-  const parsed = parseNodeConfig({ ...withSchema, version: '0'.repeat(16) });
-  const { version: _v, ...normalised } = parsed;
-  return { ...parsed, version: nodeConfigVersion(normalised) };
+  const parsed = parseNodeConfig({ ...body, schema: nodeConfigSchemaId(NODE_CONFIG_VERSION), version: '0'.repeat(16) });
+  const { version: _v, ...rest } = parsed;
+  const normalised = { ...rest, schema: nodeConfigSchemaId(requiredNodeConfigVersion(rest)) };
+  return { ...normalised, version: nodeConfigVersion(normalised) };
 }
 
 /** Stable, pretty JSON for publishing and `weft compile`. */

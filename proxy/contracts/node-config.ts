@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { TRANSFORMS } from './compact/description';
-import { NODE_CONFIG_SCHEMA } from './schema-ids';
+import { NODE_CONFIG_SCHEMAS } from './schema-ids';
 
 const name = z.string().min(1).max(255);
 const port = z.number().int().min(1).max(65535);
@@ -482,8 +482,13 @@ export const AccessLogSchema = z.strictObject({
   format: z.union([z.strictObject({ text: z.string().min(1) }), z.strictObject({ json: z.record(z.string(), z.string()) })]).optional(),
 });
 
+/**
+ * A field or enum value added after v1 is optional without a default and has an entry in
+ * NODE_CONFIG_FEATURES (node-config-features.ts), so configs that do not use it keep their version.
+ */
 export const NodeConfigSchema = z.strictObject({
-  schema: z.literal(NODE_CONFIG_SCHEMA),
+  /** `weft.dev/node-config/v<N>`: the lowest schema version that expresses this config. */
+  schema: z.literal(NODE_CONFIG_SCHEMAS),
   /** Content hash of the rest of the document (see `nodeConfigVersion`); changes iff content does. */
   version: z.string().regex(/^[0-9a-f]{16,64}$/),
   mesh: z.strictObject({

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ContractError, parseNodeConfig, sealNodeConfig, serializeNodeConfig } from '../../proxy/contracts';
+import { type ContractError, NODE_CONFIG_VERSION, nodeConfigSchemaId, parseNodeConfig, sealNodeConfig, serializeNodeConfig } from '../../proxy/contracts';
 import { agent, eventually, get, httpRoute, nodeBody, startUpstream, staticCluster, type Upstream } from './harness';
 import { freePorts } from '../../bench/ports';
 
@@ -96,8 +96,9 @@ test('the bundle holds no zod: contract documents are checked against descriptio
   expect(text).toMatch(/define_WEFT_CONTRACT_DESCRIPTIONS/);
 });
 
-test('the bundle refuses a bad node config with the issues weft validate reports', async () => {
-  const config = JSON.parse(
+/** A config for the bundle tests, as plain JSON. */
+function clientConfig(): Record<string, unknown> {
+  return JSON.parse(
     serializeNodeConfig(
       sealNodeConfig(
         nodeBody({
@@ -107,18 +108,21 @@ test('the bundle refuses a bad node config with the issues weft validate reports
         }),
       ),
     ),
-  ) as { outbound: { services: { listeners: { routes: Record<string, unknown>[] }[] }[] }; clusters: Record<string, unknown>[] };
-  const route = config.outbound.services[0].listeners[0].routes[0];
-  route.retries = 'often';
-  route.unexpected = true;
-  config.clusters[0].connectTimeoutMs = -5;
-  let expected: unknown;
+  ) as Record<string, unknown>;
+}
+
+/** What parseNodeConfig throws for `config`. */
+function refusal(config: unknown): ContractError {
   try {
     parseNodeConfig(config);
   } catch (err) {
-    expected = (err as ContractError).issues;
+    return err as ContractError;
   }
-  expect(expected).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'clusters[0].connectTimeoutMs' })]));
+  throw new Error('expected parseNodeConfig to refuse the config');
+}
+
+/** Starts the bundle on `config`, which must fail the start; returns its `sidecar_start_failed` log line. */
+async function failedStart(config: unknown): Promise<{ code: string; issues: unknown }> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bundle-'));
   const ports = (await freePorts(3)).map(String);
   try {
@@ -130,10 +134,28 @@ test('the bundle refuses a bad node config with the issues weft validate reports
     expect(run.status).toBe(1);
     const failure = `${run.stdout}${run.stderr}`.split('\n').find((l) => l.includes('sidecar_start_failed'));
     expect(failure).toBeDefined();
-    expect((JSON.parse(failure!) as { issues: unknown }).issues).toEqual(expected);
+    return JSON.parse(failure!) as { code: string; issues: unknown };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('the bundle refuses a bad node config with the issues weft validate reports', async () => {
+  const config = clientConfig() as { outbound: { services: { listeners: { routes: Record<string, unknown>[] }[] }[] }; clusters: Record<string, unknown>[] };
+  const route = config.outbound.services[0].listeners[0].routes[0];
+  route.retries = 'often';
+  route.unexpected = true;
+  config.clusters[0].connectTimeoutMs = -5;
+  const expected = refusal(config).issues;
+  expect(expected).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'clusters[0].connectTimeoutMs' })]));
+  expect((await failedStart(config)).issues).toEqual(expected);
+});
+
+test('the bundle refuses a config of a newer schema version as parseNodeConfig does: unsupported, not unknown fields', async () => {
+  const config = { ...clientConfig(), schema: nodeConfigSchemaId(NODE_CONFIG_VERSION + 1), telemetry: { tracing: { sampling: 0.1 } } };
+  const expected = refusal(config);
+  expect(expected.code).toBe('WEFT_ERR_CONFIG_SCHEMA_UNSUPPORTED');
+  expect(await failedStart(config)).toMatchObject({ code: expected.code, issues: expected.issues });
 });
 
 test('the bundle loads its config from S3 via AWS_ENDPOINT_URL and forwards requests', async () => {

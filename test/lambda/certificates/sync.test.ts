@@ -6,7 +6,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificateSecretName, nodeConfigKey, parseCertificateSecret, serializeNodeConfig, taskRegistryKey, trustBundleKey, type CertificateSecret } from '../../../proxy/contracts';
+import {
+  certificateSecretName,
+  NODE_CONFIG_VERSION,
+  nodeConfigKey,
+  nodeConfigSchemaId,
+  parseCertificateSecret,
+  serializeNodeConfig,
+  taskRegistryKey,
+  trustBundleKey,
+  type CertificateSecret,
+} from '../../../proxy/contracts';
 import { createSecretReader } from '../../../proxy/tls/secret-reader';
 import { createSecretStore } from '../../../lambda/aws/secrets';
 import type { CertificateAuthority } from '../../../lambda/certificates/ca-port';
@@ -35,6 +45,9 @@ function setup(clock: { now: number }, ca?: CertificateAuthority) {
   void store.put(BUCKET, taskRegistryKey(MESH), JSON.stringify(registry({ orders: entry('orders', 'srv-o'), audit: entry('audit', 'srv-a') })), { contentType: 'application/json' });
   // Garbage under nodes/ is reported, not fatal.
   void store.put(BUCKET, nodeConfigKey(MESH, 'broken'), '{"schema":"nope"}', { contentType: 'application/json' });
+  // So is a config of a schema version newer than this release reads (a deploy rolling out).
+  const future = { ...nodeConfig('future'), schema: nodeConfigSchemaId(NODE_CONFIG_VERSION + 1) };
+  void store.put(BUCKET, nodeConfigKey(MESH, 'future'), JSON.stringify(future), { contentType: 'application/json' });
   const sm = new FakeSecretsManager();
   const logger = memoryLogger();
   const deps: CertificateSyncDeps = {
@@ -61,7 +74,11 @@ describe('certificate sync', () => {
     const clock = { now: Date.now() };
     const { sm, store, deps, logger } = setup(clock);
     const summary = await runCertificateSync(deps);
-    expect(summary).toMatchObject({ nodes: 3, issued: ['audit', 'orders', 'payments'], renewed: [], kept: 0, failed: [], skippedConfigs: [nodeConfigKey(MESH, 'broken')], trustBundlePublished: true });
+    expect(summary).toMatchObject({ nodes: 3, issued: ['audit', 'orders', 'payments'], renewed: [], kept: 0, failed: [], skippedConfigs: [nodeConfigKey(MESH, 'broken'), nodeConfigKey(MESH, 'future')], trustBundlePublished: true });
+    expect(logger.lines.filter((l) => l.event === 'node-config-skipped').map((l) => l.fields)).toEqual([
+      { key: nodeConfigKey(MESH, 'broken'), code: 'WEFT_ERR_NODE_CONFIG_INVALID' },
+      { key: nodeConfigKey(MESH, 'future'), code: 'WEFT_ERR_CONFIG_SCHEMA_UNSUPPORTED' },
+    ]);
     expect(sm.secrets.get(certificateSecretName(MESH, 'orders'))?.kmsKeyId).toBe('alias/weft-certs');
 
     const orders = await readSecret(sm, 'orders');

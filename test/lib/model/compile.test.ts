@@ -116,6 +116,10 @@ describe('the canary mesh', () => {
     for (const c of configs) expect(parseNodeConfig(JSON.parse(serializeNodeConfig(c)))).toEqual(c);
   });
 
+  test('stamped v1, the lowest schema version that expresses it: sidecars of every release read it', () => {
+    for (const c of configs) expect(c.schema).toBe('weft.dev/node-config/v1');
+  });
+
   test('mesh identity and defaults', () => {
     expect(caller.mesh).toEqual({ name: 'production', egressFilter: 'DROP_ALL', trustDomain: 'production' });
     expect(caller.node).toEqual({ kind: 'virtualNode', name: 'api-gateway', spiffeId: 'spiffe://production/ns/production/sa/api-gateway' });

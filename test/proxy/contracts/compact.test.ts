@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileMesh } from '../../../lib/model/compile';
 import { loadMeshFiles } from '../../../lib/model/load';
-import { CONTRACT_SCHEMAS, ContractError, issuesOf, serializeNodeConfig, type ContractName } from '../../../proxy/contracts';
+import { CONTRACT_SCHEMAS, ContractError, issuesOf, NODE_CONFIG_VERSION, nodeConfigSchemaId, parseNodeConfig, serializeNodeConfig, type ContractName } from '../../../proxy/contracts';
 import { checkDocument } from '../../../proxy/contracts/compact/check';
 import { describeContracts, describeSchema, DescribeError } from '../../../proxy/contracts/compact/describe';
 import type { Primitive, SchemaNode } from '../../../proxy/contracts/compact/description';
@@ -115,10 +115,7 @@ describe('compact contract validation answers as zod does', () => {
   });
 
   test('compiled example configs and mutations of them', async () => {
-    const dir = join(__dirname, '..', '..', '..', 'examples');
-    const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f));
-    const { meshes } = await loadMeshFiles(files);
-    const configs = meshes.flatMap((m) => compileMesh(m)).map((c) => JSON.parse(serializeNodeConfig(c)) as unknown);
+    const configs = await compiledExamples();
     expect(configs.length).toBeGreaterThan(3);
     const r = seededRandom(42);
     for (const config of configs) {
@@ -130,6 +127,25 @@ describe('compact contract validation answers as zod does', () => {
     }
   });
 
+  test('parseNodeConfig on the compact validator: every schema version, newer ones refused before their fields', async () => {
+    const compactParse = parseNodeConfigOnCompact();
+    const ids = [...new Set([0, 1, NODE_CONFIG_VERSION, NODE_CONFIG_VERSION + 1, NODE_CONFIG_VERSION + 7])].map(nodeConfigSchemaId);
+    const r = seededRandom(7);
+    let unsupported = 0;
+    for (const config of await compiledExamples()) {
+      for (const schema of ids) {
+        const doc = { ...(structuredClone(config) as object), schema };
+        const docs = [doc, { ...doc, telemetry: { tracing: { sampling: 0.1 } } }, ...Array.from({ length: 20 }, () => mutate(structuredClone(doc), r))];
+        for (const d of docs) {
+          const expected = parseOutcome(parseNodeConfig, d);
+          expect({ doc: d, outcome: parseOutcome(compactParse, d) }).toStrictEqual({ doc: d, outcome: expected });
+          if (!expected.ok && expected.code === 'WEFT_ERR_CONFIG_SCHEMA_UNSUPPORTED') unsupported++;
+        }
+      }
+    }
+    expect(unsupported).toBeGreaterThan(50);
+  });
+
   test('the sidecar does not share default objects between documents', () => {
     const node = descriptions.endpointsFile;
     const doc = { schema: 'weft.dev/endpoints/v1', services: { 'ns/a': [{ instanceId: 'i', attributes: {} }] } };
@@ -139,6 +155,40 @@ describe('compact contract validation answers as zod does', () => {
     expect(lb.kind).toBe('object');
   });
 });
+
+async function compiledExamples(): Promise<unknown[]> {
+  const dir = join(__dirname, '..', '..', '..', 'examples');
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f));
+  const { meshes } = await loadMeshFiles(files);
+  return meshes.flatMap((m) => compileMesh(m)).map((c) => JSON.parse(serializeNodeConfig(c)) as unknown);
+}
+
+/** parseNodeConfig as the sidecar bundle has it: validate.ts swapped for validate-compact.ts over the built descriptions. */
+function parseNodeConfigOnCompact(): typeof parseNodeConfig {
+  Object.assign(globalThis, { WEFT_CONTRACT_DESCRIPTIONS: descriptions });
+  let parse: typeof parseNodeConfig | undefined;
+  jest.isolateModules(() => {
+    jest.doMock('../../../proxy/contracts/validate', () => jest.requireActual<object>('../../../proxy/contracts/validate-compact'));
+    /* eslint-disable @typescript-eslint/no-require-imports -- fresh copies that see the mock above */
+    expect(require('../../../proxy/contracts/validate')).not.toHaveProperty('CONTRACT_SCHEMAS');
+    parse = (require('../../../proxy/contracts/node-config-io') as { parseNodeConfig: typeof parseNodeConfig }).parseNodeConfig;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  });
+  return parse!;
+}
+
+type ParseOutcome = { ok: true; value: unknown } | { ok: false; code: string; issues: { path: string; message: string }[] };
+
+function parseOutcome(parse: typeof parseNodeConfig, doc: unknown): ParseOutcome {
+  try {
+    return { ok: true, value: parse(doc) };
+  } catch (err) {
+    // The compact copy has its own ContractError class.
+    const e = err as { code?: unknown; issues?: { path: string; message: string }[] };
+    if (typeof e.code !== 'string' || !Array.isArray(e.issues)) throw err;
+    return { ok: false, code: e.code, issues: [...e.issues] };
+  }
+}
 
 const fits = new WeakMap<SchemaNode, unknown[]>();
 
