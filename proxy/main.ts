@@ -23,6 +23,7 @@ import { InboundHandler } from './http/inbound';
 import { Listener, type ListenerLimits } from './http/listener';
 import type { ProxyContext, RequestFilter } from './http/pipeline';
 import { createLogger, RateLimitedLog, type Logger } from './log';
+import { randomSource } from './seeded-random';
 import { newSidecarStats, type SidecarStats } from './stats';
 import { certificateProviderFor, type CertificateProvider } from './tls/certificate-provider';
 import { InboundTcp } from './tcp/inbound-tcp';
@@ -103,7 +104,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     stats,
     trustedHops: settings.trustedHops,
     maxBodyBytes: settings.maxRequestBodyBytes,
-    random: deps.random ?? Math.random,
+    random: deps.random ?? randomSource(settings.randomSeed),
     draining: () => draining,
   };
   const limits: ListenerLimits = {
