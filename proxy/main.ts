@@ -27,6 +27,7 @@ import { GatewayHandler } from './http/gateway';
 import { InboundHandler } from './http/inbound';
 import { Listener, type ListenerLimits } from './http/listener';
 import { createLogger, RateLimitedLog, type Logger } from './log';
+import { randomSource } from './seeded-random';
 import { newSidecarStats, type SidecarStats } from './stats';
 import { certificateProviderFor, type CertificateProvider } from './tls/certificate-provider';
 import { InboundTcp } from './tcp/inbound-tcp';
@@ -120,7 +121,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     stats,
     trustedHops: settings.trustedHops,
     maxBodyBytes: settings.maxRequestBodyBytes,
-    random: deps.random ?? Math.random,
+    random: deps.random ?? randomSource(settings.randomSeed),
     draining: () => draining,
     complete,
     events: new RateLimitedLog(logger),

@@ -1,11 +1,2 @@
-/** A deterministic uniform [0, 1) source (mulberry32), so a randomised test that fails reproduces. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The sidecar's seeded generator, for tests whose random inputs must reproduce when one fails. */
+export { seededRandom } from '../proxy/seeded-random';

@@ -8,6 +8,8 @@ import { stat, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 export interface FileWatch {
+  /** False while the watch is lost (its directory removed or remounted) and waits to start again. */
+  readonly watching: boolean;
   close(): void;
 }
 
@@ -37,6 +39,7 @@ function debouncedWatch(dir: string, relevant: (file: string | null) => boolean,
   let timer: NodeJS.Timeout | undefined;
   let rearm: NodeJS.Timeout | undefined;
   let closed = false;
+  let lostWatch = false;
   const dirName = basename(dir);
   const changed = (): void => {
     if (timer) clearTimeout(timer);
@@ -49,7 +52,9 @@ function debouncedWatch(dir: string, relevant: (file: string | null) => boolean,
     const lost = (): void => {
       w.close();
       // A late report about a watch already replaced must not start a second one.
-      if (watcher === w) scheduleRearm();
+      if (watcher !== w) return;
+      lostWatch = true;
+      scheduleRearm();
     };
     const w = watch(dir, { persistent: false }, (event, file) => {
       // inotify reports the watched directory's own removal as a rename of itself, then
@@ -75,6 +80,7 @@ function debouncedWatch(dir: string, relevant: (file: string | null) => boolean,
         scheduleRearm(); // still gone: the next read reports it; try again later
         return;
       }
+      lostWatch = false;
       changed();
     }, REARM_MS);
     rearm.unref();
@@ -82,6 +88,9 @@ function debouncedWatch(dir: string, relevant: (file: string | null) => boolean,
   // The first watch fails at once (a missing directory is the caller's error to report).
   let watcher: FSWatcher = start();
   return {
+    get watching() {
+      return !closed && !lostWatch;
+    },
     close() {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -117,10 +117,19 @@ test('a peer that resets its connection at any point costs that connection only,
       socket.on('error', () => undefined);
       socket.on('close', () => resolve());
     });
+  const cases = ['', 'PR', '\x16\x03\x01', 'GET / HTTP/1.1\r\nHost: orders.demo.local\r\nX-Half: '];
   for (const port of [inbound, egress]) {
-    for (const bytes of ['', 'PR', '\x16\x03\x01', 'GET / HTTP/1.1\r\nHost: orders.demo.local\r\nX-Half: ']) await resetAfter(port, bytes);
+    for (const bytes of cases) await resetAfter(port, bytes);
   }
-  await new Promise((r) => setTimeout(r, 200));
+  // The sidecar accepted every one of those connections and has closed its end of each.
+  type Stats = { connections: Record<'inbound' | 'egress', { accepted: number; open: number }>; internalErrors: number };
+  let stats: Stats | undefined;
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`the sidecar exited: ${output}`);
+    stats = (await (await request(`http://127.0.0.1:${admin}/stats`)).body.json()) as Stats;
+    return [stats.connections.inbound, stats.connections.egress].every((c) => c.accepted === cases.length && c.open === 0);
+  }, 'the sidecar to close every reset connection');
+  expect(stats!.internalErrors).toBe(0);
   expect(child.exitCode).toBeNull();
   const res = await request(`http://127.0.0.1:${egress}/after-resets`, { headers: { host: 'orders.demo.local' } });
   await res.body.text();

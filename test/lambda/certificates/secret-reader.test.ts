@@ -87,7 +87,15 @@ describe('certificate secret reader', () => {
     expect((await rotation).previous?.serial).toBe(secrets[0].serial);
     reader.stop();
     const calls = sm.calls.length;
-    await new Promise((r) => setTimeout(r, 30));
+    // A witness polling at the same interval: once it has polled three times, a reader that was
+    // still scheduled would have polled at least once.
+    const witnessSm = new FakeSecretsManager();
+    await write(witnessSm, secrets[0]);
+    const witness = createSecretReader({ client: witnessSm.client, secretId: SECRET, pollMs: 5 });
+    const witnessPolls = (): number => witnessSm.calls.filter((c) => c.endsWith('AWSCURRENT')).length;
+    witness.start();
+    while (witnessPolls() < 3) await new Promise((r) => setTimeout(r, 5));
+    witness.stop();
     expect(sm.calls.length).toBe(calls);
   });
 });

@@ -267,11 +267,20 @@ test('idle connections are closed after idleTimeoutMs', async () => {
 });
 
 test('close() waits for the request in flight, destroy() fails what is queued', async () => {
-  const { port } = await server((_req, socket) => setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx'), 50));
+  // The server holds its answer until close() has been called.
+  let arrived: () => void = () => undefined;
+  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+  let answer: () => void = () => undefined;
+  const { port } = await server((_req, socket) => {
+    answer = () => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx');
+    arrived();
+  });
   const up = pool(port, { maxConnections: 1 });
   const inFlight = send(up);
-  await new Promise((r) => setTimeout(r, 10));
-  await up.close();
+  await requestArrived;
+  const closing = up.close();
+  answer();
+  await closing;
   expect((await inFlight).status).toBe(200);
   const after = await send(up);
   expect(after.error?.code).toBe('UND_ERR_CLOSED');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sealNodeConfig } from '../../../proxy/contracts';
@@ -9,7 +9,7 @@ import { DiscoveryRouter } from '../../../proxy/endpoints/endpoint-source';
 import type { EndpointSource } from '../../../proxy/endpoints/endpoint-source';
 import { silentLogger } from '../../../proxy/log';
 import { noCertificates } from '../../../proxy/tls/certificate-provider';
-import { httpRoute, nodeBody, staticCluster } from '../harness';
+import { eventually, httpRoute, nodeBody, staticCluster } from '../harness';
 import { TestPki } from '../tls/test-pki';
 
 /** These tests use static clusters only: Cloud Map discovery answers with no endpoints. */
@@ -128,11 +128,31 @@ test('a document whose later cluster cannot be built leaves no discovery subscri
   await store.close();
 });
 
+/**
+ * Opens `fifo` for writing once a reader has it open: a FIFO refuses a non-blocking writer
+ * (ENXIO) until then, so this is the moment the reader started reading.
+ */
+async function openWhenRead(fifo: string): Promise<number> {
+  let fd: number | undefined;
+  await eventually(() => {
+    try {
+      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') return false;
+      throw err;
+    }
+  }, `a reader of ${fifo}`);
+  return fd!;
+}
+
 test('a store closed while a document waits for its TLS files applies nothing and leaves no subscription', async () => {
   let live = 0;
+  let subscribed = 0;
   const counting: EndpointSource = {
     watch: (_cluster, onUpdate) => {
       live++;
+      subscribed++;
       onUpdate([]);
       return () => live--;
     },
@@ -164,11 +184,14 @@ test('a store closed while a document waits for its TLS files applies nothing an
       } as never),
     );
     const applying = store.apply(JSON.stringify(sealNodeConfig(next)));
-    await new Promise((r) => setTimeout(r, 50));
+    const writer = await openWhenRead(fifo);
     await store.close();
-    writeFileSync(fifo, pki.read(pki.ca('ca'), 'ca.pem'));
+    writeSync(writer, pki.read(pki.ca('ca'), 'ca.pem'));
+    closeSync(writer);
     await applying;
     expect(store.current).toBe(first);
+    // The build finished after close (cluster c subscribed), and what it built was undone.
+    expect(subscribed).toBe(1);
     expect(live).toBe(0);
   } finally {
     pki.remove();

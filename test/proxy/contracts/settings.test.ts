@@ -33,6 +33,12 @@ describe('parseSettings', () => {
     ]);
   });
 
+  test('the random seed is unset by default and read from WEFT_RANDOM_SEED or --random-seed', () => {
+    expect(parseSettings([], {}).randomSeed).toBeUndefined();
+    expect(parseSettings([], { WEFT_RANDOM_SEED: '42' }).randomSeed).toBe(42);
+    expect(parseSettings(['--random-seed', '7'], { WEFT_RANDOM_SEED: '42' }).randomSeed).toBe(7);
+  });
+
   test('settingsToEnv round-trips through parseSettings', () => {
     const env = settingsToEnv({ node: 'orders-v1', config: 's3://b/k', appPorts: ['8080', '9090'], transparent: true });
     expect(env).toEqual({ WEFT_NODE: 'orders-v1', WEFT_CONFIG: 's3://b/k', WEFT_APP_PORTS: '8080,9090', WEFT_TRANSPARENT: 'true' });

@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENDPOINTS_FILE_SCHEMA } from '../../../proxy/contracts';
+import type { Logger } from '../../../proxy/log';
 import { agent, ConfigDir, get, httpRoute, nodeBody, startUpstream, startWith, eventually, type Running, type Upstream } from '../harness';
 
 let v1: Upstream;
@@ -9,6 +10,10 @@ let v2b: Upstream;
 let sidecar: Running;
 let file: string;
 let dir: ConfigDir;
+/** The sidecar's log, to wait for the event that proves a file was read. */
+const logged: { event: string; fields: Record<string, unknown> }[] = [];
+const logger: Logger = { log: (_level, event, fields = {}) => void logged.push({ event, fields }) };
+const rejections = (): Record<string, unknown>[] => logged.filter((l) => l.event === 'endpoints_file_rejected').map((l) => l.fields);
 
 const instance = (id: string, port: number, version: string) => ({
   instanceId: id,
@@ -39,7 +44,7 @@ beforeAll(async () => {
   dir = new ConfigDir();
   file = join(dir.dir, 'endpoints.json');
   writeEndpoints([instance('i-1', v1.port, 'v1'), instance('i-2', v2.port, 'v2')]);
-  sidecar = await startWith(body, { endpoints: `file:${file}` });
+  sidecar = await startWith(body, { endpoints: `file:${file}` }, { logger });
 });
 afterAll(async () => {
   await sidecar.close();
@@ -54,7 +59,9 @@ test('Cloud Map-shaped instances are filtered by the cluster attributes and addr
 test('a changed endpoints file is followed; a bad one keeps the last good endpoints', async () => {
   writeEndpoints([instance('i-1', v1.port, 'v1'), instance('i-3', v2b.port, 'v2')]);
   await eventually(async () => (await get(sidecar.handle.ports.egress!, '/', { host: 'orders.demo.local' })).json().name === 'v2b', 'the new endpoint');
+  const rejectedBefore = rejections().length;
   writeFileSync(file, '{ not json');
-  await new Promise((r) => setTimeout(r, 200));
+  await eventually(() => rejections().length > rejectedBefore, 'the bad endpoints file to be read and rejected');
+  expect(rejections().at(-1)).toMatchObject({ path: file, code: 'WEFT_ERR_ENDPOINTS_INVALID' });
   expect((await get(sidecar.handle.ports.egress!, '/', { host: 'orders.demo.local' })).json().name).toBe('v2b');
 });

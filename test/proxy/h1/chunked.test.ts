@@ -1,4 +1,5 @@
 import { ChunkedDecoder, chunkHeader, lastChunk, type ChunkSink } from '../../../proxy/h1/chunked';
+import { seededRandom } from '../../seeded-random';
 
 const LIMITS = { maxTrailerBytes: 1024, maxTrailers: 10 };
 
@@ -41,20 +42,18 @@ function whole(text: string, limits = LIMITS): Outcome {
   return decode(Buffer.from(text, 'latin1'), [], limits);
 }
 
-function everySplit(text: string): Outcome[] {
+/** Byte-by-byte and seeded random splits, each with its cuts (so a failure names the split). */
+function everySplit(text: string): { cuts: number[]; outcome: Outcome }[] {
   const buf = Buffer.from(text, 'latin1');
-  const out = [decode(buf, Array.from({ length: buf.length - 1 }, (_, k) => k + 1))];
-  // Deterministic pseudo-random splits (no Math.random: failures must reproduce).
-  let seed = 12345;
+  const splits = [Array.from({ length: buf.length - 1 }, (_, k) => k + 1)];
+  // Seeded, not Math.random: a failure must reproduce.
+  const random = seededRandom(12345);
   for (let round = 0; round < 20; round++) {
     const cuts: number[] = [];
-    for (let k = 1; k < buf.length; k++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      if (seed % 4 === 0) cuts.push(k);
-    }
-    out.push(decode(buf, cuts));
+    for (let k = 1; k < buf.length; k++) if (random() < 0.25) cuts.push(k);
+    splits.push(cuts);
   }
-  return out;
+  return splits.map((cuts) => ({ cuts, outcome: decode(buf, cuts) }));
 }
 
 const VALID: [string, string, string, string[] | undefined][] = [
@@ -71,7 +70,7 @@ describe('ChunkedDecoder: valid bodies', () => {
   test.each(VALID)('%s: whole, byte by byte and in random splits agree', (_label, text, body, trailers) => {
     const w = whole(text + 'NEXT');
     expect(w).toEqual({ end: text.length, body, trailers, error: undefined, received: body.length });
-    for (const o of everySplit(text + 'NEXT')) expect(o).toEqual(w);
+    for (const { cuts, outcome } of everySplit(text + 'NEXT')) expect({ cuts, outcome }).toEqual({ cuts, outcome: w });
   });
 
   test('payload slices are subarrays of the input, not copies', () => {
@@ -148,7 +147,7 @@ describe('ChunkedDecoder: framing errors', () => {
     const w = whole(text);
     expect(w.end).toBe(-2);
     expect(w.error).toBe(reason);
-    for (const o of everySplit(text)) expect(o).toEqual(w);
+    for (const { cuts, outcome } of everySplit(text)) expect({ cuts, outcome }).toEqual({ cuts, outcome: w });
   });
 
   test('after an error every feed returns -2', () => {

@@ -3,13 +3,15 @@
  * exact bytes back, so framing, persistence, pipelining and refusals are checked on the wire.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { H1Connection, type H1Request, type H1Response, type H1ServerOptions } from '../../../proxy/h1/server-connection';
+import { H1Connection, type H1Counters, type H1Request, type H1Response, type H1ServerOptions } from '../../../proxy/h1/server-connection';
 
 type Handler = (req: H1Request, res: H1Response) => void;
 
 interface Harness {
   port: number;
   connections: H1Connection[];
+  /** Each connection's head counters, in accept order: they show what it has read. */
+  counters: H1Counters[];
   clientErrors: string[];
   connects: { req: H1Request; socket: Socket; head: Buffer }[];
 }
@@ -20,15 +22,16 @@ afterEach(async () => {
 });
 
 async function serve(onRequest: Handler, opts: Partial<H1ServerOptions> = {}): Promise<Harness> {
-  const h: Harness = { port: 0, connections: [], clientErrors: [], connects: [] };
+  const h: Harness = { port: 0, connections: [], counters: [], clientErrors: [], connects: [] };
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
+    const counters = { heads: 0, headBytesScanned: 0 };
     const conn = new H1Connection(socket, {
       maxHeaderBytes: 1024,
       maxHeaders: 16,
       headersTimeoutMs: 1_000,
       keepAliveTimeoutMs: 5_000,
-      counters: { heads: 0, headBytesScanned: 0 },
+      counters,
       onInternalError: (err) => {
         throw err;
       },
@@ -43,6 +46,7 @@ async function serve(onRequest: Handler, opts: Partial<H1ServerOptions> = {}): P
       ...opts,
     });
     h.connections.push(conn);
+    h.counters.push(counters);
     conn.start(Buffer.alloc(0));
   });
   servers.push(server);
@@ -187,14 +191,18 @@ test('malformed and oversized heads are refused by code and the connection close
 test('a head that does not complete in time gets 408; an idle kept-alive connection is closed silently', async () => {
   const h = await serve(ok);
   const slow = exchange(h.port, 'GET / HTTP/1.1\r\nHost: a\r\n');
-  while (h.connections.length < 1) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 30));
+  // Until the partial head has been read, there is no head deadline to pass.
+  while (h.counters.length < 1 || h.counters[0].headBytesScanned === 0) await new Promise((r) => setTimeout(r, 5));
   // The owner's sweep, run as if the deadline had passed.
   h.connections[0].checkDeadline(Date.now() + 1_001);
   expect((await slow).text).toMatch(/^HTTP\/1\.1 408 /);
-  const idle = exchange(h.port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n', () => false);
-  while (h.connections.length < 2) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 30));
+  let received = '';
+  const idle = exchange(h.port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\n', (t) => {
+    received = t;
+    return false;
+  });
+  // Idle once its response has gone out.
+  while (!received.endsWith('/a')) await new Promise((r) => setTimeout(r, 5));
   h.connections[1].checkDeadline(Date.now() + 1_001);
   expect(h.connections[1].idle).toBe(true);
   h.connections[1].checkDeadline(Date.now() + 5_001);
@@ -249,8 +257,8 @@ test('a response finished while the request body still arrives ends the connecti
 test('a request body still incomplete at the request deadline gets 408 with its own code', async () => {
   const h = await serve(() => undefined);
   const slow = exchange(h.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nx');
-  while (h.connections.length < 1) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 30));
+  // The head has been read: the request is in its body now.
+  while (h.counters.length < 1 || h.counters[0].heads === 0) await new Promise((r) => setTimeout(r, 5));
   h.connections[0].checkDeadline(Date.now() + 60_000);
   expect(h.connections[0].idle).toBe(false); // not yet: the body has 300 s
   h.connections[0].checkDeadline(Date.now() + 301_000);

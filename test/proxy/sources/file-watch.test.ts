@@ -79,15 +79,17 @@ test('a watch whose directory is removed starts again when it is back, and repor
   const w = watchFile(path, () => changes++, 5);
   try {
     rmSync(sub, { recursive: true, force: true });
-    await new Promise((r) => setTimeout(r, 100));
+    // The file's removal is a change; the directory's removal loses the watch.
+    await eventually(() => changes > 0 && !w.watching, 'the removal reported and the lost watch noticed');
+    const lost = changes;
     mkdirSync(sub);
-    writeFileSync(path, 'v2');
-    await eventually(() => changes > 0, 'a change once the directory is back', 5_000);
+    writeFileSync(path, 'v2'); // while nothing watches
+    await eventually(() => w.watching, 'the watch to start again once the directory is back', 5_000);
+    await eventually(() => changes > lost, 'the change the lost watch may have missed', 5_000);
     // The new watch works: a later write is noticed too.
-    const before = changes;
-    await new Promise((r) => setTimeout(r, 50));
+    const rearmed = changes;
     writeFileSync(path, 'v3');
-    await eventually(() => changes > before, 'a change seen by the new watch', 5_000);
+    await eventually(() => changes > rearmed, 'a change seen by the new watch', 5_000);
   } finally {
     w.close();
   }

@@ -3,10 +3,13 @@
  * exist only inside them), the ECS APPMESH ProxyConfiguration's iptables rules in each, and a
  * sidecar in each running as uid 1337. Apps that know nothing of the mesh call each other by
  * address; the sidecars' admin /stats prove the calls went through both.
- * Needs root, `ip`, `iptables` and netns support; otherwise the suite is skipped with the reason.
+ * Everything the sidecars read (bundle, native addon, configs) is put in the run's scratch
+ * directory, so a clone that uid 1337 cannot traverse (a 0700 home, /root) runs the suite too.
+ * Needs root, `ip`, `iptables`, `setpriv`, netns support and a uid 1337 that can run node and
+ * reach the scratch directory; otherwise the suite is skipped with the reason.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -51,7 +54,19 @@ function whyNot(): string | undefined {
   } catch (err) {
     return `cannot create a network namespace: ${(err as Error).message.split('\n')[0]}`;
   }
+  try {
+    const reach = `const fs = require('fs'); fs.accessSync(${JSON.stringify(tmpdir())}, fs.constants.X_OK)`;
+    run('setpriv', [...asSidecar(), process.execPath, '-e', reach]);
+  } catch (err) {
+    const why = (err as { stderr?: Buffer }).stderr?.toString().trim().split('\n').find((l) => /Error|denied/.test(l)) ?? (err as Error).message.split('\n')[0];
+    return `uid ${SIDECAR_UID} cannot run ${process.execPath} or reach the scratch directory ${tmpdir()}: ${why}`;
+  }
   return undefined;
+}
+
+/** setpriv's arguments that drop to the sidecar's uid and gid. */
+function asSidecar(): string[] {
+  return [`--reuid=${SIDECAR_UID}`, `--regid=${SIDECAR_UID}`, '--clear-groups'];
 }
 
 const skipReason = whyNot();
@@ -70,9 +85,16 @@ maybe('transparent mode in network namespaces (ECS APPMESH ProxyConfiguration)',
     return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 }).toString();
   }
 
-  function startIn(ns: string, args: string[], asSidecar: boolean): ChildProcess {
-    const cmd = asSidecar ? ['setpriv', `--reuid=${SIDECAR_UID}`, `--regid=${SIDECAR_UID}`, '--clear-groups', process.execPath, ...args] : [process.execPath, ...args];
-    const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(addon ? { WEFT_ORIGINAL_DST_ADDON: addon } : {}) } });
+  // The addon's copy beside the bundle, where uid 1337 can read it (the image puts it there too).
+  const sidecarAddon = join(work, 'original_dst.node');
+
+  function startIn(ns: string, args: string[], sidecar: boolean): ChildProcess {
+    const cmd = sidecar ? ['setpriv', ...asSidecar(), process.execPath, ...args] : [process.execPath, ...args];
+    const child = spawn('ip', ['netns', 'exec', ns, ...cmd], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(addon ? { WEFT_ORIGINAL_DST_ADDON: sidecarAddon } : {}) },
+    });
     output.set(child, '');
     child.stdout!.on('data', (d) => output.set(child, output.get(child) + d.toString()));
     child.stderr!.on('data', (d) => output.set(child, output.get(child) + d.toString()));
@@ -106,9 +128,13 @@ maybe('transparent mode in network namespaces (ECS APPMESH ProxyConfiguration)',
       for (const rule of rules) run('ip', ['netns', 'exec', ns, 'iptables', ...rule]);
     }
 
-    // The whole sidecar in one file, readable by uid 1337.
+    // The whole sidecar in one file, and the addon beside it, readable by uid 1337.
     const bundle = join(work, 'proxy.js');
     await build({ entryPoints: [join(__dirname, '../fixtures/proxy-entry.ts')], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error' });
+    if (addon) {
+      copyFileSync(addon, sidecarAddon);
+      chmodSync(sidecarAddon, 0o644);
+    }
     const write = (name: string, body: object | string): string => {
       const path = join(work, name);
       writeFileSync(path, typeof body === 'string' ? body : JSON.stringify(body));
@@ -153,6 +179,8 @@ maybe('transparent mode in network namespaces (ECS APPMESH ProxyConfiguration)',
     await eventually(() => output.get(app)!.includes('app-ready'), 'app B to listen');
     for (const s of [sidecarA, sidecarB]) await eventually(() => output.get(s)!.includes('"sidecar_started"') || s.exitCode !== null, 'the sidecars to start');
     for (const s of [sidecarA, sidecarB]) if (s.exitCode !== null) throw new Error(`sidecar exited: ${output.get(s)}`);
+    // Without its addon a sidecar still starts, and the plain TCP tests would fail on connect errors.
+    for (const s of [sidecarA, sidecarB]) if (addon && output.get(s)!.includes('"original_dst_unavailable"')) throw new Error(`a sidecar did not load the native addon: ${output.get(s)}`);
   }, 30_000);
 
   afterAll(() => {
