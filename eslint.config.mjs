@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  */
 export const PROXY_LAYERS = [
   ['contracts'],
-  ['errors.ts', 'log.ts', 'stats.ts', 'sidecar-runtime.ts'],
+  ['errors.ts', 'log.ts', 'stats.ts', 'sidecar-runtime.ts', 'seeded-random.ts'],
   ['h1'],
   ['message'],
   ['sources'],

@@ -88,7 +88,9 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     throw err;
   }
   const endpoints = new DiscoveryRouter(cloudMap);
+  const random = deps.random ?? randomSource(settings.randomSeed);
   const store = new ConfigStore({
+    random,
     policy: deps.policy,
     routeLayers: deps.routeLayers,
     source: deps.configSource ?? configSourceFor(settings.config!, { pollMs: settings.configPollMs, region: settings.region, logger }),
@@ -121,7 +123,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     stats,
     trustedHops: settings.trustedHops,
     maxBodyBytes: settings.maxRequestBodyBytes,
-    random: deps.random ?? randomSource(settings.randomSeed),
+    random,
     draining: () => draining,
     complete,
     events: new RateLimitedLog(logger),

@@ -81,11 +81,13 @@ export class ClusterRuntime {
     readonly tls: ClientTlsOptions | undefined,
     source: EndpointSource,
     localZone: string | undefined,
+    /** The balancer's random draws (seeded with WEFT_RANDOM_SEED). */
+    random: () => number = Math.random,
   ) {
     this.scheme = tls ? 'https:' : 'http:';
     const t = def.tls;
     this.meshPeers = tls !== undefined && t.mode === 'MUTUAL' && t.trust !== undefined && 'mesh' in t.trust && (t.certificate === undefined || 'mesh' in t.certificate);
-    this.balancer = createBalancer(def.loadBalancer, localZone);
+    this.balancer = createBalancer(def.loadBalancer, localZone, random);
     this.maxRequests = def.connectionPool.maxRequests;
     this.maxConnections = def.connectionPool.maxConnections;
     this.maxPending = def.connectionPool.maxPendingRequests;

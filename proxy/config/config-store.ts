@@ -62,6 +62,8 @@ export interface ConfigStoreOptions {
   /** Overrides the app ports (local mode); in node listener order. */
   appPorts: readonly number[] | undefined;
   localZone: string | undefined;
+  /** Random draws of the clusters' balancers; Math.random when unset. */
+  random?: () => number;
   /** Checks compiled into every snapshot's inbound and gateway policy, after the config's own. */
   policy?: readonly PolicyFactory[];
   /** Layers compiled into every route's stack. */
@@ -226,7 +228,7 @@ export class ConfigStore {
         if (old && old.key === key) {
           clusters.set(def.name, old);
         } else {
-          const runtime = new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone);
+          const runtime = new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone, this.opts.random);
           created.push(runtime);
           clusters.set(def.name, runtime);
         }

@@ -1,6 +1,7 @@
 import type { H1Upstream } from '../../../proxy/cluster/h1-upstream';
 import { SERVER_KEEP_ALIVE_MS } from '../../../proxy/h1/server-connection';
 import { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
+import { seededRandom } from '../../../proxy/seeded-random';
 import { ClusterSchema, type Cluster } from '../../../proxy/contracts';
 import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
 import { EJECTED, UNHEALTHY_CHECKS, UNHEALTHY_DISCOVERY } from '../../../proxy/endpoints/endpoint';
@@ -110,4 +111,19 @@ describe('endpoint health: one bit per source, none overwrites another', () => {
     runtime.reportOutcome({ endpoint: e, status: 0, failure: 'connect', startedAt: 1, endedAt: 2, responseBytes: 0 });
     expect(seen).toEqual(['orders:8080 i-1 503 -', 'orders:8080 i-1 0 connect']);
   });
+});
+
+test('the balancer draws from the random source it is given, so a seeded sidecar balances the same way each run', async () => {
+  const sequence = async (seed: number): Promise<string[]> => {
+    const source = new ManualSource();
+    const runtime = new ClusterRuntime({ ...cluster, loadBalancer: { ...cluster.loadBalancer, policy: 'RANDOM' } }, 'k', undefined, source, undefined, seededRandom(seed));
+    source.push([ep('i-1', 1001), ep('i-2', 1002), ep('i-3', 1003)]);
+    const ids = Array.from({ length: 30 }, () => runtime.pick({ headers: {}, sourceIp: '127.0.0.1' })!.id);
+    await runtime.close();
+    return ids;
+  };
+  const first = await sequence(7);
+  expect(new Set(first).size).toBe(3);
+  expect(await sequence(7)).toEqual(first);
+  expect(await sequence(8)).not.toEqual(first);
 });
