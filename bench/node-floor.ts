@@ -1,7 +1,8 @@
 /**
- * The floor for a Node sidecar: the least a Node 20 + undici reverse proxy can do (parse, forward
- * over a keep-alive pool, stream the response back), with no routing, policy or telemetry. Comparing
- * Weft with it separates what Node itself costs from what Weft adds.
+ * A bare Node + undici reverse proxy on the sidecars' runtime: the least a proxy built on Node's
+ * standard parts does (parse, forward over a keep-alive pool, stream the response back), with no
+ * routing, policy or telemetry. What Node itself costs, with no proxy work at all, is the byte
+ * relay's to measure (node-relay.ts; docs/decisions/0012-node-relay-floor.md).
  */
 import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';

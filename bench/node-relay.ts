@@ -14,8 +14,9 @@
  * phase's p99 that no pooled proxy pays.
  *
  * It runs as its own small script (dist/node-relay.js, from node-relay-main.ts), not from the bench
- * bundle: a relay carrying the whole harness in its heap met V8's mark-compact loop (third-session
- * section of docs/performance.md) and measured 20 ms p99s that were the harness's, not Node's.
+ * bundle: a relay carrying the whole harness in its heap met V8's mark-compact loop
+ * (docs/decisions/0003-initial-old-space.md) and measured 20 ms p99s that were the harness's, not
+ * Node's (docs/decisions/0012-node-relay-floor.md).
  */
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, createServer as createNetServer, type Server, type Socket } from 'node:net';

@@ -123,7 +123,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     // Paths take turns within each run, so slow drift on a shared machine hits all of them alike,
     // and every other run takes them in reverse order: the place in a run matters on this VM (the
     // same two builds measured first and second swapped a 4-5% CPU difference for a 15% one the
-    // other way when their places were swapped).
+    // other way when their places were swapped; docs/decisions/0011-bench-run-order.md).
     for (let run = 1; run <= o.runs; run++) {
       for (const s of run % 2 === 1 ? started : [...started].reverse()) {
         log(`run ${run}/${o.runs}: ${s.def.id}`);

@@ -23,7 +23,8 @@ const SIDECAR_SDK_FILE = 'weft-proxy-aws.js';
 /**
  * The sidecar, dependencies included: weft-proxy.js, plus the AWS SDK clients in a file of their
  * own (weft-proxy-aws.js) that the sidecar requires only when it uses an AWS source. Inlined, the
- * SDK's source alone cost ~25 MB of RSS in every sidecar, also in those that never call AWS.
+ * SDK's source alone cost ~25 MB of RSS in every sidecar, also in those that never call AWS
+ * (docs/decisions/0008-aws-sdk-bundle.md).
  * The Dockerfile copies proxy/ (with sdk-exports.json) before it runs this.
  */
 async function buildSidecar(outdir) {
@@ -63,7 +64,8 @@ async function buildSidecar(outdir) {
  * The sidecar validates contract documents without zod: proxy/contracts/validate.ts is swapped for
  * validate-compact.ts, which checks the schemas' descriptions (proxy/contracts/compact/) that
  * {@link contractDescriptions} reads out of the zod schemas here, at build time. Loading zod and
- * building the schemas cost every sidecar ~15 MB of memory.
+ * building the schemas cost every sidecar ~14 MB of memory
+ * (docs/decisions/0007-contract-validation-without-zod.md).
  */
 const compactContracts = {
   name: 'weft-compact-contracts',
@@ -143,7 +145,8 @@ async function contractDescriptions() {
  * Escapes the non-ASCII characters esbuild leaves in comments (it escapes them in strings and
  * identifiers). One such character makes V8 hold the whole script as a two-byte string: for the
  * sidecar bundle, 1.9 MB of heap instead of 0.96 MB, in every sidecar. `\uXXXX` means the same in a
- * comment, a string or a regular expression, so the code is unchanged.
+ * comment, a string or a regular expression, so the code is unchanged
+ * (docs/decisions/0014-sidecar-loads-only-what-runs.md).
  */
 function asciiOnly(file) {
   const text = readFileSync(file, 'utf8');

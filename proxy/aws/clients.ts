@@ -10,9 +10,9 @@ import { WeftError } from '../errors';
 
 // The SDK packages are loaded on first use, not imported: a sidecar with a file config, file
 // certificates and file discovery never needs them, and once loaded they hold ~14 MB of RSS
-// (docs/performance.md). `require` rather than `import()` because the factories (and the config
-// and certificate source factories that call them) are synchronous, and with literal names so
-// that bundlers still see the dependencies (the sidecar image bundles them).
+// (docs/decisions/0008-aws-sdk-bundle.md). `require` rather than `import()` because the factories
+// (and the config and certificate source factories that call them) are synchronous, and with
+// literal names so that bundlers still see the dependencies (the sidecar image bundles them).
 //
 // The sidecar bundle carries only the exports listed in sdk-exports.json (scripts/build.mjs), so
 // that the bundler drops every other command and its serializers (with one copy of each package

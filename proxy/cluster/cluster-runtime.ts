@@ -23,7 +23,7 @@ import type { ClientTlsOptions } from '../tls/tls-options';
  * Idle limit of pooled connections to endpoints, which are peer sidecars' inbound listeners: below
  * the peer's own keep-alive limit, so that this side closes an idle connection before the peer
  * does and no request is sent on a connection the peer is closing (only idempotent requests
- * without a body could be sent again).
+ * without a body could be sent again; docs/decisions/0010-upstream-peer-idle-limit.md).
  */
 const PEER_IDLE_LIMIT_MS = SERVER_KEEP_ALIVE_MS - 10_000;
 

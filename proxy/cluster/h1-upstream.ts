@@ -5,8 +5,9 @@
  * as {@link H2Upstream}, so the exchange does not know which protocol or client carries it.
  *
  * Why not undici: on the benchmark's one-hop path undici's request machinery cost about a third of
- * the sidecar's CPU per request (docs/performance.md). A pooled socket that writes one request head
- * and parses one response head needs none of its generality (pipelining, redirects, interceptors).
+ * the sidecar's CPU per request (docs/decisions/0001-own-http1-engine.md). A pooled socket that
+ * writes one request head and parses one response head needs none of its generality (pipelining,
+ * redirects, interceptors).
  *
  * One request per connection at a time (no pipelining). Responses are framed by RFC 9112 §6.3:
  * none for HEAD, 1xx, 204 and 304; Content-Length; chunked; otherwise until the upstream closes.

@@ -2,7 +2,8 @@
  * Validates a document against a {@link SchemaNode} with zod's semantics: the same documents pass,
  * with the same output (defaults filled, transforms applied, unknown keys refused), and the same
  * documents fail, with the same issues at the same paths. The sidecar bundle validates with this
- * instead of zod, which would cost every sidecar ~15 MB of memory (docs/performance.md);
+ * instead of zod, which would cost every sidecar ~14 MB of memory
+ * (docs/decisions/0007-contract-validation-without-zod.md);
  * test/proxy/contracts/compact.test.ts holds the two to the same answers.
  *
  * Each rule below mirrors one of zod 4's parsers; where zod's behaviour is surprising (length
