@@ -1,7 +1,7 @@
 /**
  * Structured logs: one JSON object per line, stable keys (`time`, `level`, `event`). Used for
- * lifecycle and config events only; the request path never logs (access logs are a later issue
- * and will be buffered).
+ * lifecycle and config events only; the request path never logs. What each request did goes to
+ * its completion record (proxy/exchange/record.ts), the one place access logs and metrics read.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

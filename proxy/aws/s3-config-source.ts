@@ -15,7 +15,7 @@ import { awsErrorName, awsHttpStatus, describeAwsError } from './aws-errors';
 import { Backoff, jittered, type BackoffOptions, type Random } from './backoff';
 import { createS3Client, s3Sdk, type AwsClientOptions } from './clients';
 
-/** Same code as the file source's (proxy/config/config-source.ts), so the store and docs see one code. */
+/** Same code as the file source's (proxy/sources/config-source.ts), so the store and docs see one code. */
 export const CONFIG_UNREADABLE = 'WEFT_ERR_CONFIG_UNREADABLE';
 export const CONFIG_LOCATION_INVALID = 'WEFT_ERR_CONFIG_LOCATION_INVALID';
 

@@ -6,7 +6,7 @@
  *
  * Why not node:http: on the benchmark's one-hop path its server machinery (a stream per request
  * and per response, a timer refresh per socket read and write, async-hooks resources) cost about
- * a quarter of the sidecar's CPU per request (docs/performance.md).
+ * a quarter of the sidecar's CPU per request (docs/decisions/0001-own-http1-engine.md).
  *
  * One request at a time: bytes a client pipelines behind a request wait (the socket paused) until
  * its response is finished. Timeouts are deadlines checked by the owner's sweep

@@ -367,7 +367,7 @@ export class Listener {
         handshakeTimeout: Math.max(1_000, this.opts.limits.headersTimeoutMs),
         ALPNProtocols: ['h2', 'http/1.1'],
         // No session tickets where clients are sidecars: they keep pooled connections and never
-        // resume, and a ticket costs memory per connection (~8 KB of 60; docs/performance.md).
+        // resume, and a ticket costs memory per connection (~8 KB of 60; docs/decisions/0016-no-session-tickets-mtls.md).
         // A gateway's clients on the internet do resume, so they keep them.
         secureOptions: tls.mutual ? cryptoConstants.SSL_OP_NO_TICKET : 0,
       });

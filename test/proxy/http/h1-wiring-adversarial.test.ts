@@ -90,7 +90,7 @@ describe('found in review, fixed', () => {
    * Found in review (hop-by-hop / control-header hygiene): request trailers decoded from an untrusted peer are
    * forwarded to the app verbatim (H1Connection.feedBody copies them to body.trailers, and
    * H1Upstream.sendBody -> lastChunk(flatTrailers(body)) re-sends them). Header hygiene
-   * (proxy/http/headers.ts) never sees them, so `x-weft-*` control fields — which inbound.ts
+   * (proxy/message/headers.ts) never sees them, so `x-weft-*` control fields — which inbound.ts
    * promises are "removed before the app sees the request" — and framing/hop-by-hop fields
    * (transfer-encoding, content-length, connection, host) reach the app in the trailer section.
    * RFC 9110 §6.5.1/§6.5.2: framing, routing and connection fields are not allowed in trailers,
