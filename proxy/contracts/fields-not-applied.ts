@@ -26,11 +26,6 @@ export const FIELDS_NOT_APPLIED = {
   retryPolicy: { severity: 'warning', message: 'the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once' },
   healthCheck: { severity: 'warning', message: 'the sidecar does not run active health checks yet: endpoints are used as discovery lists them' },
   outlierDetection: { severity: 'warning', message: 'the sidecar does not apply outlier detection yet: no endpoint is ejected after errors' },
-  fault: {
-    severity: 'warning',
-    message: "the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set",
-  },
-  mirror: { severity: 'warning', message: 'the sidecar does not mirror traffic yet: no copy of any request is sent' },
   accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
   authorization: {
     severity: 'error',
@@ -128,9 +123,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
       l.routes.forEach((r, ri) => {
         const at = `outbound.services[${si}].listeners[${li}].routes[${ri}]`;
         if (retriesNotApplied(r)) add('retryPolicy', `${at}.retryPolicy`);
-        if (r.protocol === 'tcp') return;
-        if (r.fault) add('fault', `${at}.fault`);
-        if (r.mirror) add('mirror', `${at}.mirror`);
       }),
     ),
   );
