@@ -45,6 +45,7 @@ beforeAll(async () => {
                 mirrored('orders/all', '/all', 'shadow:8080', 100),
                 mirrored('orders/silent', '/silent', 'silent:8080', 100),
                 mirrored('orders/dead', '/dead', 'dead:8080', 100),
+                httpRoute('orders/faulted', { 'orders:8080': 1 }, { path: { prefix: '/faulted' } }, { mirror: { cluster: 'shadow:8080', percentage: 100 }, fault: { abort: { percentage: 100, httpStatus: 503 } } }),
                 httpRoute('orders/plain', { 'orders:8080': 1 }, { path: { prefix: '/' } }, { priority: 1 }),
               ],
             },
@@ -161,4 +162,15 @@ test('a mirror that fails does not touch the answer; its failures are counted', 
   const admin = await get(sidecar.handle.ports.admin, '/clusters');
   const dead = (admin.json() as unknown as { clusters: { name: string; stats: { mirror?: MirrorStats } }[] }).clusters.find((c) => c.name === 'dead:8080');
   expect(dead?.stats.mirror).toMatchObject({ sent: 20, failed: 20, inFlight: 0 });
+});
+
+test("a request the route's fault aborts is not mirrored (the fault layer is outside the mirror)", async () => {
+  const sent = statsOf('shadow:8080').sent;
+  for (let i = 0; i < 5; i++) {
+    const res = await get(egress(), `/faulted/${i}`, { host: 'orders.demo.local' });
+    expect(res.status).toBe(503);
+    expect(res.text).toBe('fault filter abort');
+  }
+  // Copies are counted when they are sent, before the client's request goes on: none was.
+  expect(statsOf('shadow:8080').sent).toBe(sent);
 });
