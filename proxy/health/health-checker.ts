@@ -84,7 +84,8 @@ export class HealthChecker implements EndpointMonitor {
   }
 
   private target(e: Endpoint): ProbeTarget {
-    return { host: e.address, port: e.port, authority: this.cluster.def.virtualNode, path: this.config.path, tls: this.cluster.tls };
+    const { def, tls, meshPeers } = this.cluster;
+    return { host: e.address, port: e.port, authority: def.virtualNode, path: this.config.path, tls, targetPort: meshPeers ? def.port : undefined };
   }
 
   private run(e: Endpoint, s: CheckState): void {

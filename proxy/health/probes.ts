@@ -12,6 +12,7 @@ import { connect as h2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { HealthCheck } from '../contracts';
+import { CONTROL_HEADERS } from '../contracts/mesh-layout';
 import { clientConnectOptions, type ClientTlsOptions } from '../tls/tls-options';
 
 export interface ProbeTarget {
@@ -21,6 +22,11 @@ export interface ProbeTarget {
   authority: string;
   path: string;
   tls: ClientTlsOptions | undefined;
+  /**
+   * The peer sidecar's listener port the check is for (`x-weft-target-port`), sent to mesh peers
+   * only, as traffic does: a node with several listeners then checks the right app port.
+   */
+  targetPort: number | undefined;
 }
 
 export interface ProbeResult {
@@ -75,6 +81,10 @@ export function probe(protocol: HealthCheck['protocol'], target: ProbeTarget, ti
 
 type Finish = (healthy: boolean, detail: string) => void;
 
+function controlHeaders(target: ProbeTarget): Record<string, string> {
+  return target.targetPort === undefined ? {} : { [CONTROL_HEADERS.targetPort]: String(target.targetPort) };
+}
+
 function connectSocket(target: ProbeTarget, alpn: string[] | undefined): Socket {
   return target.tls
     ? tlsConnect({ host: target.host, port: target.port, ...clientConnectOptions(target.tls), ...(alpn ? { ALPNProtocols: alpn } : {}) })
@@ -92,7 +102,7 @@ function httpProbe(target: ProbeTarget, finish: Finish, fail: (err: Error) => vo
   const req = httpRequest({
     method: 'GET',
     path: target.path,
-    headers: { host: target.authority, 'user-agent': 'weft-health-check', connection: 'close' },
+    headers: { host: target.authority, 'user-agent': 'weft-health-check', connection: 'close', ...controlHeaders(target) },
     createConnection: () => connectSocket(target, ['http/1.1']),
   });
   req.once('response', (res) => {
@@ -112,8 +122,8 @@ function h2Probe(protocol: 'http2' | 'grpc', target: ProbeTarget, finish: Finish
   const grpc = protocol === 'grpc';
   const stream = session.request(
     grpc
-      ? { ':method': 'POST', ':path': GRPC_HEALTH_PATH, ':authority': target.authority, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'weft-health-check' }
-      : { ':method': 'GET', ':path': target.path, ':authority': target.authority, 'user-agent': 'weft-health-check' },
+      ? { ':method': 'POST', ':path': GRPC_HEALTH_PATH, ':authority': target.authority, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'weft-health-check', ...controlHeaders(target) }
+      : { ':method': 'GET', ':path': target.path, ':authority': target.authority, 'user-agent': 'weft-health-check', ...controlHeaders(target) },
     { endStream: !grpc },
   );
   stream.once('error', fail);

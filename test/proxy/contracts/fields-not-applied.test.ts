@@ -53,7 +53,6 @@ describe('fieldsNotApplied', () => {
       ['warning', 'outbound.services[0].listeners[0].routes[1].retryPolicy'],
       ['warning', 'outbound.services[0].listeners[0].routes[1].fault'],
       ['warning', 'outbound.services[0].listeners[0].routes[1].mirror'],
-      ['warning', 'clusters[0].healthCheck'],
       ['warning', 'logging.accessLog'],
     ]);
   });
