@@ -113,3 +113,22 @@ test('maxEjectionPercent: with both endpoints failing, only one is ejected', asy
     await new Promise((r) => other.close(r));
   }
 });
+
+test('a config reload that keeps the cluster keeps its ejections', async () => {
+  const od = { consecutive5xx: 2, intervalMs: 10_000, baseEjectionMs: 60_000, maxEjectionPercent: 50 };
+  const sidecar = await startWith(body([good.port, badPort], od));
+  try {
+    const egress = sidecar.handle.ports.egress!;
+    const admin = sidecar.handle.ports.admin;
+    for (let i = 0; i < 4; i++) await get(egress, '/', { host: 'orders.demo.local' });
+    expect((await endpoint(admin, badPort)).outlier).toMatchObject({ ejected: true, ejections: 1 });
+    const next = body([good.port, badPort], od);
+    next.clusters.push(staticCluster('other:8080', [good.port]));
+    const applied = sidecar.config.write(next);
+    await eventually(() => sidecar.handle.store.current!.version === applied.version, 'the reload to apply');
+    expect((await endpoint(admin, badPort)).outlier).toMatchObject({ ejected: true, ejections: 1 });
+    for (let i = 0; i < 6; i++) expect((await get(egress, '/', { host: 'orders.demo.local' })).status).toBe(200);
+  } finally {
+    await sidecar.close();
+  }
+});
