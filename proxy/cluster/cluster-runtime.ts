@@ -311,7 +311,9 @@ export class ClusterRuntime {
         next.push(old);
         previous.delete(d.id);
       } else {
-        const endpoint: Endpoint = { id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0 };
+        // `outlier` is present from the start (undefined unless outlier detection fills it), so that
+        // every endpoint object has one shape and the balancers' property reads stay monomorphic.
+        const endpoint: Endpoint = { id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0, outlier: undefined };
         next.push(endpoint);
         added.push(endpoint);
       }
