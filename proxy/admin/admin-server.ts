@@ -178,7 +178,15 @@ function refuse(res: ServerResponse, code: WeftErrorCode, extraHeaders?: Record<
 }
 
 function clusterStats(s: ClusterStats): Record<string, unknown> {
-  return { ...renderTraffic(s), overflow: s.overflow, connectFailures: s.connectFailures, timeouts: s.timeouts, noEndpoint: s.noEndpoint };
+  return {
+    ...renderTraffic(s),
+    overflow: s.overflow,
+    connectFailures: s.connectFailures,
+    timeouts: s.timeouts,
+    noEndpoint: s.noEndpoint,
+    outlierDetection: { ejectionsConsecutive5xx: s.ejectionsConsecutive5xx, ejectionsConsecutiveGatewayErrors: s.ejectionsConsecutiveGatewayErrors, ejectionsOverflow: s.ejectionsOverflow },
+    healthChecks: { attempts: s.healthChecks, failures: s.healthCheckFailures },
+  };
 }
 
 function text(res: ServerResponse, status: number, body: string): void {
