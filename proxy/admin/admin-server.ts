@@ -180,7 +180,15 @@ function refuse(res: ServerResponse, code: WeftErrorCode, extraHeaders?: Record<
 
 /** A cluster's counters; `mirror` only for a cluster some route mirrors to (resilience/mirror.ts). */
 function clusterStats(s: ClusterStats, mirror: MirrorStats | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...renderTraffic(s), overflow: s.overflow, connectFailures: s.connectFailures, timeouts: s.timeouts, noEndpoint: s.noEndpoint };
+  const out: Record<string, unknown> = {
+    ...renderTraffic(s),
+    overflow: s.overflow,
+    connectFailures: s.connectFailures,
+    timeouts: s.timeouts,
+    noEndpoint: s.noEndpoint,
+    outlierDetection: { ejectionsConsecutive5xx: s.ejectionsConsecutive5xx, ejectionsConsecutiveGatewayErrors: s.ejectionsConsecutiveGatewayErrors, ejectionsOverflow: s.ejectionsOverflow },
+    healthChecks: { attempts: s.healthChecks, failures: s.healthCheckFailures },
+  };
   if (mirror !== undefined) out.mirror = { ...mirror };
   return out;
 }

@@ -11,6 +11,7 @@ import { checkFieldsApplied } from '../contracts/fields-not-applied';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
 import { ClusterRuntime } from '../cluster/cluster-runtime';
+import { monitorCluster } from '../health';
 import type { EndpointSource } from '../endpoints/endpoint-source';
 import { WeftError } from '../errors';
 import type { Logger } from '../log';
@@ -64,8 +65,10 @@ export interface ConfigStoreOptions {
   /** Overrides the app ports (local mode); in node listener order. */
   appPorts: readonly number[] | undefined;
   localZone: string | undefined;
-  /** Random draws of the clusters' balancers; Math.random when unset. */
+  /** Random draws of the clusters' balancers and health check jitter; Math.random when unset. */
   random?: () => number;
+  /** Scales the clusters' health check intervals and timeouts, in percent (tests, local mode); 100 when unset. */
+  healthCheckScalePercent?: number;
   /** Checks compiled into every snapshot's inbound and gateway policy, after the config's own. */
   policy?: readonly PolicyFactory[];
   /** Layers compiled into every route's stack. */
@@ -232,6 +235,7 @@ export class ConfigStore {
         } else {
           const runtime = new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone, this.opts.random);
           created.push(runtime);
+          monitorCluster(runtime, { scalePercent: this.opts.healthCheckScalePercent ?? 100 });
           clusters.set(def.name, runtime);
         }
       }

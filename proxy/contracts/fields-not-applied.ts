@@ -24,8 +24,10 @@ export type NotAppliedSeverity = 'warning' | 'error';
 /** Each field the sidecar does not apply yet: its severity and what that means for traffic. */
 export const FIELDS_NOT_APPLIED = {
   retryPolicy: { severity: 'warning', message: 'the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once' },
-  healthCheck: { severity: 'warning', message: 'the sidecar does not run active health checks yet: endpoints are used as discovery lists them' },
-  outlierDetection: { severity: 'warning', message: 'the sidecar does not apply outlier detection yet: no endpoint is ejected after errors' },
+  healthCheck: {
+    severity: 'warning',
+    message: "the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks)",
+  },
   accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
   authorization: {
     severity: 'error',
@@ -108,7 +110,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
   };
 
   config.inbound.listeners.forEach((l, i) => {
-    if (l.outlierDetection) add('outlierDetection', `inbound.listeners[${i}].outlierDetection`);
     if (l.healthCheck) add('healthCheck', `inbound.listeners[${i}].healthCheck`);
   });
   policy(config.inbound.policy, 'inbound.policy');
@@ -126,10 +127,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
       }),
     ),
   );
-  config.clusters.forEach((c, i) => {
-    if (c.outlierDetection) add('outlierDetection', `clusters[${i}].outlierDetection`);
-    if (c.healthCheck) add('healthCheck', `clusters[${i}].healthCheck`);
-  });
   if (config.logging.accessLog) add('accessLog', 'logging.accessLog');
   return found;
 }

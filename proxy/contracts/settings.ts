@@ -63,6 +63,13 @@ export const SETTINGS = {
   maxConnections: setting('WEFT_MAX_CONNECTIONS', '--max-connections', 'int', 4_096, 'Open connections per listening port; more are closed at accept and counted. 0 is unlimited.'),
   passthroughResponseTimeoutMs: setting('WEFT_PASSTHROUGH_RESPONSE_TIMEOUT_MS', '--passthrough-response-timeout-ms', 'int', 15_000, 'Time a destination outside the mesh (ALLOW_ALL) has to start its response (504 past it); 0 is none.'),
   passthroughIdleTimeoutMs: setting('WEFT_PASSTHROUGH_IDLE_TIMEOUT_MS', '--passthrough-idle-timeout-ms', 'int', 300_000, 'Idle limit of CONNECT tunnels and upgraded connections to destinations outside the mesh; 0 is none.'),
+  healthCheckScalePercent: setting(
+    'WEFT_HEALTH_CHECK_SCALE_PERCENT',
+    '--health-check-scale-percent',
+    'int',
+    100,
+    "Scales the interval and timeout of every cluster's active health checks, in percent (1: a 5 s interval becomes 50 ms). For tests and local mode only: the node config keeps App Mesh's limits (interval ≥ 5 s).",
+  ),
   randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets, fault injection, mirroring) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
 } as const;
 

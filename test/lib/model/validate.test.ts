@@ -811,7 +811,7 @@ describe('fields the sidecar does not apply yet', () => {
     ]);
   });
 
-  test('listener health checks, outlier detection and access logs of nodes and gateways are warnings', () => {
+  test('listener health checks and access logs of nodes and gateways are warnings; outlier detection is applied', () => {
     const healthCheck = '{ protocol: http, path: /health, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 }';
     const docs = [
       node(`
@@ -832,10 +832,9 @@ describe('fields the sidecar does not apply yet', () => {
     ];
     expect(check(...docs)).toEqual([]);
     expect(warnings(...docs)).toEqual([
-      'case.yaml:7: warning: VirtualNode/n: spec.listeners[0].healthCheck: the sidecar does not run active health checks yet: endpoints are used as discovery lists them, got: http /health',
-      'case.yaml:8: warning: VirtualNode/n: spec.listeners[0].outlierDetection: the sidecar does not apply outlier detection yet: no endpoint is ejected after errors, got: maxServerErrors 5',
+      "case.yaml:7: warning: VirtualNode/n: spec.listeners[0].healthCheck: the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks), got: http /health",
       'case.yaml:10: warning: VirtualNode/n: spec.logging.accessLog: the sidecar does not write access logs yet, got: /dev/stdout',
-      'case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: the sidecar does not run active health checks yet: endpoints are used as discovery lists them, got: tcp',
+      "case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks), got: tcp",
     ]);
   });
 
