@@ -28,11 +28,6 @@ export const FIELDS_NOT_APPLIED = {
     severity: 'warning',
     message: "the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks)",
   },
-  fault: {
-    severity: 'warning',
-    message: "the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set",
-  },
-  mirror: { severity: 'warning', message: 'the sidecar does not mirror traffic yet: no copy of any request is sent' },
   accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
   authorization: {
     severity: 'error',
@@ -129,9 +124,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
       l.routes.forEach((r, ri) => {
         const at = `outbound.services[${si}].listeners[${li}].routes[${ri}]`;
         if (retriesNotApplied(r)) add('retryPolicy', `${at}.retryPolicy`);
-        if (r.protocol === 'tcp') return;
-        if (r.fault) add('fault', `${at}.fault`);
-        if (r.mirror) add('mirror', `${at}.mirror`);
       }),
     ),
   );

@@ -70,7 +70,7 @@ export const SETTINGS = {
     100,
     "Scales the interval and timeout of every cluster's active health checks, in percent (1: a 5 s interval becomes 50 ms). For tests and local mode only: the node config keeps App Mesh's limits (interval ≥ 5 s).",
   ),
-  randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
+  randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets, fault injection, mirroring) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
