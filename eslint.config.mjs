@@ -20,6 +20,7 @@ export const PROXY_LAYERS = [
   ['cluster'],
   ['routing'],
   ['exchange'],
+  ['telemetry'],
   ['policy'],
   ['config'],
   ['tcp'],

@@ -11,6 +11,9 @@
 import { parseSettings, SETTINGS, type Settings } from './contracts/settings';
 import { ContractError } from './contracts/validation';
 import { AdminServer } from './admin/admin-server';
+import { MetricsServer } from './admin/metrics-server';
+import { metricSinks } from './telemetry/metric-sinks';
+import { MeshMetrics } from './telemetry/mesh-metrics';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
 import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
@@ -63,7 +66,9 @@ export interface SidecarDeps {
 
 export interface SidecarHandle {
   /** Bound ports: `inbound` and `egress` for virtual nodes, `gateway` (config port -> bound port) for gateways. */
-  readonly ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> };
+  readonly ports: { admin: number; inbound?: number; egress?: number; metrics?: number; gateway: Record<number, number> };
+  /** The request and connection counters; undefined unless `--metrics` names `prometheus`. */
+  readonly metrics: MeshMetrics | undefined;
   readonly store: ConfigStore;
   readonly stats: SidecarStats;
   /** Byte-stream counters (TCP listeners, transparent TLS and TCP). */
@@ -77,6 +82,7 @@ export interface SidecarHandle {
 /** Starts a sidecar. Rejects with a coded error when the first config, certificate or port fails. */
 export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): Promise<SidecarHandle> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
+  const sinks = metricSinks(settings.metrics);
   if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
   const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger, { pollMs: settings.certPollMs, region: settings.region });
   await certificates.start();
@@ -117,7 +123,21 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
 
   const stats = newSidecarStats();
   let draining = false;
-  const complete: RecordSink = deps.onRecord ?? noRecordSink;
+  // Counting is on only when a sink reads it: with `--metrics none` the record goes straight to
+  // `onRecord` and nothing is counted.
+  const metrics = sinks.has('prometheus')
+    ? new MeshMetrics({ node: snapshot.config.node.name, ownPrincipal: () => certificates.current()?.spiffeId })
+    : undefined;
+  const complete: RecordSink = recordSinkOf(metrics, deps.onRecord);
+  if (metrics !== undefined) {
+    metrics.configApplied(snapshot.version);
+    store.onApplied((s) => metrics.configApplied(s.version));
+  }
+  const renderPrometheus =
+    metrics === undefined
+      ? undefined
+      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now() });
+  const metricsServer = renderPrometheus === undefined ? undefined : new MetricsServer(renderPrometheus);
   const ctx: ProxyContext = {
     store,
     stats,
@@ -146,7 +166,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       stack: e?.stack,
     }));
   };
-  const ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
+  const ports: { admin: number; inbound?: number; egress?: number; metrics?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
   // Byte streams: TCP listeners on the inbound port, CONNECT to TCP services and outside the mesh;
   // in transparent mode, the egress port's TLS (routed by SNI) and plain TCP (by original destination).
   const tcp = new TcpProxy(ctx);
@@ -163,6 +183,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     ports: () => ({ ...ports }),
     draining: () => draining,
     drain: () => void shutdown(settings.drainDeadlineMs, false),
+    prometheus: renderPrometheus,
   });
 
   try {
@@ -222,8 +243,11 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       ports.egress = await egressListener.listen();
     }
     ports.admin = await admin.listen(settings.adminPort, settings.adminAddress);
+    if (metricsServer !== undefined) ports.metrics = await metricsServer.listen(settings.metricsPort, settings.listenAddress);
   } catch (err) {
     for (const l of listeners) l.destroy();
+    await admin.close();
+    await metricsServer?.close();
     await cleanup();
     throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
   }
@@ -255,6 +279,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     endpoints.close();
     certificates.close();
     await admin.close();
+    await metricsServer?.close();
   };
   const active = (): number => stats.inbound.active + stats.egress.active + stats.gateway.active + stats.tunnels;
   const shutdown = (deadlineMs: number, exit: boolean): Promise<void> => {
@@ -279,6 +304,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     ports,
     store,
     stats,
+    metrics,
     tcpStats: tcp.stats,
     async shutdown(deadlineMs = settings.drainDeadlineMs) {
       await shutdown(deadlineMs, true);
@@ -288,6 +314,17 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       draining = true;
       await finalClose(true);
     },
+  };
+}
+
+/** The record sink: metrics first (when on), then the embedder's `onRecord`. */
+function recordSinkOf(metrics: MeshMetrics | undefined, onRecord: RecordSink | undefined): RecordSink {
+  if (metrics === undefined) return onRecord ?? noRecordSink;
+  if (onRecord === undefined) return metrics.record;
+  const count = metrics.record;
+  return (record) => {
+    count(record);
+    onRecord(record);
   };
 }
 
