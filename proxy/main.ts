@@ -14,6 +14,8 @@ import { AdminServer } from './admin/admin-server';
 import { MetricsServer } from './admin/metrics-server';
 import { metricSinks } from './telemetry/metric-sinks';
 import { MeshMetrics } from './telemetry/mesh-metrics';
+import { EmfEmitter } from './telemetry/emf';
+import { LineBuffer, type ChunkWriter } from './telemetry/line-buffer';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
 import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
@@ -60,6 +62,8 @@ export interface SidecarDeps {
   policy?: PolicyFactory[];
   /** Layers compiled into each route's stack. */
   routeLayers?: RouteLayerFactory[];
+  /** Where EMF lines go (stdout, asynchronously, by default). */
+  emfWriter?: ChunkWriter;
   /** Sees every completion record (after the sidecar's own counters). */
   onRecord?: RecordSink;
 }
@@ -125,7 +129,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   let draining = false;
   // Counting is on only when a sink reads it: with `--metrics none` the record goes straight to
   // `onRecord` and nothing is counted.
-  const metrics = sinks.has('prometheus')
+  const metrics = sinks.has('prometheus') || sinks.has('emf')
     ? new MeshMetrics({ node: snapshot.config.node.name, ownPrincipal: () => certificates.current()?.spiffeId })
     : undefined;
   const complete: RecordSink = recordSinkOf(metrics, deps.onRecord);
@@ -133,8 +137,14 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     metrics.configApplied(snapshot.version);
     store.onApplied((s) => metrics.configApplied(s.version));
   }
+  const emf =
+    metrics !== undefined && sinks.has('emf')
+      ? new EmfEmitter({ metrics, buffer: new LineBuffer(deps.emfWriter), mesh: () => store.current?.config.mesh.name ?? snapshot.config.mesh.name, node: snapshot.config.node.name })
+      : undefined;
+  const emfTimer = emf === undefined ? undefined : setInterval(() => emf.flush(), settings.emfIntervalMs);
+  emfTimer?.unref();
   const renderPrometheus =
-    metrics === undefined
+    metrics === undefined || !sinks.has('prometheus')
       ? undefined
       : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now() });
   const metricsServer = renderPrometheus === undefined ? undefined : new MetricsServer(renderPrometheus);
@@ -248,6 +258,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     for (const l of listeners) l.destroy();
     await admin.close();
     await metricsServer?.close();
+    clearInterval(emfTimer);
     await cleanup();
     throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
   }
@@ -280,6 +291,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     certificates.close();
     await admin.close();
     await metricsServer?.close();
+    clearInterval(emfTimer);
   };
   const active = (): number => stats.inbound.active + stats.egress.active + stats.gateway.active + stats.tunnels;
   const shutdown = (deadlineMs: number, exit: boolean): Promise<void> => {

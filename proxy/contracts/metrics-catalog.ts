@@ -89,3 +89,31 @@ export const DEFAULT_MAX_SERIES = 2_000;
 
 /** The label value the overflow series carries in every label. */
 export const OVERFLOW_LABEL = 'overflow';
+
+/** CloudWatch Embedded Metric Format: the namespace, metric names and dimension sets the sidecar writes. */
+export const EMF_NAMESPACE = 'Weft';
+
+export interface EmfMetricSpec {
+  readonly name: string;
+  readonly unit: MetricUnit;
+  readonly help: string;
+}
+
+export const EMF_METRICS = {
+  requests: { name: 'Requests', unit: 'Count', help: 'HTTP and gRPC requests completed in the interval.' },
+  responses4xx: { name: 'Responses4xx', unit: 'Count', help: 'Requests answered with a 4xx status.' },
+  responses5xx: { name: 'Responses5xx', unit: 'Count', help: 'Requests answered with a 5xx status.' },
+  requestDuration: { name: 'RequestDuration', unit: 'Milliseconds', help: 'Request durations as a distribution (Values/Counts: bucket representatives and counts), so CloudWatch computes percentiles.' },
+  requestBytes: { name: 'RequestBytes', unit: 'Bytes', help: 'Request body bytes received.' },
+  responseBytes: { name: 'ResponseBytes', unit: 'Bytes', help: 'Response body bytes sent.' },
+} as const satisfies Record<string, EmfMetricSpec>;
+
+/**
+ * Dimension sets, one EMF document per value combination. `TargetCluster` is the cluster a request
+ * went to (a target virtual node and port); `Route` the route that matched.
+ */
+export const EMF_DIMENSION_SETS = [['Mesh', 'Node'], ['Mesh', 'Node', 'TargetCluster'], ['Mesh', 'Node', 'Route']] as const;
+
+/** Distinct values per dimension (TargetCluster, Route) per interval; the rest are summed under `other`. */
+export const DEFAULT_MAX_DIMENSION_VALUES = 100;
+export const OTHER_DIMENSION_VALUE = 'other';

@@ -109,6 +109,11 @@ export class MeshMetrics {
     }
   };
 
+  /** Every request series, the overflow series included once it has counted. */
+  allRequestSeries(): readonly RequestSeries[] {
+    return this.overflowRequests.requests > 0 ? [...this.requestSeries, this.overflowRequests] : this.requestSeries;
+  }
+
   /** A node config snapshot was applied. */
   configApplied(version: string): void {
     this.configReloads++;
