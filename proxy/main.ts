@@ -137,16 +137,17 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     metrics.configApplied(snapshot.version);
     store.onApplied((s) => metrics.configApplied(s.version));
   }
+  const emfBuffer = metrics !== undefined && sinks.has('emf') ? new LineBuffer(deps.emfWriter) : undefined;
   const emf =
-    metrics !== undefined && sinks.has('emf')
-      ? new EmfEmitter({ metrics, buffer: new LineBuffer(deps.emfWriter), mesh: () => store.current?.config.mesh.name ?? snapshot.config.mesh.name, node: snapshot.config.node.name })
+    metrics !== undefined && emfBuffer !== undefined
+      ? new EmfEmitter({ metrics, buffer: emfBuffer, mesh: () => store.current?.config.mesh.name ?? snapshot.config.mesh.name, node: snapshot.config.node.name })
       : undefined;
   const emfTimer = emf === undefined ? undefined : setInterval(() => emf.flush(), settings.emfIntervalMs);
   emfTimer?.unref();
   const renderPrometheus =
     metrics === undefined || !sinks.has('prometheus')
       ? undefined
-      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now() });
+      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now(), emfDroppedLines: emfBuffer?.dropped });
   const metricsServer = renderPrometheus === undefined ? undefined : new MetricsServer(renderPrometheus);
   const ctx: ProxyContext = {
     store,

@@ -72,6 +72,7 @@ export const METRICS = {
   configReloads: metric('weft_config_reloads_total', 'counter', 'Count', [], 'Node config snapshots applied since start (the first included).'),
   configInfo: metric('weft_config_info', 'gauge', 'None', ['version'], 'Always 1; the label names the node config version in force.'),
   certificateExpiry: metric('weft_certificate_expiry_seconds', 'gauge', 'Seconds', [], 'Seconds until the mesh certificate expires (absent without a mesh identity).'),
+  emfDroppedLines: metric('weft_emf_dropped_lines_total', 'counter', 'Count', [], 'EMF lines dropped because stdout was slower than the sidecar wrote (bounded buffer full) or failed; present when both `emf` and `prometheus` are on.'),
   seriesOverflow: metric('weft_metrics_series_overflow_total', 'counter', 'Count', [], 'Records counted in the overflow series because the series cap was reached.'),
 } as const;
 

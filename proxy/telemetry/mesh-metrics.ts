@@ -60,6 +60,8 @@ export interface ControlState {
   clusters: Iterable<{ readonly name: string; readonly stats: ClusterStats }>;
   certificateNotAfter: Date | undefined;
   now: number;
+  /** EMF lines dropped so far, when the `emf` sink is on. */
+  emfDroppedLines?: number;
 }
 
 type Tree = Map<unknown, unknown>;
@@ -246,6 +248,10 @@ export class MeshMetrics {
     if (control.certificateNotAfter !== undefined) {
       header(out, METRICS.certificateExpiry);
       out.push(`${METRICS.certificateExpiry.name} ${Math.max(0, Math.floor((control.certificateNotAfter.getTime() - control.now) / 1000))}`);
+    }
+    if (control.emfDroppedLines !== undefined) {
+      header(out, METRICS.emfDroppedLines);
+      out.push(`${METRICS.emfDroppedLines.name} ${control.emfDroppedLines}`);
     }
     header(out, METRICS.seriesOverflow);
     out.push(`${METRICS.seriesOverflow.name} ${this.overflowed}`);

@@ -1,5 +1,5 @@
 /**
- * A known request mix through a real sidecar with `--metrics prometheus`: the Prometheus text on
+ * A known request mix through a real sidecar with `--metrics prometheus,emf`: the Prometheus text on
  * the admin port and on the read-only metrics port counts exactly the mix, and passes
  * `promtool check metrics` (Debian's `prometheus` package) when promtool is installed.
  */
@@ -34,7 +34,8 @@ beforeAll(async () => {
       ],
       clusters: [staticCluster('app:8080', [app.port]), staticCluster('dead:8080', [deadPort]), staticCluster('echo:7000', [(echo.address() as { port: number }).port], { port: 7000, protocol: 'tcp' })],
     }),
-    { appPorts: [String(app.port)], metrics: 'prometheus', metricsPort: 0 },
+    { appPorts: [String(app.port)], metrics: 'prometheus,emf', metricsPort: 0 },
+    { emfWriter: (_chunk, done) => done(null) },
   );
 });
 
@@ -94,6 +95,7 @@ test('a known mix is counted exactly, on the admin port and on the metrics port'
   expect(text).toContain('weft_config_reloads_total 1\n');
   expect(text).toContain(`weft_config_info{version="${sidecar.handle.store.current!.version}"} 1\n`);
   expect(text).toContain('weft_metrics_series_overflow_total 0\n');
+  expect(text).toContain('weft_emf_dropped_lines_total 0\n');
 
   const scraped = await get(sidecar.handle.ports.metrics!, '/stats/prometheus');
   expect(scraped.status).toBe(200);
