@@ -11,6 +11,11 @@
 import { parseSettings, SETTINGS, type Settings } from './contracts/settings';
 import { ContractError } from './contracts/validation';
 import { AdminServer } from './admin/admin-server';
+import { MetricsServer } from './admin/metrics-server';
+import { metricSinks } from './telemetry/metric-sinks';
+import { MeshMetrics } from './telemetry/mesh-metrics';
+import { EmfEmitter } from './telemetry/emf';
+import { LineBuffer, type ChunkWriter } from './telemetry/line-buffer';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
 import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
@@ -57,13 +62,17 @@ export interface SidecarDeps {
   policy?: PolicyFactory[];
   /** Layers compiled into each route's stack. */
   routeLayers?: RouteLayerFactory[];
+  /** Where EMF lines go (stdout, asynchronously, by default). */
+  emfWriter?: ChunkWriter;
   /** Sees every completion record (after the sidecar's own counters). */
   onRecord?: RecordSink;
 }
 
 export interface SidecarHandle {
   /** Bound ports: `inbound` and `egress` for virtual nodes, `gateway` (config port -> bound port) for gateways. */
-  readonly ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> };
+  readonly ports: { admin: number; inbound?: number; egress?: number; metrics?: number; gateway: Record<number, number> };
+  /** The request and connection counters; undefined unless `--metrics` names `prometheus`. */
+  readonly metrics: MeshMetrics | undefined;
   readonly store: ConfigStore;
   readonly stats: SidecarStats;
   /** Byte-stream counters (TCP listeners, transparent TLS and TCP). */
@@ -77,6 +86,7 @@ export interface SidecarHandle {
 /** Starts a sidecar. Rejects with a coded error when the first config, certificate or port fails. */
 export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): Promise<SidecarHandle> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
+  const sinks = metricSinks(settings.metrics);
   if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
   const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger, { pollMs: settings.certPollMs, region: settings.region });
   await certificates.start();
@@ -118,7 +128,28 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
 
   const stats = newSidecarStats();
   let draining = false;
-  const complete: RecordSink = deps.onRecord ?? noRecordSink;
+  // Counting is on only when a sink reads it: with `--metrics none` the record goes straight to
+  // `onRecord` and nothing is counted.
+  const metrics = sinks.has('prometheus') || sinks.has('emf')
+    ? new MeshMetrics({ node: snapshot.config.node.name, ownPrincipal: () => certificates.current()?.spiffeId })
+    : undefined;
+  const complete: RecordSink = recordSinkOf(metrics, deps.onRecord);
+  if (metrics !== undefined) {
+    metrics.configApplied(snapshot.version);
+    store.onApplied((s) => metrics.configApplied(s.version));
+  }
+  const emfBuffer = metrics !== undefined && sinks.has('emf') ? new LineBuffer(deps.emfWriter) : undefined;
+  const emf =
+    metrics !== undefined && emfBuffer !== undefined
+      ? new EmfEmitter({ metrics, buffer: emfBuffer, mesh: () => store.current?.config.mesh.name ?? snapshot.config.mesh.name, node: snapshot.config.node.name })
+      : undefined;
+  const emfTimer = emf === undefined ? undefined : setInterval(() => emf.flush(), settings.emfIntervalMs);
+  emfTimer?.unref();
+  const renderPrometheus =
+    metrics === undefined || !sinks.has('prometheus')
+      ? undefined
+      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now(), emfDroppedLines: emfBuffer?.dropped });
+  const metricsServer = renderPrometheus === undefined ? undefined : new MetricsServer(renderPrometheus);
   const ctx: ProxyContext = {
     store,
     stats,
@@ -147,7 +178,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       stack: e?.stack,
     }));
   };
-  const ports: { admin: number; inbound?: number; egress?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
+  const ports: { admin: number; inbound?: number; egress?: number; metrics?: number; gateway: Record<number, number> } = { admin: 0, gateway: {} };
   // Byte streams: TCP listeners on the inbound port, CONNECT to TCP services and outside the mesh;
   // in transparent mode, the egress port's TLS (routed by SNI) and plain TCP (by original destination).
   const tcp = new TcpProxy(ctx);
@@ -164,6 +195,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     ports: () => ({ ...ports }),
     draining: () => draining,
     drain: () => void shutdown(settings.drainDeadlineMs, false),
+    prometheus: renderPrometheus,
   });
 
   try {
@@ -223,8 +255,12 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       ports.egress = await egressListener.listen();
     }
     ports.admin = await admin.listen(settings.adminPort, settings.adminAddress);
+    if (metricsServer !== undefined) ports.metrics = await metricsServer.listen(settings.metricsPort, settings.listenAddress);
   } catch (err) {
     for (const l of listeners) l.destroy();
+    await admin.close();
+    await metricsServer?.close();
+    clearInterval(emfTimer);
     await cleanup();
     throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
   }
@@ -256,6 +292,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     endpoints.close();
     certificates.close();
     await admin.close();
+    await metricsServer?.close();
+    clearInterval(emfTimer);
   };
   const active = (): number => stats.inbound.active + stats.egress.active + stats.gateway.active + stats.tunnels;
   const shutdown = (deadlineMs: number, exit: boolean): Promise<void> => {
@@ -280,6 +318,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     ports,
     store,
     stats,
+    metrics,
     tcpStats: tcp.stats,
     async shutdown(deadlineMs = settings.drainDeadlineMs) {
       await shutdown(deadlineMs, true);
@@ -289,6 +328,17 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       draining = true;
       await finalClose(true);
     },
+  };
+}
+
+/** The record sink: metrics first (when on), then the embedder's `onRecord`. */
+function recordSinkOf(metrics: MeshMetrics | undefined, onRecord: RecordSink | undefined): RecordSink {
+  if (metrics === undefined) return onRecord ?? noRecordSink;
+  if (onRecord === undefined) return metrics.record;
+  const count = metrics.record;
+  return (record) => {
+    count(record);
+    onRecord(record);
   };
 }
 

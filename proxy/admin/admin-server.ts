@@ -18,6 +18,7 @@ import { sendError, type WeftErrorCode } from '../errors';
 import { mirrorStats, type MirrorStats } from '../resilience/mirror';
 import { renderTraffic, type SidecarStats } from '../stats';
 import type { TcpStats } from '../tcp/tcp-proxy';
+import { PROMETHEUS_PATH, sendPrometheus } from './metrics-server';
 
 export interface AdminState {
   store: ConfigStore;
@@ -29,6 +30,8 @@ export interface AdminState {
   draining: () => boolean;
   /** Starts a graceful drain of the traffic listeners (the process stays up). */
   drain: () => void;
+  /** Prometheus text of the sidecar's metrics; undefined when `--metrics` does not name `prometheus`. */
+  prometheus?: () => string;
 }
 
 const MUTATING = new Set(['/drain', '/healthcheck/fail', '/healthcheck/ok']);
@@ -87,6 +90,9 @@ export class AdminServer {
         return text(res, 200, 'LIVE\n');
       case '/stats':
         return json(res, this.statsBody());
+      case PROMETHEUS_PATH:
+        if (this.state.prometheus === undefined) return refuse(res, 'WEFT_ERR_ADMIN_NOT_FOUND');
+        return sendPrometheus(res, this.state.prometheus());
       case '/clusters':
         return json(res, { clusters: [...(this.state.store.current?.clusters.values() ?? [])].map((c) => ({ ...c.describe(), stats: clusterStats(c.stats, mirrorStats(c)) })) });
       case '/config_dump': {

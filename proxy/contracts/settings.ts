@@ -28,6 +28,8 @@ function setting<K extends Kind>(env: string, flag: string, kind: K, def: ValueO
 export const DEFAULT_INBOUND_PORT = 15000;
 export const DEFAULT_EGRESS_PORT = 15001;
 export const DEFAULT_ADMIN_PORT = 9901;
+/** Istio's Prometheus port (its sidecar's `/stats/prometheus`). */
+export const DEFAULT_METRICS_PORT = 15090;
 export const SIDECAR_UID = 1337;
 
 export const SETTINGS = {
@@ -54,7 +56,9 @@ export const SETTINGS = {
   certPollMs: setting('WEFT_CERT_POLL_MS', '--cert-poll-ms', 'int', 600_000, 'Certificate secret poll interval (±20% jitter).'),
   zone: setting('WEFT_ZONE', '--zone', 'string', undefined, 'This task\'s availability zone (zone-aware routing); on ECS read from task metadata when unset.'),
   region: setting('AWS_REGION', '--region', 'string', undefined, 'AWS Region of the mesh.'),
-  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sink: `emf` (stdout), `cloudwatch` (PutMetricData) or `none`. Read, but the sidecar has no metrics sink yet, so no value emits anything.'),
+  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sinks, comma-separated: `prometheus` (counts requests and serves `/stats/prometheus` on the admin port and the metrics port), `emf` (stdout) and `cloudwatch` (PutMetricData), or `none`. `cloudwatch` is not built yet and emits nothing.'),
+  emfIntervalMs: setting('WEFT_EMF_INTERVAL_MS', '--emf-interval-ms', 'int', 60_000, 'How often the `emf` sink writes its CloudWatch Embedded Metric Format documents to stdout.'),
+  metricsPort: setting('WEFT_METRICS_PORT', '--metrics-port', 'port', DEFAULT_METRICS_PORT, 'Read-only metrics listener (only `GET /stats/prometheus`), bound to the listen address; opened when `--metrics` names `prometheus`.'),
   logLevel: setting('WEFT_LOG_LEVEL', '--log-level', 'string', 'info', 'Log level: `debug`, `info`, `warn` or `error`.'),
   maxRequestHeadersBytes: setting('WEFT_MAX_REQUEST_HEADERS_BYTES', '--max-request-headers-bytes', 'int', 60 * 1024, 'Request header block limit (431 past it).'),
   maxRequestHeaders: setting('WEFT_MAX_REQUEST_HEADERS', '--max-request-headers', 'int', 100, 'Request header count limit (431 past it).'),

@@ -105,7 +105,7 @@ describe('VirtualNode.addToTaskDefinition', () => {
     expect(parseSettings([], envOf(sidecar)).certSource).toBe('secretsmanager:weft/shop/orders-v2/certificate');
   });
 
-  test('grants the task role what the sidecar needs, and no metrics permission (the sidecar emits no metrics)', () => {
+  test('grants the task role what the sidecar needs, and no metrics permission (EMF goes to stdout, carried by the log driver)', () => {
     // GIVEN / WHEN
     const { stack } = nodeWithTask(false);
     // THEN

@@ -64,7 +64,7 @@ describe('VirtualNode', () => {
     expect(JSON.stringify(publishProperties(template).NodeConfigs)).toContain('Fn::GetAtt');
   });
 
-  test('grantSidecar: its own config, its backends\' services, no secret without a CA, nothing for metrics (the sidecar emits none)', () => {
+  test('grantSidecar: its own config, its backends\' services, no secret without a CA, nothing for metrics (EMF goes to stdout)', () => {
     // GIVEN
     const stack = newStack();
     const mesh = meshIn(stack);

@@ -1,0 +1,8 @@
+import { metricSinks } from '../../../proxy/telemetry/metric-sinks';
+
+test('`--metrics` names sinks, comma-separated, or none', () => {
+  expect([...metricSinks('prometheus')]).toEqual(['prometheus']);
+  expect([...metricSinks('emf, prometheus')]).toEqual(['emf', 'prometheus']);
+  expect(metricSinks('none').size).toBe(0);
+  expect(() => metricSinks('statsd')).toThrow(/metrics must be 'none' or a comma-separated list of prometheus, emf, cloudwatch, got: 'statsd'/);
+});
