@@ -56,7 +56,7 @@ export const SETTINGS = {
   certPollMs: setting('WEFT_CERT_POLL_MS', '--cert-poll-ms', 'int', 600_000, 'Certificate secret poll interval (±20% jitter).'),
   zone: setting('WEFT_ZONE', '--zone', 'string', undefined, 'This task\'s availability zone (zone-aware routing); on ECS read from task metadata when unset.'),
   region: setting('AWS_REGION', '--region', 'string', undefined, 'AWS Region of the mesh.'),
-  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sinks, comma-separated: `prometheus` (counts requests and serves `/stats/prometheus` on the admin port and the metrics port), `emf` (stdout) and `cloudwatch` (PutMetricData), or `none`. `cloudwatch` is not built yet and emits nothing.'),
+  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sinks, comma-separated: `prometheus` (counts requests and serves `/stats/prometheus` on the admin port and the metrics port), `emf` (CloudWatch Embedded Metric Format on stdout), or `none`. `cloudwatch` (PutMetricData) is not built yet and is refused.'),
   emfIntervalMs: setting('WEFT_EMF_INTERVAL_MS', '--emf-interval-ms', 'int', 60_000, 'How often the `emf` sink writes its CloudWatch Embedded Metric Format documents to stdout.'),
   metricsPort: setting('WEFT_METRICS_PORT', '--metrics-port', 'port', DEFAULT_METRICS_PORT, 'Read-only metrics listener (only `GET /stats/prometheus`), bound to the listen address; opened when `--metrics` names `prometheus`.'),
   logLevel: setting('WEFT_LOG_LEVEL', '--log-level', 'string', 'info', 'Log level: `debug`, `info`, `warn` or `error`.'),
