@@ -20,6 +20,7 @@ export const PROXY_LAYERS = [
   ['cluster'],
   ['routing'],
   ['exchange'],
+  ['resilience'],
   ['policy'],
   ['config'],
   ['tcp'],

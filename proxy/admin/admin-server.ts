@@ -178,7 +178,7 @@ function refuse(res: ServerResponse, code: WeftErrorCode, extraHeaders?: Record<
 }
 
 function clusterStats(s: ClusterStats): Record<string, unknown> {
-  return { ...renderTraffic(s), overflow: s.overflow, connectFailures: s.connectFailures, timeouts: s.timeouts, noEndpoint: s.noEndpoint };
+  return { ...renderTraffic(s), overflow: s.overflow, connectFailures: s.connectFailures, timeouts: s.timeouts, noEndpoint: s.noEndpoint, retries: s.retries, retryOverflow: s.retryOverflow, retriesActive: s.retriesActive };
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

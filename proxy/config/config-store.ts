@@ -18,6 +18,7 @@ import type { CertificateProvider } from '../tls/certificate-provider';
 import { resolveClientTls, resolveServerTls, type ServerTlsRuntime } from '../tls/tls-options';
 import { clusterDispatch } from '../exchange/attempt';
 import { compose, type Dispatch, type Layer, type RouteLayerFactory } from '../exchange/stack';
+import { retryLayerFactory } from '../resilience/retry';
 import { compilePolicies, type CompiledPolicies, type PolicyFactory } from '../policy/policy';
 import { CONFIG_UNREADABLE, type ConfigSource } from '../sources/config-source';
 
@@ -68,6 +69,8 @@ export interface ConfigStoreOptions {
   policy?: readonly PolicyFactory[];
   /** Layers compiled into every route's stack. */
   routeLayers?: readonly RouteLayerFactory[];
+  /** WEFT_RETRY_BUFFER_BYTES: request bodies kept for retries (64 KiB when unset). */
+  retryBufferBytes?: number;
 }
 
 export class ConfigStore {
@@ -83,7 +86,13 @@ export class ConfigStore {
   refusedNewer = 0;
   appliedAt: string | undefined;
 
-  constructor(private readonly opts: ConfigStoreOptions) {}
+  /** Built-in layers, outermost first (fault, mirror, retry), then the caller's (tests) innermost. */
+  private readonly layerFactories: readonly RouteLayerFactory[];
+
+  constructor(private readonly opts: ConfigStoreOptions) {
+    const retry = retryLayerFactory({ bufferBytes: opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES, random: opts.random ?? Math.random });
+    this.layerFactories = [retry, ...(opts.routeLayers ?? [])];
+  }
 
   /** The snapshot in force (undefined only before {@link start} resolved). */
   get current(): Snapshot | undefined {
@@ -238,7 +247,7 @@ export class ConfigStore {
       throw err;
     }
     const policy = compilePolicies(config, this.opts.policy ?? []);
-    const stacks = buildStacks(config, this.opts.routeLayers ?? []);
+    const stacks = buildStacks(config, this.layerFactories);
     const stackFor = stacks === undefined ? bottomOnly : (route: HttpRoute | GrpcRoute | undefined) => (route === undefined ? clusterDispatch : (stacks.get(route) ?? clusterDispatch));
     return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls, policy, stackFor };
   }
@@ -253,6 +262,8 @@ export class ConfigStore {
 }
 
 const bottomOnly = (): Dispatch => clusterDispatch;
+
+const DEFAULT_RETRY_BUFFER_BYTES = 64 * 1024;
 
 /** Each HTTP and gRPC route's stack, for the routes some factory gives layers; undefined when none does. */
 function buildStacks(config: NodeConfig, factories: readonly RouteLayerFactory[]): Map<HttpRoute | GrpcRoute, Dispatch> | undefined {

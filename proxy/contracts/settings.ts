@@ -63,6 +63,7 @@ export const SETTINGS = {
   maxConnections: setting('WEFT_MAX_CONNECTIONS', '--max-connections', 'int', 4_096, 'Open connections per listening port; more are closed at accept and counted. 0 is unlimited.'),
   passthroughResponseTimeoutMs: setting('WEFT_PASSTHROUGH_RESPONSE_TIMEOUT_MS', '--passthrough-response-timeout-ms', 'int', 15_000, 'Time a destination outside the mesh (ALLOW_ALL) has to start its response (504 past it); 0 is none.'),
   passthroughIdleTimeoutMs: setting('WEFT_PASSTHROUGH_IDLE_TIMEOUT_MS', '--passthrough-idle-timeout-ms', 'int', 300_000, 'Idle limit of CONNECT tunnels and upgraded connections to destinations outside the mesh; 0 is none.'),
+  retryBufferBytes: setting('WEFT_RETRY_BUFFER_BYTES', '--retry-buffer-bytes', 'int', 65_536, 'Request bodies up to this size are kept so that a retry can send them again; a larger body is sent once and its request is not retried. Bodiless requests keep nothing.'),
   randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
 } as const;
 
