@@ -57,7 +57,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
         const route = resource.spec[type];
         if (!route) continue;
         const at = `spec.${type}`;
-        if (route.retryPolicy && route.retryPolicy.maxRetries > 0) add('retryPolicy', `${at}.retryPolicy`, `maxRetries ${route.retryPolicy.maxRetries}`);
         if (route.fault) add('fault', `${at}.fault`, [route.fault.delay && 'delay', route.fault.abort && 'abort'].filter(Boolean).join(' and ') || 'none');
         if (route.mirror) add('mirror', `${at}.mirror`, `virtualNode ${route.mirror.virtualNode}`);
       }

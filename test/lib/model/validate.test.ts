@@ -779,7 +779,28 @@ describe('gateway routes', () => {
 describe('fields the sidecar does not apply yet', () => {
   const warnings = (...docs: string[]) => meshWarnings(loadWith(...docs)).map(formatModelWarning);
 
-  test('retries, faults and mirrors the user wrote are warnings with file, line and path; no retries and the default are not', () => {
+  test('a per-try timeout longer than the route timeout is a warning, not an error (the route timeout caps it)', () => {
+    const docs = [
+      route(`
+    httpRoute:
+      match: { prefix: /a }
+      ${target()}
+      timeout: { perRequest: 1s }
+      retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }`, 'long'),
+      route(`
+    httpRoute:
+      match: { prefix: /b }
+      ${target()}
+      timeout: { perRequest: 3s }
+      retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }`, 'short'),
+    ];
+    expect(check(...docs)).toEqual([]);
+    expect(warnings(...docs)).toEqual([
+      expect.stringMatching(/^case\.yaml:\d+: warning: Route\/long: spec\.httpRoute\.retryPolicy\.perRetryTimeout: the per-try timeout is longer than the route's timeout \(1s\), which caps every try and all of them together, got: 2s$/),
+    ]);
+  });
+
+  test('faults and mirrors the user wrote are warnings with file, line and path; retry policies (applied) are not', () => {
     const docs = [
       route(`
     httpRoute:
@@ -806,10 +827,8 @@ describe('fields the sidecar does not apply yet', () => {
     ];
     expect(check(...docs)).toEqual([]);
     expect(warnings(...docs)).toEqual([
-      'case.yaml:8: warning: Route/retries: spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3',
       "case.yaml:17: warning: Route/chaos: spec.httpRoute.fault: the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set, got: delay",
       'case.yaml:19: warning: Route/chaos: spec.httpRoute.mirror: the sidecar does not mirror traffic yet: no copy of any request is sent, got: virtualNode order-v2',
-      'case.yaml:37: warning: Route/grpc: spec.grpcRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 1',
     ]);
   });
 
