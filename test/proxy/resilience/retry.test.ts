@@ -4,10 +4,12 @@
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer, type Server } from 'node:http';
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
 import { agent, eventually, get, httpRoute, nodeBody, startWith, staticCluster, TIMEOUT, type Running } from '../harness';
 import { retryPlan } from '../../../proxy/resilience/retry';
 import { RetryPolicySchema } from '../../../proxy/contracts/node-config';
 import type { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
+import type { CompletionRecord } from '../../../proxy/exchange/record';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -82,8 +84,8 @@ function retryingNode(ports: number[], retryPolicy: Record<string, unknown>, tim
   });
 }
 
-async function start(body: ReturnType<typeof nodeBody>, overrides: Parameters<typeof startWith>[1] = {}): Promise<Running> {
-  const running = await startWith(body, { randomSeed: 7, ...overrides });
+async function start(body: ReturnType<typeof nodeBody>, overrides: Parameters<typeof startWith>[1] = {}, deps: Parameters<typeof startWith>[2] = {}): Promise<Running> {
+  const running = await startWith(body, { randomSeed: 7, ...overrides }, deps);
   closers.push(() => running.close());
   return running;
 }
@@ -164,13 +166,17 @@ test('every try timing out answers 504 with the per-try code; the route timeout 
 
 test('a body within the replay limit is sent again whole; a POST body over it is sent once', async () => {
   const failing = await answering(503, 'upstream says no');
-  const running = await start(retryingNode([failing.port], { maxRetries: 2, perTryTimeoutMs: 0, httpRetryEvents: ['gateway-error'] }), { retryBufferBytes: 1_024 });
+  const records: CompletionRecord[] = [];
+  const running = await start(retryingNode([failing.port], { maxRetries: 2, perTryTimeoutMs: 0, httpRetryEvents: ['gateway-error'] }), { retryBufferBytes: 1_024 }, { onRecord: (r) => records.push(r) });
   const egress = running.handle.ports.egress!;
   const small = 'x'.repeat(1_000);
   const res = await get(egress, '/', svc, 'POST', small);
   expect(res.status).toBe(503);
   expect(res.headers['x-weft-attempt-count']).toBe('3');
   expect(failing.bodies).toEqual([small, small, small]);
+  // Retries used up on a retriable status: Envoy's URX, three attempts, the upstream's status.
+  await eventually(() => records.length === 1, 'the completion record');
+  expect([records[0].attempts, records[0].flags, records[0].status]).toEqual([3, 'URX', 503]);
 
   failing.bodies.length = 0;
   const large = 'y'.repeat(4_096);
@@ -212,4 +218,46 @@ test('every endpoint failing, 50 clients: retries in flight stay within max(3, 2
   expect(peak).toBeLessThanOrEqual(Math.max(3, Math.floor(0.2 * 50)));
   expect(stats.retryOverflow).toBeGreaterThan(0);
   expect(stats.retriesActive).toBe(0);
+});
+
+test('gRPC: a trailers-only response whose grpc-status is a retry event is retried; the next answer goes to the client', async () => {
+  let calls = 0;
+  const server = createHttp2Server((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      calls++;
+      // Trailers-only: the status is in the one HEADERS frame that ends the stream.
+      res.stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': calls === 1 ? '14' : '0' }, { endStream: true });
+    });
+  });
+  const port = await listen(server as unknown as NetServer);
+  const route = {
+    protocol: 'grpc',
+    name: 'g',
+    priority: 0,
+    match: { serviceName: 'weft.test.Echo' },
+    action: { weightedTargets: [{ cluster: 'svc:8080', weight: 1 }] },
+    retryPolicy: { maxRetries: 2, perTryTimeoutMs: 0, grpcRetryEvents: ['unavailable'] },
+    timeout: TIMEOUT,
+  };
+  const running = await start(
+    nodeBody({
+      services: [{ name: 'svc.demo.local', listeners: [{ port: 8080, protocol: 'grpc', routes: [route as never] }] }],
+      clusters: [staticCluster('svc:8080', [port], { protocol: 'grpc' })],
+    }),
+  );
+  const session = connectHttp2(`http://127.0.0.1:${running.handle.ports.egress!}`);
+  closers.push(() => session.close());
+  const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/weft.test.Echo/Say', ':authority': 'svc.demo.local:8080', 'content-type': 'application/grpc', te: 'trailers' });
+    stream.on('response', (h) => {
+      stream.resume();
+      stream.on('end', () => resolve(h));
+    });
+    stream.on('error', reject);
+    stream.end(Buffer.from([0, 0, 0, 0, 3, 0x0a, 0x01, 0x78]));
+  });
+  expect(headers['grpc-status']).toBe('0');
+  expect(headers['x-weft-attempt-count']).toBe('2');
+  expect(calls).toBe(2);
 });
