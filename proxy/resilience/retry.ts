@@ -25,6 +25,9 @@ export interface RetrySettings {
   readonly random: () => number;
 }
 
+/** Failures that come from above (the responder), not from the try: never retried. */
+const ENDS_THE_REQUEST: ReadonlySet<FailureKind> = new Set<FailureKind>(['timeout', 'client-gone', 'body-too-large']);
+
 /** gRPC status codes of the gRPC retry events. */
 const GRPC_CODES: Record<RetryPolicy['grpcRetryEvents'][number], number> = {
   cancelled: 1,
@@ -200,6 +203,13 @@ class RetryingExchange implements ResponseHandler {
 
   onError(kind: FailureKind): void {
     this.tryOver();
+    if (ENDS_THE_REQUEST.has(kind)) {
+      // The route timeout, the client leaving or an oversized body end the request even while a
+      // discarded response was awaiting its retry.
+      this.releaseNextSlot();
+      this.handler.onError(kind);
+      return;
+    }
     if (this.discarding) return this.retry();
     if (!this.committed && this.plan.failures.has(kind) && this.takeRetry()) return this.retry();
     this.handler.onError(kind);

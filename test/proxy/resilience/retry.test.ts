@@ -261,3 +261,20 @@ test('gRPC: a trailers-only response whose grpc-status is a retry event is retri
   expect(headers['x-weft-attempt-count']).toBe('2');
   expect(calls).toBe(2);
 });
+
+test('the route timeout ends the request while a retriable response is being dropped: 504, no further try', async () => {
+  let seen = 0;
+  // A retriable status whose body never ends.
+  const server = createServer((_req, res) => {
+    seen++;
+    res.writeHead(503, { 'content-length': 100 });
+    res.write('partial');
+  });
+  const port = await listen(server);
+  const running = await start(retryingNode([port], { maxRetries: 3, perTryTimeoutMs: 0, httpRetryEvents: ['gateway-error'] }, { perRequestMs: 300, idleMs: 300_000 }));
+  const res = await get(running.handle.ports.egress!, '/', svc);
+  expect(res.status).toBe(504);
+  expect(res.headers['x-weft-error']).toBe('WEFT_ERR_UPSTREAM_TIMEOUT');
+  expect(seen).toBe(1);
+  expect(clusterOf(running).stats.retriesActive).toBe(0);
+});
