@@ -22,6 +22,7 @@ export const WEFT_ERRORS = {
   WEFT_ERR_UPSTREAM_TLS: { status: 503, body: 'TLS with the upstream endpoint failed (certificate or identity rejected)' },
   WEFT_ERR_UPSTREAM_RESET: { status: 502, body: 'the upstream closed the connection before a complete response' },
   WEFT_ERR_UPSTREAM_TIMEOUT: { status: 504, body: 'the upstream did not answer within the route timeout' },
+  WEFT_ERR_UPSTREAM_PER_TRY_TIMEOUT: { status: 504, body: "the upstream did not answer within the retry policy's per-try timeout" },
   WEFT_ERR_OVERLOADED: { status: 503, body: 'circuit breaker open: too many requests to this cluster' },
   WEFT_ERR_APP_UNREACHABLE: { status: 503, body: 'could not connect to the local application' },
   WEFT_ERR_POLICY_DENIED: { status: 403, body: "refused by this node's inbound policy" },

@@ -103,6 +103,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     random,
     policy: deps.policy,
     routeLayers: deps.routeLayers,
+    retryBufferBytes: settings.retryBufferBytes,
     source: deps.configSource ?? configSourceFor(settings.config!, { pollMs: settings.configPollMs, region: settings.region, logger }),
     endpoints,
     certificates,

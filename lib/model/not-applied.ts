@@ -18,9 +18,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /**
  * Every field of `resource` the sidecar does not apply yet, with its path in the resource
- * (`spec.listeners[0].healthCheck`) and a message that ends with what was written. A retry policy
- * counts only when it retries (`maxRetries` above 0): one that retries nothing is what the
- * sidecar does.
+ * (`spec.listeners[0].healthCheck`) and a message that ends with what was written.
  */
 export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFinding[] {
   const found: NotAppliedFinding[] = [];
@@ -50,14 +48,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
     case 'VirtualGateway':
       listeners(resource.spec.listeners);
       inbound(resource.spec);
-      break;
-    case 'Route':
-      for (const type of ['httpRoute', 'http2Route', 'grpcRoute'] as const) {
-        const route = resource.spec[type];
-        if (!route) continue;
-        const at = `spec.${type}`;
-        if (route.retryPolicy && route.retryPolicy.maxRetries > 0) add('retryPolicy', `${at}.retryPolicy`, `maxRetries ${route.retryPolicy.maxRetries}`);
-      }
       break;
     default:
       break;

@@ -68,13 +68,32 @@ export function validateMesh(model: MeshModel): ModelError[] {
 }
 
 /**
- * Fields the user wrote that the sidecar does not apply yet and runs without (retries, health
- * checks, outlier detection, access logs), in source order. They do not make the
- * mesh invalid.
+ * What the mesh runs with but the user may not expect, in source order; none makes the mesh
+ * invalid: fields the user wrote that the sidecar does not apply yet and runs without (the node's own
+ * listener health check, access logs), and a per-try timeout longer than its
+ * route's timeout (App Mesh and Istio accept it; the route timeout caps every try).
  */
 export function meshWarnings(model: MeshModel): ModelError[] {
   const warnings = resourcesOf(model).flatMap((r) => resourceFieldsNotApplied(r).filter((f) => f.severity === 'warning').map((f) => errorAt(r, f.path, f.message)));
+  for (const route of model.routes) warnings.push(...perTryTimeoutWarnings(route));
   return inSourceOrder(warnings, model);
+}
+
+function perTryTimeoutWarnings(route: RouteResource): ModelError[] {
+  const found: ModelError[] = [];
+  for (const type of ['httpRoute', 'http2Route', 'grpcRoute'] as const) {
+    const spec = route.spec[type];
+    const perTry = spec?.retryPolicy?.perRetryTimeout;
+    const perRequest = spec?.timeout?.perRequest;
+    if (perTry === undefined || perRequest === undefined) continue;
+    const routeMs = durationMs(perRequest);
+    if (routeMs > 0 && durationMs(perTry) > routeMs) {
+      found.push(
+        errorAt(route, `spec.${type}.retryPolicy.perRetryTimeout`, `the per-try timeout is longer than the route's timeout (${showDuration(perRequest)}), which caps every try and all of them together, got: ${showDuration(perTry)}`),
+      );
+    }
+  }
+  return found;
 }
 
 function resourcesOf(model: MeshModel): Resource[] {

@@ -192,6 +192,9 @@ function clusterStats(s: ClusterStats, mirror: MirrorStats | undefined): Record<
     connectFailures: s.connectFailures,
     timeouts: s.timeouts,
     noEndpoint: s.noEndpoint,
+    retries: s.retries,
+    retryOverflow: s.retryOverflow,
+    retriesActive: s.retriesActive,
     outlierDetection: { ejectionsConsecutive5xx: s.ejectionsConsecutive5xx, ejectionsConsecutiveGatewayErrors: s.ejectionsConsecutiveGatewayErrors, ejectionsOverflow: s.ejectionsOverflow },
     healthChecks: { attempts: s.healthChecks, failures: s.healthCheckFailures },
   };

@@ -6,6 +6,8 @@ import type { Endpoint } from '../endpoints/endpoint';
 export interface PickContext {
   headers: IncomingHttpHeaders;
   sourceIp: string;
+  /** An endpoint to avoid when another is available (the last try's, for a retry). */
+  exclude?: Endpoint;
 }
 
 export interface Balancer {

@@ -27,6 +27,13 @@ import type { ClientTlsOptions } from '../tls/tls-options';
  */
 const PEER_IDLE_LIMIT_MS = SERVER_KEEP_ALIVE_MS - 10_000;
 
+/** Draws a retry makes for an endpoint other than its last try's. */
+const PICKS_TO_AVOID = 3;
+/** Envoy's retry budget: retries in flight may be this share of the cluster's active requests... */
+const RETRY_BUDGET_SHARE = 0.2;
+/** ...and at least this many. */
+const RETRY_BUDGET_MIN = 3;
+
 export interface ClusterStats extends TrafficStats {
   /** Requests refused by the circuit breaker (`x-weft-overloaded`). */
   overflow: number;
@@ -41,6 +48,12 @@ export interface ClusterStats extends TrafficStats {
   /** Active health checks run, and those that failed. */
   healthChecks: number;
   healthCheckFailures: number;
+  /** Retries sent (each retry of a request counts). */
+  retries: number;
+  /** Retries refused by the retry budget or the `maxRetries` breaker (the failure went to the client). */
+  retryOverflow: number;
+  /** Retries in flight now (decided, waiting out their backoff, or sent and not yet over). */
+  retriesActive: number;
 }
 
 /**
@@ -80,6 +93,9 @@ export class ClusterRuntime {
     ejectionsOverflow: 0,
     healthChecks: 0,
     healthCheckFailures: 0,
+    retries: 0,
+    retryOverflow: 0,
+    retriesActive: 0,
   };
   private endpoints: Endpoint[] = [];
   private readonly pools = new Map<string, Upstream>();
@@ -91,6 +107,7 @@ export class ClusterRuntime {
   private readonly maxRequests: number;
   private readonly maxConnections: number;
   private readonly maxPending: number;
+  private readonly maxRetries: number;
   private closed = false;
   private readonly observers: OutcomeObserver[] = [];
   private readonly monitors: EndpointMonitor[] = [];
@@ -122,6 +139,7 @@ export class ClusterRuntime {
     this.maxRequests = def.connectionPool.maxRequests;
     this.maxConnections = def.connectionPool.maxConnections;
     this.maxPending = def.connectionPool.maxPendingRequests;
+    this.maxRetries = def.connectionPool.maxRetries;
     this.stopWatching = source.watch(def, (eps) => this.setEndpoints(eps));
   }
 
@@ -131,7 +149,38 @@ export class ClusterRuntime {
 
   /** The balancer's choice, or undefined when the cluster has no endpoints. */
   pick(ctx: PickContext): Endpoint | undefined {
-    return this.balancer.pick(ctx);
+    const first = this.balancer.pick(ctx);
+    const avoid = ctx.exclude;
+    if (avoid === undefined || first !== avoid || this.endpoints.length < 2) return first;
+    // A retry: a few more draws for another endpoint (Envoy's previous-hosts predicate); a
+    // balancer that always answers the same (consistent hashing) keeps its choice.
+    for (let i = 0; i < PICKS_TO_AVOID; i++) {
+      const other = this.balancer.pick(ctx);
+      if (other !== avoid) return other;
+    }
+    return first;
+  }
+
+  /**
+   * Takes a slot for one retry, or refuses it (counted as retry overflow): at no instant more
+   * retries in flight than the retry budget, max(3, 20% of the cluster's active requests), nor
+   * than the cluster's `maxRetries` circuit breaker (Envoy's). Each slot taken is given back once
+   * with {@link endRetry}.
+   */
+  beginRetry(): boolean {
+    const stats = this.stats;
+    const budget = Math.max(RETRY_BUDGET_MIN, Math.floor(stats.active * RETRY_BUDGET_SHARE));
+    if (stats.retriesActive >= budget || stats.retriesActive >= this.maxRetries) {
+      stats.retryOverflow++;
+      return false;
+    }
+    stats.retriesActive++;
+    stats.retries++;
+    return true;
+  }
+
+  endRetry(): void {
+    this.stats.retriesActive--;
   }
 
   /**

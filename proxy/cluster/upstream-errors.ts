@@ -10,13 +10,14 @@
  * - `tls`: the TLS handshake failed, or the peer's certificate or identity was rejected.
  * - `reset`: the connection closed or reset before the response was complete.
  * - `protocol`: the upstream's response broke HTTP (a malformed head or chunk, bytes past the end).
- * - `timeout`: the request's deadline passed.
+ * - `timeout`: the request's deadline (the route timeout) passed.
+ * - `try-timeout`: one attempt's deadline (a retry policy's per-try timeout) passed.
  * - `overflow`: a circuit breaker refused it before any attempt.
  * - `no-endpoint`: the cluster had no endpoint to try.
  * - `client-gone`: the client closed first.
  * - `body-too-large`: the request body passed the sidecar's limit while it streamed.
  */
-export type FailureKind = 'connect' | 'tls' | 'reset' | 'protocol' | 'timeout' | 'overflow' | 'no-endpoint' | 'client-gone' | 'body-too-large';
+export type FailureKind = 'connect' | 'tls' | 'reset' | 'protocol' | 'timeout' | 'try-timeout' | 'overflow' | 'no-endpoint' | 'client-gone' | 'body-too-large';
 
 /** An error raised by the sidecar's own upstream clients, with a stable code. */
 export class UpstreamError extends Error {

@@ -21,6 +21,7 @@ import { clusterDispatch } from '../exchange/attempt';
 import { compose, type Dispatch, type Layer, type RouteLayerFactory } from '../exchange/stack';
 import { faultLayer } from '../resilience/fault';
 import { mirrorLayer } from '../resilience/mirror';
+import { retryLayerFactory } from '../resilience/retry';
 import { compilePolicies, type CompiledPolicies, type PolicyFactory } from '../policy/policy';
 import { CONFIG_UNREADABLE, type ConfigSource } from '../sources/config-source';
 
@@ -73,6 +74,8 @@ export interface ConfigStoreOptions {
   policy?: readonly PolicyFactory[];
   /** Layers compiled into every route's stack. */
   routeLayers?: readonly RouteLayerFactory[];
+  /** WEFT_RETRY_BUFFER_BYTES: request bodies kept for retries (64 KiB when unset). */
+  retryBufferBytes?: number;
 }
 
 export class ConfigStore {
@@ -88,7 +91,12 @@ export class ConfigStore {
   refusedNewer = 0;
   appliedAt: string | undefined;
 
-  constructor(private readonly opts: ConfigStoreOptions) {}
+  /** The retry layer's factory (its settings are the sidecar's, not the config's). */
+  private readonly retry: RouteLayerFactory;
+
+  constructor(private readonly opts: ConfigStoreOptions) {
+    this.retry = retryLayerFactory({ bufferBytes: opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES, random: opts.random ?? Math.random });
+  }
 
   /** The snapshot in force (undefined only before {@link start} resolved). */
   get current(): Snapshot | undefined {
@@ -244,7 +252,7 @@ export class ConfigStore {
       throw err;
     }
     const policy = compilePolicies(config, this.opts.policy ?? []);
-    const stacks = buildStacks(config, clusters, this.opts.random ?? Math.random, this.opts.routeLayers ?? []);
+    const stacks = buildStacks(config, clusters, this.opts.random ?? Math.random, this.retry, this.opts.routeLayers ?? []);
     const stackFor = stacks === undefined ? bottomOnly : (route: HttpRoute | GrpcRoute | undefined) => (route === undefined ? clusterDispatch : (stacks.get(route) ?? clusterDispatch));
     return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls, policy, stackFor };
   }
@@ -260,6 +268,8 @@ export class ConfigStore {
 
 const bottomOnly = (): Dispatch => clusterDispatch;
 
+const DEFAULT_RETRY_BUFFER_BYTES = 64 * 1024;
+
 /**
  * Each HTTP and gRPC route's stack, for the routes that need a layer; undefined when none does.
  * Outermost first: fault, mirror, retry, then `factories` (test layers). A route whose config
@@ -273,6 +283,7 @@ function buildStacks(
   config: NodeConfig,
   clusters: ReadonlyMap<string, ClusterRuntime>,
   random: () => number,
+  retry: RouteLayerFactory,
   factories: readonly RouteLayerFactory[],
 ): Map<HttpRoute | GrpcRoute, Dispatch> | undefined {
   let stacks: Map<HttpRoute | GrpcRoute, Dispatch> | undefined;
@@ -286,9 +297,8 @@ function buildStacks(
         };
         add(faultLayer(route, random));
         add(mirrorLayer(route, clusters, random));
-        if (route.fault === undefined) {
-          // Resilience layers (retries) go here: a route with a fault has none.
-        }
+        // A route with a fault has no retries (Istio); the retry factory also says so itself.
+        if (route.fault === undefined) add(retry(route, config));
         for (const f of factories) add(f(route, config));
         if (layers.length > 0) (stacks ??= new Map()).set(route, compose(layers, clusterDispatch));
       }

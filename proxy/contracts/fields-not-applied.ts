@@ -4,8 +4,7 @@
  * `cdk synth`) reports the fields as the user wrote them, the sidecar reports them in the config it
  * loads, and both take the severity and the wording from here.
  *
- * - Warnings: the config runs, without the feature. Fields a user wrote only; what the compiler
- *   fills in by itself (the mesh default retry policy) is not reported.
+ * - Warnings: the config runs, without the feature. Fields a user wrote only.
  * - Errors: security policy (authorization, JWT, rate limits). Running without it would let in
  *   traffic the policy was written to keep out, so a config with it is refused
  *   ({@link POLICY_NOT_ENFORCED}) until the sidecar enforces it.
@@ -23,7 +22,6 @@ export type NotAppliedSeverity = 'warning' | 'error';
 
 /** Each field the sidecar does not apply yet: its severity and what that means for traffic. */
 export const FIELDS_NOT_APPLIED = {
-  retryPolicy: { severity: 'warning', message: 'the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once' },
   healthCheck: {
     severity: 'warning',
     message: "the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks)",
@@ -75,30 +73,6 @@ export function meshDefaultRetryPolicy(protocol: Route['protocol'], perRequestMs
   return base;
 }
 
-/**
- * Whether a route's retry policy asks for something the sidecar does not do. TCP routes retry
- * connection errors, which the sidecar does; a policy that retries nothing (`maxRetries: 0`) asks
- * for nothing; the mesh default is the compiler's, not the user's.
- */
-function retriesNotApplied(route: Route): boolean {
-  if (route.protocol === 'tcp' || route.retryPolicy.maxRetries === 0) return false;
-  return !sameRetryPolicy(route.retryPolicy, meshDefaultRetryPolicy(route.protocol, route.timeout.perRequestMs));
-}
-
-function sameRetryPolicy(a: RetryPolicy, b: RetryPolicy): boolean {
-  const sameSet = (x: readonly unknown[], y: readonly unknown[]) => x.length === y.length && x.every((v) => y.includes(v));
-  return (
-    a.maxRetries === b.maxRetries &&
-    a.perTryTimeoutMs === b.perTryTimeoutMs &&
-    a.backoffBaseMs === b.backoffBaseMs &&
-    a.backoffMaxMs === b.backoffMaxMs &&
-    sameSet(a.httpRetryEvents, b.httpRetryEvents) &&
-    sameSet(a.tcpRetryEvents, b.tcpRetryEvents) &&
-    sameSet(a.grpcRetryEvents, b.grpcRetryEvents) &&
-    sameSet(a.retriableStatusCodes, b.retriableStatusCodes)
-  );
-}
-
 /** Every field of `config` that the sidecar does not apply yet, in document order. */
 export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
   const found: NotAppliedFinding[] = [];
@@ -119,14 +93,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
     });
     policy(config.gateway.policy, 'gateway.policy');
   }
-  config.outbound.services.forEach((s, si) =>
-    s.listeners.forEach((l, li) =>
-      l.routes.forEach((r, ri) => {
-        const at = `outbound.services[${si}].listeners[${li}].routes[${ri}]`;
-        if (retriesNotApplied(r)) add('retryPolicy', `${at}.retryPolicy`);
-      }),
-    ),
-  );
   if (config.logging.accessLog) add('accessLog', 'logging.accessLog');
   return found;
 }

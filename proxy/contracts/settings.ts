@@ -74,7 +74,8 @@ export const SETTINGS = {
     100,
     "Scales the interval and timeout of every cluster's active health checks, in percent (1: a 5 s interval becomes 50 ms). For tests and local mode only: the node config keeps App Mesh's limits (interval ≥ 5 s).",
   ),
-  randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets, fault injection, mirroring) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
+  retryBufferBytes: setting('WEFT_RETRY_BUFFER_BYTES', '--retry-buffer-bytes', 'int', 65_536, 'Request bodies up to this size are kept so that a retry can send them again; a larger body is sent once and its request is not retried. Bodiless requests keep nothing.'),
+  randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets, fault injection, mirroring), retry backoff and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

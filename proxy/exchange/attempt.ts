@@ -118,7 +118,7 @@ export class Attempt implements H2AwareHandler, AttemptOutcome {
     this.end(kind);
     const stats = this.cluster?.stats;
     if (stats !== undefined) {
-      if (kind === 'timeout') stats.timeouts++;
+      if (kind === 'timeout' || kind === 'try-timeout') stats.timeouts++;
       else if (kind === 'connect' || kind === 'tls') stats.connectFailures++;
     }
     this.report();

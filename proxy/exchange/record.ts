@@ -37,6 +37,8 @@ export const RESPONSE_FLAGS = {
   downstreamProtocolError: 'DPE',
   /** Refused by inbound policy (authorization, JWT). */
   policyDenied: 'RBAC',
+  /** The retry policy's retries were used up (or refused by the retry budget) on a retriable failure. */
+  retryLimitExceeded: 'URX',
   /** Refused by a local rate limit. */
   rateLimited: 'RL',
   /** Refused by the sidecar while draining, or as destination outside the mesh under DROP_ALL. */

@@ -69,10 +69,14 @@ const FAILURES: Record<Exclude<FailureKind, 'client-gone'>, { code: WeftErrorCod
   reset: { code: 'WEFT_ERR_UPSTREAM_RESET', flag: RESPONSE_FLAGS.upstreamTerminated },
   protocol: { code: 'WEFT_ERR_UPSTREAM_RESET', flag: RESPONSE_FLAGS.upstreamProtocolError },
   timeout: { code: 'WEFT_ERR_UPSTREAM_TIMEOUT', flag: RESPONSE_FLAGS.upstreamTimeout },
+  'try-timeout': { code: 'WEFT_ERR_UPSTREAM_PER_TRY_TIMEOUT', flag: RESPONSE_FLAGS.upstreamTimeout },
   overflow: { code: 'WEFT_ERR_OVERLOADED', flag: RESPONSE_FLAGS.overflow },
   'no-endpoint': { code: 'WEFT_ERR_NO_HEALTHY_UPSTREAM', flag: RESPONSE_FLAGS.noHealthyUpstream },
   'body-too-large': { code: 'WEFT_ERR_REQUEST_BODY_TOO_LARGE', flag: undefined },
 };
+
+/** Envoy's `x-envoy-attempt-count`, on responses of routes that retry. */
+const ATTEMPT_COUNT_HEADER = `${CONTROL_HEADERS.prefix}attempt-count`;
 
 const OVERLOADED_HEADERS = { [CONTROL_HEADERS.overloaded]: 'true' };
 
@@ -177,6 +181,7 @@ export class Responder implements ResponseHandler {
     }
     this.record.status = statusCode;
     const flat = downstreamResponseHeaders(raw, opts.stripControl);
+    if (this.request?.reportAttempts === true) flat.push(ATTEMPT_COUNT_HEADER, String(this.record.attempts));
     const res = this.res;
     if (!this.h2) {
       if (this.ctx.draining()) res.shouldKeepAlive = false;

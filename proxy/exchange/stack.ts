@@ -40,6 +40,8 @@ export class ProxyRequest {
   cluster: ClusterRuntime | undefined = undefined;
   /** Cancels the attempt in flight (set by the attempt, called on timeout or when the client leaves). */
   cancel: ((kind: FailureKind) => void) | undefined = undefined;
+  /** The response tells the client how many tries it took (`x-weft-attempt-count`); set by the retry layer. */
+  reportAttempts = false;
 
   constructor(
     readonly method: string,

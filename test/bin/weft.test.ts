@@ -51,7 +51,7 @@ describe('weft validate', () => {
     return file;
   };
 
-  test('a retry policy the sidecar does not apply yet: a warning with file, line and path, exit 0', () => {
+  test('a per-try timeout longer than the route timeout: a warning with file, line and path, exit 0', () => {
     const file = meshWith(
       'retries.yaml',
       '---',
@@ -68,10 +68,11 @@ describe('weft validate', () => {
       '    match: { prefix: / }',
       '    action: { weightedTargets: [{ virtualNode: a, weight: 1 }] }',
       '    retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }',
+      '    timeout: { perRequest: 1s }',
     );
     const r = weft('validate', file);
     expect(r.stderr).toBe(
-      `${file}:24: warning: Route/retries: spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3\n1 warning\n`,
+      `${file}:24: warning: Route/retries: spec.httpRoute.retryPolicy.perRetryTimeout: the per-try timeout is longer than the route's timeout (1s), which caps every try and all of them together, got: 2s\n1 warning\n`,
     );
     expect(r.stdout).toMatch(/^ok: 1 mesh, /);
     expect(r.status).toBe(0);

@@ -106,11 +106,8 @@ describe('Route', () => {
     router.addRoute('Default', { routeName: 'default', routeSpec: weft.RouteSpec.http({ priority: 3, weightedTargets: [{ virtualNode: v2 }] }) });
     // THEN
     const annotations = Annotations.fromStack(stack);
-    const warnings = (path: string) => annotations.findWarning(path, Match.anyValue()).map((w) => String(w.entry.data));
-    expect(warnings('/Stack/Mesh/Router/Retries')).toEqual([
-      'spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3 [ack: weft:field-not-applied:retryPolicy]',
-    ]);
-    // Faults and mirrors are applied by the sidecar: no warning.
+    // Retries, faults and mirrors are applied by the sidecar: nothing to warn about.
+    annotations.hasNoWarning('/Stack/Mesh/Router/Retries', Match.anyValue());
     annotations.hasNoWarning('/Stack/Mesh/Router/Faulty', Match.anyValue());
     // A policy that retries nothing asks for what the sidecar does; the mesh default is not the user's.
     annotations.hasNoWarning('/Stack/Mesh/Router/NoRetries', Match.anyValue());

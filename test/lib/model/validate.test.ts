@@ -779,7 +779,28 @@ describe('gateway routes', () => {
 describe('fields the sidecar does not apply yet', () => {
   const warnings = (...docs: string[]) => meshWarnings(loadWith(...docs)).map(formatModelWarning);
 
-  test('retries the user wrote are warnings with file, line and path; no retries, the default, faults and mirrors (applied) are not', () => {
+  test('a per-try timeout longer than the route timeout is a warning, not an error (the route timeout caps it)', () => {
+    const docs = [
+      route(`
+    httpRoute:
+      match: { prefix: /a }
+      ${target()}
+      timeout: { perRequest: 1s }
+      retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }`, 'long'),
+      route(`
+    httpRoute:
+      match: { prefix: /b }
+      ${target()}
+      timeout: { perRequest: 3s }
+      retryPolicy: { maxRetries: 3, perRetryTimeout: 2s, httpRetryEvents: [server-error] }`, 'short'),
+    ];
+    expect(check(...docs)).toEqual([]);
+    expect(warnings(...docs)).toEqual([
+      expect.stringMatching(/^case\.yaml:\d+: warning: Route\/long: spec\.httpRoute\.retryPolicy\.perRetryTimeout: the per-try timeout is longer than the route's timeout \(1s\), which caps every try and all of them together, got: 2s$/),
+    ]);
+  });
+
+  test('retries, faults and mirrors (applied) are not warnings', () => {
     const docs = [
       route(`
     httpRoute:
@@ -805,10 +826,7 @@ describe('fields the sidecar does not apply yet', () => {
       retryPolicy: { maxRetries: 1, perRetryTimeout: 1s, grpcRetryEvents: [unavailable] }`, 'grpc', 'multi-router'),
     ];
     expect(check(...docs)).toEqual([]);
-    expect(warnings(...docs)).toEqual([
-      'case.yaml:8: warning: Route/retries: spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3',
-      'case.yaml:37: warning: Route/grpc: spec.grpcRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 1',
-    ]);
+    expect(warnings(...docs)).toEqual([]);
   });
 
   test('listener health checks and access logs of nodes and gateways are warnings; outlier detection is applied', () => {

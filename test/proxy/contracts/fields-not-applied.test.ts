@@ -31,8 +31,8 @@ describe('fieldsNotApplied', () => {
                 routes: [
                   httpRoute('orders/plain', { 'a:8080': 1 }),
                   httpRoute('orders/chaos', { 'a:8080': 1 }, undefined, {
-                    retryPolicy: { maxRetries: 3, perTryTimeoutMs: 1_000, httpRetryEvents: ['server-error'] },
                     // Applied by the sidecar: not reported.
+                    retryPolicy: { maxRetries: 3, perTryTimeoutMs: 1_000, httpRetryEvents: ['server-error'] },
                     fault: { abort: { percentage: 10, httpStatus: 503 } },
                     mirror: { cluster: 'b:8080' },
                   }),
@@ -51,7 +51,6 @@ describe('fieldsNotApplied', () => {
       ['error', 'inbound.policy.authorization'],
       ['error', 'inbound.policy.jwt'],
       ['error', 'inbound.policy.rateLimit'],
-      ['warning', 'outbound.services[0].listeners[0].routes[1].retryPolicy'],
       ['warning', 'logging.accessLog'],
     ]);
   });
@@ -68,22 +67,21 @@ describe('fieldsNotApplied', () => {
     ]);
   });
 
-  test('retries that ask for nothing, TCP connection retries and the compiler\'s default are not reported', () => {
+  test('retry policies are applied, so none is reported: not the compiler\'s default, not one a user wrote', () => {
     const route = (name: string, retryPolicy: object) => httpRoute(name, { 'a:8080': 1 }, undefined, { retryPolicy });
     const body = nodeBody({
       services: [
         { name: 'none.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [route('none/r', { maxRetries: 0, perTryTimeoutMs: 0, httpRetryEvents: ['server-error'] })] }] },
         { name: 'default.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [route('default/r', meshDefaultRetryPolicy('http', 15_000))] }] },
         { name: 'tcp.demo.local', listeners: [{ port: 5432, protocol: 'tcp', routes: [{ ...tcpRoute('tcp/r', 'a:8080'), retryPolicy: { maxRetries: 3, perTryTimeoutMs: 0, tcpRetryEvents: ['connection-error'] } }] }] },
-        // The default of another timeout, or one changed event, is not the default.
         { name: 'other.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [route('other/r', meshDefaultRetryPolicy('http', 1_000))] }] },
       ],
       clusters: [staticCluster('a:8080', [1])],
     });
-    expect(paths(sealNodeConfig(body))).toEqual([['warning', 'outbound.services[3].listeners[0].routes[0].retryPolicy']]);
+    expect(paths(sealNodeConfig(body))).toEqual([]);
   });
 
-  test('the default policy the compiler writes for routes without one is not reported; the one a user wrote is', () => {
+  test('neither the default policy the compiler writes for routes without one nor the one a user wrote is reported', () => {
     const mesh = (retries: string) => `
 apiVersion: weft.dev/v1alpha1
 kind: Mesh
@@ -132,9 +130,7 @@ spec: { backends: [{ virtualService: { virtualServiceName: server.m.local } }, {
       return compileMesh(meshes[0], { nodes: ['client'] })[0];
     };
     expect(paths(compileClient(''))).toEqual([]);
-    expect(paths(compileClient('    retryPolicy: { maxRetries: 1, perRetryTimeout: 1s, httpRetryEvents: [gateway-error] }'))).toEqual([
-      ['warning', 'outbound.services[0].listeners[0].routes[0].retryPolicy'],
-    ]);
+    expect(paths(compileClient('    retryPolicy: { maxRetries: 1, perRetryTimeout: 1s, httpRetryEvents: [gateway-error] }'))).toEqual([]);
   });
 });
 
