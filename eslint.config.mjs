@@ -18,6 +18,7 @@ export const PROXY_LAYERS = [
   ['tls'],
   ['balancer'],
   ['cluster'],
+  ['health'],
   ['routing'],
   ['exchange'],
   ['policy'],

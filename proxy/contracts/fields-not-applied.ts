@@ -114,7 +114,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
 
   config.inbound.listeners.forEach((l, i) => {
     if (l.outlierDetection) add('outlierDetection', `inbound.listeners[${i}].outlierDetection`);
-    if (l.healthCheck) add('healthCheck', `inbound.listeners[${i}].healthCheck`);
   });
   policy(config.inbound.policy, 'inbound.policy');
   if (config.gateway) {
