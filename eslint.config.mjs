@@ -21,6 +21,7 @@ export const PROXY_LAYERS = [
   ['health'],
   ['routing'],
   ['exchange'],
+  ['resilience'],
   ['policy'],
   ['config'],
   ['tcp'],

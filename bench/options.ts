@@ -44,7 +44,9 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --rates A,B        fixed rates in req/s for the latency phases (default 1000,2000)
   --connections N    wrk connections (default 32)
   --only P,Q         only these paths: direct, nginx, nginx-mtls, node-floor,
-                     node-relay, node-relay-mtls, weft, weft-mtls
+                     node-relay, node-relay-mtls, weft, weft-mtls,
+                     weft-resilience, weft-resilience-mtls (outlier detection,
+                     an active health check and a 10% mirror on)
                      (direct always runs: ratios need it)
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores

@@ -58,6 +58,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     nodeFloorProxy(__filename, o.nodeBin, nodeFlags),
     nodeRelayProxy(__filename, o.nodeBin, nodeFlags),
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags }),
+    weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-resilience', label: 'Weft with resilience on', resilience: true }),
   ];
   if (o.weftCliB !== undefined) {
     const nodeB = o.nodeBinB ?? o.nodeBin;

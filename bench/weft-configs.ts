@@ -31,9 +31,20 @@ export interface OutboundNodeOptions {
   targetPort: number;
   /** Where the cluster's single static endpoint is: the upstream itself or the peer sidecar. */
   endpointPort: number;
+  /** The upstream's own port, when the endpoint is a peer sidecar (the mirror goes straight to it). */
+  upstreamPort?: number;
   /** MUTUAL TLS to the endpoint, verifying the peer's SPIFFE id. */
   mtls: boolean;
+  /**
+   * The resilience features on, as a mesh that uses them would have them: outlier detection and an
+   * active health check on the cluster, and 10% of requests mirrored to a shadow cluster (the same
+   * upstream, so the mirror costs the sidecar what a real one would).
+   */
+  resilience?: boolean;
 }
+
+/** The shadow cluster's virtual node, for the resilience path's mirror. */
+const SHADOW_NODE = 'shadow';
 
 /** A caller node: one backend virtual service, one HTTP route to one static-discovery cluster. */
 export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
@@ -57,6 +68,7 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
                   match: { path: { prefix: '/' } },
                   action: { weightedTargets: [{ cluster, weight: 1 }] },
                   ...ROUTE_DEFAULTS,
+                  ...(o.resilience ? { mirror: { cluster: `${SHADOW_NODE}:${o.targetPort}`, percentage: 10 } } : {}),
                 },
               ],
             },
@@ -79,7 +91,26 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
               subjectAlternativeNames: [spiffeId(BENCH_TRUST_DOMAIN, BENCH_MESH, o.targetNode)],
             }
           : { mode: 'DISABLED' },
+        ...(o.resilience
+          ? {
+              outlierDetection: { consecutive5xx: 5, consecutiveGatewayErrors: 5, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionPercent: 50 },
+              healthCheck: { protocol: 'http', path: '/', intervalMs: 5_000, timeoutMs: 2_000, healthyThreshold: 2, unhealthyThreshold: 2 },
+            }
+          : {}),
       },
+      ...(o.resilience
+        ? [
+            {
+              name: `${SHADOW_NODE}:${o.targetPort}`,
+              virtualNode: SHADOW_NODE,
+              port: o.targetPort,
+              protocol: 'http' as const,
+              // The upstream itself, in plaintext: the mirror's cost is the copy, not a second TLS hop.
+              discovery: { type: 'static' as const, endpoints: [{ address: '127.0.0.1', port: o.upstreamPort ?? o.endpointPort }] },
+              tls: { mode: 'DISABLED' as const },
+            },
+          ]
+        : []),
     ],
   });
 }

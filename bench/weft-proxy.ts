@@ -25,6 +25,8 @@ export interface WeftProxyOptions {
   /** Path id prefix and label, for a second build measured in the same run (default `weft`, `Weft`). */
   family?: string;
   label?: string;
+  /** Outlier detection, an active health check and a 10% mirror on (weft-configs.ts). */
+  resilience?: boolean;
 }
 
 interface Sidecar {
@@ -80,7 +82,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     label: opts.label ?? 'Weft',
     unavailable,
     async oneHop(ctx) {
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mtls: false });
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mtls: false, resilience: opts.resilience });
       const sidecar = await startSidecar(ctx, 'weft-1hop', config, undefined);
       const url = `http://127.0.0.1:${sidecar.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);
@@ -89,7 +91,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
       const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort), certs.get('server')!.dir);
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mtls: true });
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, upstreamPort: ctx.upstreamPort, mtls: true, resilience: opts.resilience });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
       const url = `http://127.0.0.1:${client.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);

@@ -172,9 +172,8 @@ export interface GrpcRetryPolicy extends HttpRetryPolicy {
 }
 
 /**
- * Weft (Istio `fault`): injected delays and aborts. Retries and timeouts do not apply to the route.
- * The sidecar does not inject faults yet (while one is set, the route's timeout is off all the
- * same): the fault is carried in the node config and `cdk synth` warns.
+ * Weft (Istio `fault`): injected delays and aborts, each for a percentage of requests. As in
+ * Istio, retries and the route timeout do not apply to a route with a fault.
  */
 export interface RouteFault {
   /**
@@ -190,8 +189,8 @@ export interface RouteFault {
 }
 
 /**
- * Weft (Istio `mirror`): a fire-and-forget copy of requests to another node. The sidecar does not
- * mirror yet: the mirror is carried in the node config and `cdk synth` warns.
+ * Weft (Istio `mirror`): a fire-and-forget copy of a percentage of requests to another node, its
+ * Host suffixed `-shadow`; the copy's answer is discarded and never affects the client's.
  */
 export interface RouteMirror {
   /** The node that receives the copies. */

@@ -110,6 +110,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     expectMesh: settings.mesh,
     appPorts: settings.appPorts?.map(toPort),
     localZone: settings.zone,
+    healthCheckScalePercent: settings.healthCheckScalePercent,
   });
   const cleanup = async (): Promise<void> => {
     await store.close(true);

@@ -1,5 +1,5 @@
 /**
- * The sidecar's random source for route decisions (weighted targets) and load balancing (random,
+ * The sidecar's random source for route decisions (weighted targets, fault injection, mirroring) and load balancing (random,
  * least-request's two choices): `Math.random`, or with
  * `WEFT_RANDOM_SEED` a seeded generator, so that two runs given the same seed and the same
  * requests make the same choices. Tests use the same generator for their random inputs.

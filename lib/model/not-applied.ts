@@ -11,7 +11,7 @@ import type { Resource } from './schema';
 /** A resource's kind and spec, kept together so the spec's type follows the kind. */
 export type ResourceSpec = Resource extends infer R ? (R extends Resource ? Pick<R, 'kind' | 'spec'> : never) : never;
 
-type Listener = { healthCheck?: { protocol: string; path?: string }; outlierDetection?: { maxServerErrors: number } };
+type Listener = { healthCheck?: { protocol: string; path?: string } };
 type PolicySpec = { authorization?: { name: string }[]; jwt?: { issuer: string }[]; rateLimit?: { maxTokens: number }; logging?: { accessLog?: { file: { path: string } } } };
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -31,7 +31,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
   const listeners = (ls: readonly Listener[] | undefined) =>
     (ls ?? []).forEach((l, i) => {
       if (l.healthCheck) add('healthCheck', `spec.listeners[${i}].healthCheck`, [l.healthCheck.protocol, l.healthCheck.path].filter(Boolean).join(' '));
-      if (l.outlierDetection) add('outlierDetection', `spec.listeners[${i}].outlierDetection`, `maxServerErrors ${l.outlierDetection.maxServerErrors}`);
     });
   const inbound = (spec: PolicySpec) => {
     const file = spec.logging?.accessLog?.file;
@@ -45,7 +44,8 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
 
   switch (resource.kind) {
     case 'VirtualNode':
-      listeners(resource.spec.listeners);
+      // A node's listener health checks are applied: its sidecar checks its own app, callers'
+      // sidecars check its endpoints.
       inbound(resource.spec);
       break;
     case 'VirtualGateway':
@@ -58,8 +58,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
         if (!route) continue;
         const at = `spec.${type}`;
         if (route.retryPolicy && route.retryPolicy.maxRetries > 0) add('retryPolicy', `${at}.retryPolicy`, `maxRetries ${route.retryPolicy.maxRetries}`);
-        if (route.fault) add('fault', `${at}.fault`, [route.fault.delay && 'delay', route.fault.abort && 'abort'].filter(Boolean).join(' and ') || 'none');
-        if (route.mirror) add('mirror', `${at}.mirror`, `virtualNode ${route.mirror.virtualNode}`);
       }
       break;
     default:

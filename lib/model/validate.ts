@@ -69,7 +69,7 @@ export function validateMesh(model: MeshModel): ModelError[] {
 
 /**
  * Fields the user wrote that the sidecar does not apply yet and runs without (retries, health
- * checks, outlier detection, faults, mirrors, access logs), in source order. They do not make the
+ * checks, outlier detection, access logs), in source order. They do not make the
  * mesh invalid.
  */
 export function meshWarnings(model: MeshModel): ModelError[] {

@@ -15,6 +15,7 @@ import { BlockList, isIP } from 'node:net';
 import type { ClusterStats } from '../cluster/cluster-runtime';
 import type { ConfigStore } from '../config/config-store';
 import { sendError, type WeftErrorCode } from '../errors';
+import { mirrorStats, type MirrorStats } from '../resilience/mirror';
 import { renderTraffic, type SidecarStats } from '../stats';
 import type { TcpStats } from '../tcp/tcp-proxy';
 
@@ -100,7 +101,7 @@ export class AdminServer {
       case '/stats':
         return json(res, this.statsBody());
       case '/clusters':
-        return json(res, { clusters: [...(this.state.store.current?.clusters.values() ?? [])].map((c) => ({ ...c.describe(), stats: clusterStats(c.stats) })) });
+        return json(res, { clusters: [...(this.state.store.current?.clusters.values() ?? [])].map((c) => ({ ...c.describe(), stats: clusterStats(c.stats, mirrorStats(c)) })) });
       case '/config_dump': {
         const store = this.state.store;
         return json(res, { version: store.current?.version, appliedAt: store.appliedAt, lastError: store.lastError ?? null, config: store.current?.config });
@@ -117,7 +118,7 @@ export class AdminServer {
     const responses: Record<string, number> = {};
     for (let c = 1; c <= 5; c++) responses[`${c}xx`] = total.reduce((n, t) => n + t.responses[c], 0);
     const clusters: Record<string, unknown> = {};
-    for (const c of store.current?.clusters.values() ?? []) clusters[c.name] = clusterStats(c.stats);
+    for (const c of store.current?.clusters.values() ?? []) clusters[c.name] = clusterStats(c.stats, mirrorStats(c));
     return {
       ready: this.ready,
       draining: this.state.draining(),
@@ -191,8 +192,19 @@ function refuse(res: ServerResponse, code: WeftErrorCode, extraHeaders?: Record<
   sendError(res, code, false, { 'cache-control': 'no-store', ...extraHeaders });
 }
 
-function clusterStats(s: ClusterStats): Record<string, unknown> {
-  return { ...renderTraffic(s), overflow: s.overflow, connectFailures: s.connectFailures, timeouts: s.timeouts, noEndpoint: s.noEndpoint };
+/** A cluster's counters; `mirror` only for a cluster some route mirrors to (resilience/mirror.ts). */
+function clusterStats(s: ClusterStats, mirror: MirrorStats | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    ...renderTraffic(s),
+    overflow: s.overflow,
+    connectFailures: s.connectFailures,
+    timeouts: s.timeouts,
+    noEndpoint: s.noEndpoint,
+    outlierDetection: { ejectionsConsecutive5xx: s.ejectionsConsecutive5xx, ejectionsConsecutiveGatewayErrors: s.ejectionsConsecutiveGatewayErrors, ejectionsOverflow: s.ejectionsOverflow },
+    healthChecks: { attempts: s.healthChecks, failures: s.healthCheckFailures },
+  };
+  if (mirror !== undefined) out.mirror = { ...mirror };
+  return out;
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

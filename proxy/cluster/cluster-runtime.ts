@@ -34,6 +34,25 @@ export interface ClusterStats extends TrafficStats {
   timeouts: number;
   /** Requests that found no endpoint. */
   noEndpoint: number;
+  /** Outlier ejections, by cause, and those the max ejection percent refused. */
+  ejectionsConsecutive5xx: number;
+  ejectionsConsecutiveGatewayErrors: number;
+  ejectionsOverflow: number;
+  /** Active health checks run, and those that failed. */
+  healthChecks: number;
+  healthCheckFailures: number;
+}
+
+/**
+ * Something that watches a cluster's endpoints and sets its own health bit on them (outlier
+ * detection, active health checks; proxy/health/). It hears of endpoints as discovery adds and
+ * removes them, before the balancer sees the change, and is closed with its cluster.
+ */
+export interface EndpointMonitor {
+  endpointsChanged(added: readonly Endpoint[], removed: readonly Endpoint[]): void;
+  /** What the monitor knows of one endpoint, for the admin `/clusters` output. */
+  describe(endpoint: Endpoint): Record<string, unknown> | undefined;
+  close(): void;
 }
 
 /** What an attempt came to, as its cluster hears it (proxy/exchange/attempt.ts reports it). */
@@ -50,7 +69,18 @@ export interface EndpointOutcome {
 export type OutcomeObserver = (cluster: ClusterRuntime, outcome: EndpointOutcome) => void;
 
 export class ClusterRuntime {
-  readonly stats: ClusterStats = { ...newTrafficStats(), overflow: 0, connectFailures: 0, timeouts: 0, noEndpoint: 0 };
+  readonly stats: ClusterStats = {
+    ...newTrafficStats(),
+    overflow: 0,
+    connectFailures: 0,
+    timeouts: 0,
+    noEndpoint: 0,
+    ejectionsConsecutive5xx: 0,
+    ejectionsConsecutiveGatewayErrors: 0,
+    ejectionsOverflow: 0,
+    healthChecks: 0,
+    healthCheckFailures: 0,
+  };
   private endpoints: Endpoint[] = [];
   private readonly pools = new Map<string, Upstream>();
   /** HTTP/1.1 pools of an HTTP/2 cluster's endpoints, for upgrade requests only. */
@@ -63,6 +93,7 @@ export class ClusterRuntime {
   private readonly maxPending: number;
   private closed = false;
   private readonly observers: OutcomeObserver[] = [];
+  private readonly monitors: EndpointMonitor[] = [];
   /**
    * The endpoints are sidecars of this mesh, proven by mutual TLS with the mesh identity and
    * trust: only their `x-weft-*` response fields (errors, overload) are believed and relayed, and
@@ -81,8 +112,8 @@ export class ClusterRuntime {
     readonly tls: ClientTlsOptions | undefined,
     source: EndpointSource,
     localZone: string | undefined,
-    /** The balancer's random draws (seeded with WEFT_RANDOM_SEED). */
-    random: () => number = Math.random,
+    /** The balancer's and health checks' random draws (seeded with WEFT_RANDOM_SEED). */
+    readonly random: () => number = Math.random,
   ) {
     this.scheme = tls ? 'https:' : 'http:';
     const t = def.tls;
@@ -197,6 +228,22 @@ export class ClusterRuntime {
     if (this.endpoints.includes(endpoint)) this.balancer.update(this.endpoints);
   }
 
+  /**
+   * Adds a monitor of the endpoints; it hears of the current ones at once (discovery may have
+   * answered already) and of every change after.
+   */
+  addMonitor(monitor: EndpointMonitor): void {
+    if (this.closed) {
+      monitor.close();
+      return;
+    }
+    this.monitors.push(monitor);
+    if (this.endpoints.length > 0) {
+      monitor.endpointsChanged(this.endpoints, []);
+      this.balancer.update(this.endpoints);
+    }
+  }
+
   /** The endpoints now, with their live state. */
   get currentEndpoints(): readonly Endpoint[] {
     return this.endpoints;
@@ -210,7 +257,11 @@ export class ClusterRuntime {
       port: this.def.port,
       tls: this.tls ? this.def.tls.mode : 'DISABLED',
       loadBalancer: this.def.loadBalancer.policy,
-      endpoints: this.endpoints.map((e) => ({ id: e.id, address: e.address, port: e.port, zone: e.zone, weight: e.weight, healthy: e.health === 0, unhealthy: healthReasons(e.health), active: e.active })),
+      endpoints: this.endpoints.map((e) => {
+        const out: Record<string, unknown> = { id: e.id, address: e.address, port: e.port, zone: e.zone, weight: e.weight, healthy: e.health === 0, unhealthy: healthReasons(e.health), active: e.active };
+        for (const m of this.monitors) Object.assign(out, m.describe(e));
+        return out;
+      }),
     };
   }
 
@@ -219,6 +270,7 @@ export class ClusterRuntime {
     if (this.closed) return;
     this.closed = true;
     this.stopWatching();
+    this.closeMonitors();
     const pools = this.takePools();
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
   }
@@ -227,8 +279,13 @@ export class ClusterRuntime {
   async destroy(): Promise<void> {
     this.closed = true;
     this.stopWatching();
+    this.closeMonitors();
     const pools = this.takePools();
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+
+  private closeMonitors(): void {
+    for (const m of this.monitors.splice(0)) m.close();
   }
 
   private takePools(): Upstream[] {
@@ -243,6 +300,7 @@ export class ClusterRuntime {
     // Endpoint objects are kept across updates so in-flight counts (LEAST_REQUEST, breakers) survive.
     const previous = new Map(this.endpoints.map((e) => [e.id, e]));
     const next: Endpoint[] = [];
+    const added: Endpoint[] = [];
     for (const d of discovered) {
       const old = previous.get(d.id);
       if (old && old.address === d.address && old.port === d.port) {
@@ -253,7 +311,11 @@ export class ClusterRuntime {
         next.push(old);
         previous.delete(d.id);
       } else {
-        next.push({ id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0 });
+        // `outlier` is present from the start (undefined unless outlier detection fills it), so that
+        // every endpoint object has one shape and the balancers' property reads stay monomorphic.
+        const endpoint: Endpoint = { id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0, outlier: undefined };
+        next.push(endpoint);
+        added.push(endpoint);
       }
     }
     for (const gone of previous.values()) {
@@ -266,6 +328,10 @@ export class ClusterRuntime {
       }
     }
     this.endpoints = next;
+    if (this.monitors.length > 0 && (added.length > 0 || previous.size > 0)) {
+      const removed = [...previous.values()];
+      for (const m of this.monitors) m.endpointsChanged(added, removed);
+    }
     this.balancer.update(next);
   }
 }

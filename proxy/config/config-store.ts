@@ -11,6 +11,7 @@ import { checkFieldsApplied } from '../contracts/fields-not-applied';
 import type { RouteTable } from '../routing/types';
 import { buildRouteTable } from '../routing/route-table';
 import { ClusterRuntime } from '../cluster/cluster-runtime';
+import { monitorCluster } from '../health';
 import type { EndpointSource } from '../endpoints/endpoint-source';
 import { WeftError } from '../errors';
 import type { Logger } from '../log';
@@ -18,6 +19,8 @@ import type { CertificateProvider } from '../tls/certificate-provider';
 import { resolveClientTls, resolveServerTls, type ServerTlsRuntime } from '../tls/tls-options';
 import { clusterDispatch } from '../exchange/attempt';
 import { compose, type Dispatch, type Layer, type RouteLayerFactory } from '../exchange/stack';
+import { faultLayer } from '../resilience/fault';
+import { mirrorLayer } from '../resilience/mirror';
 import { compilePolicies, type CompiledPolicies, type PolicyFactory } from '../policy/policy';
 import { CONFIG_UNREADABLE, type ConfigSource } from '../sources/config-source';
 
@@ -62,8 +65,10 @@ export interface ConfigStoreOptions {
   /** Overrides the app ports (local mode); in node listener order. */
   appPorts: readonly number[] | undefined;
   localZone: string | undefined;
-  /** Random draws of the clusters' balancers; Math.random when unset. */
+  /** Random draws of the clusters' balancers and health check jitter; Math.random when unset. */
   random?: () => number;
+  /** Scales the clusters' health check intervals and timeouts, in percent (tests, local mode); 100 when unset. */
+  healthCheckScalePercent?: number;
   /** Checks compiled into every snapshot's inbound and gateway policy, after the config's own. */
   policy?: readonly PolicyFactory[];
   /** Layers compiled into every route's stack. */
@@ -230,6 +235,7 @@ export class ConfigStore {
         } else {
           const runtime = new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone, this.opts.random);
           created.push(runtime);
+          monitorCluster(runtime, { scalePercent: this.opts.healthCheckScalePercent ?? 100 });
           clusters.set(def.name, runtime);
         }
       }
@@ -238,7 +244,7 @@ export class ConfigStore {
       throw err;
     }
     const policy = compilePolicies(config, this.opts.policy ?? []);
-    const stacks = buildStacks(config, this.opts.routeLayers ?? []);
+    const stacks = buildStacks(config, clusters, this.opts.random ?? Math.random, this.opts.routeLayers ?? []);
     const stackFor = stacks === undefined ? bottomOnly : (route: HttpRoute | GrpcRoute | undefined) => (route === undefined ? clusterDispatch : (stacks.get(route) ?? clusterDispatch));
     return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls, policy, stackFor };
   }
@@ -254,20 +260,37 @@ export class ConfigStore {
 
 const bottomOnly = (): Dispatch => clusterDispatch;
 
-/** Each HTTP and gRPC route's stack, for the routes some factory gives layers; undefined when none does. */
-function buildStacks(config: NodeConfig, factories: readonly RouteLayerFactory[]): Map<HttpRoute | GrpcRoute, Dispatch> | undefined {
-  if (factories.length === 0) return undefined;
-  const stacks = new Map<HttpRoute | GrpcRoute, Dispatch>();
+/**
+ * Each HTTP and gRPC route's stack, for the routes that need a layer; undefined when none does.
+ * Outermost first: fault, mirror, retry, then `factories` (test layers). A route whose config
+ * needs no layer gets none and dispatches straight to its cluster.
+ *
+ * Istio's rule: a route with a fault gets neither retries nor a route timeout (the timeout is
+ * dropped in proxy/http/pipeline.ts), so an injected delay is not cut and an injected abort is
+ * not retried away. The retry layer therefore goes under the `route.fault === undefined` guard.
+ */
+function buildStacks(
+  config: NodeConfig,
+  clusters: ReadonlyMap<string, ClusterRuntime>,
+  random: () => number,
+  factories: readonly RouteLayerFactory[],
+): Map<HttpRoute | GrpcRoute, Dispatch> | undefined {
+  let stacks: Map<HttpRoute | GrpcRoute, Dispatch> | undefined;
   for (const svc of config.outbound.services) {
     for (const l of svc.listeners) {
       for (const route of l.routes) {
         if (route.protocol === 'tcp') continue;
         const layers: Layer[] = [];
-        for (const f of factories) {
-          const layer = f(route, config);
+        const add = (layer: Layer | undefined): void => {
           if (layer !== undefined) layers.push(layer);
+        };
+        add(faultLayer(route, random));
+        add(mirrorLayer(route, clusters, random));
+        if (route.fault === undefined) {
+          // Resilience layers (retries) go here: a route with a fault has none.
         }
-        if (layers.length > 0) stacks.set(route, compose(layers, clusterDispatch));
+        for (const f of factories) add(f(route, config));
+        if (layers.length > 0) (stacks ??= new Map()).set(route, compose(layers, clusterDispatch));
       }
     }
   }

@@ -24,13 +24,10 @@ export type NotAppliedSeverity = 'warning' | 'error';
 /** Each field the sidecar does not apply yet: its severity and what that means for traffic. */
 export const FIELDS_NOT_APPLIED = {
   retryPolicy: { severity: 'warning', message: 'the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once' },
-  healthCheck: { severity: 'warning', message: 'the sidecar does not run active health checks yet: endpoints are used as discovery lists them' },
-  outlierDetection: { severity: 'warning', message: 'the sidecar does not apply outlier detection yet: no endpoint is ejected after errors' },
-  fault: {
+  healthCheck: {
     severity: 'warning',
-    message: "the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set",
+    message: "a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners)",
   },
-  mirror: { severity: 'warning', message: 'the sidecar does not mirror traffic yet: no copy of any request is sent' },
   accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
   authorization: {
     severity: 'error',
@@ -112,9 +109,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
     if (p.rateLimit !== undefined) add('rateLimit', `${at}.rateLimit`);
   };
 
-  config.inbound.listeners.forEach((l, i) => {
-    if (l.outlierDetection) add('outlierDetection', `inbound.listeners[${i}].outlierDetection`);
-  });
   policy(config.inbound.policy, 'inbound.policy');
   if (config.gateway) {
     config.gateway.listeners.forEach((l, i) => {
@@ -127,16 +121,9 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
       l.routes.forEach((r, ri) => {
         const at = `outbound.services[${si}].listeners[${li}].routes[${ri}]`;
         if (retriesNotApplied(r)) add('retryPolicy', `${at}.retryPolicy`);
-        if (r.protocol === 'tcp') return;
-        if (r.fault) add('fault', `${at}.fault`);
-        if (r.mirror) add('mirror', `${at}.mirror`);
       }),
     ),
   );
-  config.clusters.forEach((c, i) => {
-    if (c.outlierDetection) add('outlierDetection', `clusters[${i}].outlierDetection`);
-    if (c.healthCheck) add('healthCheck', `clusters[${i}].healthCheck`);
-  });
   if (config.logging.accessLog) add('accessLog', 'logging.accessLog');
   return found;
 }

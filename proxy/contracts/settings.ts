@@ -66,7 +66,14 @@ export const SETTINGS = {
   appHealthIntervalMs: setting('WEFT_APP_HEALTH_INTERVAL_MS', '--app-health-interval-ms', 'int', undefined, 'Replaces the interval of the local app health check (inbound listener `healthCheck`; ±10% jitter) for tests and local mode; the node config keeps App Mesh\'s 5–300 s. Unset: the configured interval.'),
   cloudMapServiceId: setting('WEFT_CLOUD_MAP_SERVICE_ID', '--cloud-map-service-id', 'string', undefined, 'This node\'s Cloud Map service id; when set, local app health sets this task\'s custom health status (`UpdateInstanceCustomHealthStatus`). Set by the constructs.'),
   cloudMapInstanceId: setting('WEFT_CLOUD_MAP_INSTANCE_ID', '--cloud-map-instance-id', 'string', undefined, 'This task\'s Cloud Map instance id (the ECS task id); on ECS read from task metadata when unset.'),
-  randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
+  healthCheckScalePercent: setting(
+    'WEFT_HEALTH_CHECK_SCALE_PERCENT',
+    '--health-check-scale-percent',
+    'int',
+    100,
+    "Scales the interval and timeout of every cluster's active health checks, in percent (1: a 5 s interval becomes 50 ms). For tests and local mode only: the node config keeps App Mesh's limits (interval ≥ 5 s).",
+  ),
+  randomSeed: setting('WEFT_RANDOM_SEED', '--random-seed', 'int', undefined, 'Seeds the random draws of route decisions (weighted targets, fault injection, mirroring) and load balancing, taken modulo 2^32: the same seed and the same requests give the same choices. For tests; unset: unseeded.'),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

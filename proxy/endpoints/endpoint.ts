@@ -25,6 +25,24 @@ export interface Endpoint {
   health: number;
   /** Requests in flight to this endpoint (maintained by its cluster; read by LEAST_REQUEST and breakers). */
   active: number;
+  /** Outlier detection's counters (proxy/health/outlier-detector.ts); absent while its cluster has none. */
+  outlier?: OutlierState;
+}
+
+/** Outlier detection's state of one endpoint: a few numbers, updated in place by each attempt's outcome. */
+export interface OutlierState {
+  consecutive5xx: number;
+  consecutiveGatewayErrors: number;
+  /** The ejection time multiplier: +1 at each ejection (up to the cap), -1 per healthy interval. */
+  multiplier: number;
+  /** Ejections since the endpoint appeared. */
+  ejections: number;
+  ejected: boolean;
+  /** When the current or last ejection began, and how long it lasts (ms, monotonic clock). */
+  ejectedAt: number;
+  ejectionMs: number;
+  /** When the last ejection ended; -1 before any. */
+  returnedAt: number;
 }
 
 /** One address as discovery reports it, before the cluster tracks it. */

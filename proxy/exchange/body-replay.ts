@@ -39,10 +39,14 @@ export class BodyReplay {
     return this.kept;
   }
 
-  /** A new reader of the whole body, or undefined when more than the limit had to be kept. */
-  reader(): Readable | undefined {
+  /**
+   * A new reader of the whole body, or undefined when more than the limit had to be kept.
+   * `wholeOrNothing`: the reader fails as soon as the body grows past the limit, even if it could
+   * follow the rest live (a mirror's copy, which must not pace or outlast the client's body).
+   */
+  reader(wholeOrNothing = false): Readable | undefined {
     if (this.overflowed) return undefined;
-    const r = new ReplayReader(this);
+    const r = new ReplayReader(this, wholeOrNothing);
     this.readers.add(r);
     r.once('close', () => this.readers.delete(r));
     return r;
@@ -73,7 +77,8 @@ export class BodyReplay {
       // Readers that had everything so far take the chunk live; older chunks are still served from
       // the list to readers behind them, so it is kept, but nothing new is added to it.
       for (const r of this.readers) {
-        if (r.next === this.chunks.length) {
+        if (r.wholeOrNothing) r.destroy(new Error('request body grew past the replay limit'));
+        else if (r.next === this.chunks.length) {
           r.waiting = false;
           r.push(chunk);
         } else r.destroy(new Error('request body grew past the replay limit while a reader was behind'));
@@ -98,7 +103,10 @@ class ReplayReader extends Readable {
   /** It has had everything kept and waits for the source. */
   waiting = false;
 
-  constructor(private readonly replay: BodyReplay) {
+  constructor(
+    private readonly replay: BodyReplay,
+    readonly wholeOrNothing: boolean,
+  ) {
     super();
   }
 

@@ -41,6 +41,10 @@ export const RESPONSE_FLAGS = {
   rateLimited: 'RL',
   /** Refused by the sidecar while draining, or as destination outside the mesh under DROP_ALL. */
   localRefusal: 'LR',
+  /** The route's fault injection aborted the request (Envoy's fault filter). */
+  faultInjectedAbort: 'FI',
+  /** The route's fault injection delayed the request. */
+  delayInjected: 'DI',
 } as const;
 
 export class CompletionRecord {

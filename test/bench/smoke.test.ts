@@ -24,7 +24,7 @@ withTools('bench smoke run', () => {
 
   beforeAll(async () => {
     out = mkdtempSync(join(tmpdir(), 'weft-bench-smoke-'));
-    const options = parseOptions(['--quick', '--no-install', '--only', 'nginx,nginx-mtls,weft', '--rates', '1000', '--out', out], repoRoot) as BenchOptions;
+    const options = parseOptions(['--quick', '--no-install', '--only', 'nginx,nginx-mtls,weft,weft-resilience', '--rates', '1000', '--out', out], repoRoot) as BenchOptions;
     const run = await runBench(options, () => undefined);
     result = run.result;
     files = run;
@@ -49,7 +49,7 @@ withTools('bench smoke run', () => {
     expect(result.schema).toBe(BENCH_RESULT_SCHEMA);
     expect(result.options).toMatchObject({ runs: 1, durationS: 1, rates: [1000], quick: true });
     expect(result.machine.cpus).toBeGreaterThan(0);
-    expect(result.paths.map((p) => p.id)).toEqual(['direct', 'nginx', 'nginx-mtls', 'weft']);
+    expect(result.paths.map((p) => p.id)).toEqual(['direct', 'nginx', 'nginx-mtls', 'weft', 'weft-resilience']);
   });
 
   test.each(['direct', 'nginx', 'nginx-mtls'])('%s ran every phase with positive numbers and no errors', (id) => {
@@ -94,6 +94,15 @@ withTools('bench smoke run', () => {
     const ratio = result.ratios.find((r) => r.id === 'weft/nginx:throughput')!;
     expect(ratio.value).toBeGreaterThan(0);
     expect(typeof result.targets.find((t) => t.id === 'one-hop-throughput')!.met).toBe('boolean');
+  });
+
+  test('the resilience path (outlier detection, health check, 10% mirror) serves without errors', () => {
+    const path = result.paths.find((p) => p.id === 'weft-resilience')!;
+    if (path.skipped !== undefined) {
+      expect(result.paths.find((p) => p.id === 'weft')!.skipped).toBeDefined();
+      return;
+    }
+    expect(path.runs[0].phases.every((p) => p.requests > 0 && p.errors === 0)).toBe(true);
   });
 });
 

@@ -779,7 +779,7 @@ describe('gateway routes', () => {
 describe('fields the sidecar does not apply yet', () => {
   const warnings = (...docs: string[]) => meshWarnings(loadWith(...docs)).map(formatModelWarning);
 
-  test('retries, faults and mirrors the user wrote are warnings with file, line and path; no retries and the default are not', () => {
+  test('retries the user wrote are warnings with file, line and path; no retries, the default, faults and mirrors (applied) are not', () => {
     const docs = [
       route(`
     httpRoute:
@@ -807,13 +807,11 @@ describe('fields the sidecar does not apply yet', () => {
     expect(check(...docs)).toEqual([]);
     expect(warnings(...docs)).toEqual([
       'case.yaml:8: warning: Route/retries: spec.httpRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 3',
-      "case.yaml:17: warning: Route/chaos: spec.httpRoute.fault: the sidecar does not inject faults yet: no request is delayed or aborted, and (as in Istio) the route's timeout is off while a fault is set, got: delay",
-      'case.yaml:19: warning: Route/chaos: spec.httpRoute.mirror: the sidecar does not mirror traffic yet: no copy of any request is sent, got: virtualNode order-v2',
       'case.yaml:37: warning: Route/grpc: spec.grpcRoute.retryPolicy: the sidecar does not apply retry policies yet: each HTTP and gRPC request is tried once, got: maxRetries 1',
     ]);
   });
 
-  test('listener health checks, outlier detection and access logs of nodes and gateways are warnings', () => {
+  test('listener health checks and access logs of nodes and gateways are warnings; outlier detection is applied', () => {
     const healthCheck = '{ protocol: http, path: /health, healthyThreshold: 2, unhealthyThreshold: 2, intervalMillis: 5000, timeoutMillis: 2000 }';
     const docs = [
       node(`
@@ -834,10 +832,8 @@ describe('fields the sidecar does not apply yet', () => {
     ];
     expect(check(...docs)).toEqual([]);
     expect(warnings(...docs)).toEqual([
-      'case.yaml:7: warning: VirtualNode/n: spec.listeners[0].healthCheck: the sidecar does not run active health checks yet: endpoints are used as discovery lists them, got: http /health',
-      'case.yaml:8: warning: VirtualNode/n: spec.listeners[0].outlierDetection: the sidecar does not apply outlier detection yet: no endpoint is ejected after errors, got: maxServerErrors 5',
       'case.yaml:10: warning: VirtualNode/n: spec.logging.accessLog: the sidecar does not write access logs yet, got: /dev/stdout',
-      'case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: the sidecar does not run active health checks yet: endpoints are used as discovery lists them, got: tcp',
+      "case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners), got: tcp",
     ]);
   });
 

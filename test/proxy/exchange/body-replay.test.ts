@@ -79,3 +79,17 @@ test('a source error reaches every reader', async () => {
   await expect(a).rejects.toThrow('client reset');
   await expect(b).rejects.toThrow('client reset');
 });
+
+test('a whole-or-nothing reader fails when the body grows past the bound, while the others read on live', async () => {
+  const source = new PassThrough();
+  const replay = new BodyReplay(source, 8);
+  const live = replay.reader()!;
+  const copy = replay.reader(true)!;
+  const liveText = readAll(live);
+  const copyText = readAll(copy);
+  source.write('12345');
+  await new Promise((r) => setImmediate(r));
+  source.end('67890');
+  expect(await liveText).toBe('1234567890');
+  await expect(copyText).rejects.toThrow('request body grew past the replay limit');
+});
