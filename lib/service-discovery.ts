@@ -45,6 +45,12 @@ export interface CloudMapRegistration {
   readonly serviceId: string;
   /** The node's own instance attributes (e.g. `version`). */
   readonly attributes: Record<string, string>;
+  /**
+   * Whether the service has a custom health config, so that the node's sidecars set their own
+   * task's health status from their local app's health check (`UpdateInstanceCustomHealthStatus`).
+   * @default false
+   */
+  readonly customHealthStatus?: boolean;
 }
 
 /** What {@link ServiceDiscovery.bind} returns. */
@@ -92,7 +98,8 @@ export abstract class ServiceDiscovery {
         const service = registry.cloudMapService(serviceName);
         // Literal names (rather than the service's attributes) keep the node configs and the
         // sidecars' IAM conditions readable and checkable at synth.
-        return cloudMapConfig(service, instanceAttributes, ipPreference, { namespaceName: registry.plane.namespaceName, serviceName });
+        // The Mesh creates these services with a custom health config.
+        return cloudMapConfig(service, instanceAttributes, ipPreference, { namespaceName: registry.plane.namespaceName, serviceName }, true);
       }
     })();
   }
@@ -106,6 +113,7 @@ function cloudMapConfig(
   attributes: { [key: string]: string } | undefined,
   ipPreference: IpPreference | undefined,
   names: { namespaceName: string; serviceName: string } = { namespaceName: service.namespace.namespaceName, serviceName: service.serviceName },
+  customHealthStatus = false,
 ): ServiceDiscoveryConfig {
   const entries = Object.entries(attributes ?? {});
   if (entries.length > 30) throw new Error(`Cloud Map instance attributes must be at most 30, got: ${entries.length}`);
@@ -123,6 +131,7 @@ function cloudMapConfig(
       serviceName: names.serviceName,
       serviceId: service.serviceId,
       attributes: { ...attributes },
+      ...(customHealthStatus ? { customHealthStatus } : {}),
     },
   };
 }

@@ -194,11 +194,17 @@ export class VirtualNode extends VirtualNodeBase {
 
   /**
    * Weft: grants a sidecar of this node what it needs and nothing more: its config and the trust
-   * bundle from S3, DiscoverInstances on its backends' Cloud Map services, and its certificate
-   * secret.
+   * bundle from S3, DiscoverInstances on its backends' Cloud Map services, its certificate
+   * secret, and UpdateInstanceCustomHealthStatus on its own Cloud Map service when that service
+   * has a custom health config (services the Mesh creates: `ServiceDiscovery.cloudMapName`).
    */
   grantSidecar(grantee: iam.IGrantable): iam.Grant {
-    return grantSidecar(this, this.registry, this.mesh.meshName, this.virtualNodeName, grantee);
+    return grantSidecar(this, this.registry, this.mesh.meshName, this.virtualNodeName, grantee, this.ownHealthService());
+  }
+
+  private ownHealthService(): { serviceId: string } | undefined {
+    const cloudMap = this.discovery?.cloudMap;
+    return cloudMap?.customHealthStatus ? { serviceId: cloudMap.serviceId } : undefined;
   }
 
   /** App Mesh's grant for Envoy; in Weft it grants what the Weft sidecar needs (see grantSidecar). */
@@ -220,6 +226,7 @@ export class VirtualNode extends VirtualNodeBase {
       registry: this.registry,
       listenerPorts: this.listeners.map((l) => l.portMapping.port),
       appContainer: options.appContainer,
+      cloudMapServiceId: this.ownHealthService()?.serviceId,
     }, options);
     const cloudMap = this.discovery?.cloudMap;
     if (cloudMap) {

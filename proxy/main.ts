@@ -26,6 +26,11 @@ import type { PolicyFactory } from './policy/policy';
 import { DiscoveryRouter, type EndpointSource } from './endpoints/endpoint-source';
 import { FileEndpointSource } from './endpoints/file-endpoint-source';
 import { createCloudMapEndpointSource } from './aws/cloud-map-endpoint-source';
+import { CloudMapHealthReporter } from './aws/cloud-map-health-reporter';
+import { lazyServiceDiscoveryClient } from './aws/clients';
+import { instanceIdFromTaskMetadata } from './aws/task-metadata';
+import { AppHealth } from './health/app-health';
+import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { WeftError } from './errors';
 import { EgressHandler } from './http/egress';
 import { GatewayHandler } from './http/gateway';
@@ -66,6 +71,8 @@ export interface SidecarDeps {
   emfWriter?: ChunkWriter;
   /** Sees every completion record (after the sidecar's own counters). */
   onRecord?: RecordSink;
+  /** Cloud Map client of the custom health status (default: built from the settings on first use). */
+  cloudMapHealthClient?: ServiceDiscoveryClient;
 }
 
 export interface SidecarHandle {
@@ -77,6 +84,8 @@ export interface SidecarHandle {
   readonly stats: SidecarStats;
   /** Byte-stream counters (TCP listeners, transparent TLS and TCP). */
   readonly tcpStats: TcpStats;
+  /** The local app's health, as the inbound listener's health checks see it. */
+  readonly appHealth: AppHealth;
   /** Graceful: stop accepting, let in-flight requests finish (up to `deadlineMs`), then close. */
   shutdown(deadlineMs?: number): Promise<void>;
   /** Immediate: closes every connection. */
@@ -183,7 +192,30 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   // Byte streams: TCP listeners on the inbound port, CONNECT to TCP services and outside the mesh;
   // in transparent mode, the egress port's TLS (routed by SNI) and plain TCP (by original destination).
   const tcp = new TcpProxy(ctx);
-  const inbound = new InboundHandler(ctx, settings.appHost);
+  // Local app health: only with a Cloud Map service id does it reach Cloud Map, and only an
+  // operator's fail or the app's checks make the wanted status UNHEALTHY.
+  const reporter = settings.cloudMapServiceId
+    ? new CloudMapHealthReporter({
+        serviceId: settings.cloudMapServiceId,
+        instanceId: settings.cloudMapInstanceId ? () => Promise.resolve(settings.cloudMapInstanceId!) : () => instanceIdFromTaskMetadata(),
+        client: deps.cloudMapHealthClient ? () => deps.cloudMapHealthClient! : lazyServiceDiscoveryClient({ region: settings.region }),
+        logger,
+        random,
+      })
+    : undefined;
+  let operatorFailed = false;
+  const appHealth = new AppHealth({
+    appHost: settings.appHost,
+    random,
+    intervalOverrideMs: settings.appHealthIntervalMs,
+    onChange: (status) => {
+      logger.log(status === 'UNHEALTHY' ? 'warn' : 'info', 'app_health_changed', { status });
+      reportHealth();
+    },
+  });
+  const reportHealth = (): void => reporter?.set(operatorFailed || appHealth.status === 'UNHEALTHY' ? 'UNHEALTHY' : 'HEALTHY');
+  if (snapshot.config.node.kind !== 'virtualGateway') appHealth.configure(snapshot.inboundPorts);
+  const inbound = new InboundHandler(ctx, settings.appHost, appHealth);
   const egress = new EgressHandler(ctx, tcp, { responseTimeoutMs: settings.passthroughResponseTimeoutMs, idleTimeoutMs: settings.passthroughIdleTimeoutMs });
   const inboundTcp = new InboundTcp(ctx, tcp, settings.appHost, settings.transparent);
   const transparentEgress = settings.transparent
@@ -197,6 +229,11 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     draining: () => draining,
     drain: () => void shutdown(settings.drainDeadlineMs, false),
     prometheus: renderPrometheus,
+    appHealth: () => ({ ...appHealth.view(), cloudMap: reporter?.view() ?? null }),
+    onHealthcheckFailed: (failed) => {
+      operatorFailed = failed;
+      reportHealth();
+    },
   });
 
   try {
@@ -262,6 +299,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     await admin.close();
     await metricsServer?.close();
     clearInterval(emfTimer);
+    appHealth.close();
+    reporter?.close();
     await cleanup();
     throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
   }
@@ -270,6 +309,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const gatewayPorts = (s: typeof snapshot): string => (s.config.gateway?.listeners ?? []).map((l) => l.port).join(',');
   store.onApplied((s) => {
     for (const l of listeners) l.retireStale();
+    if (s.config.node.kind !== 'virtualGateway') appHealth.configure(s.inboundPorts);
     if (s.config.node.kind !== snapshot.config.node.kind || gatewayPorts(s) !== gatewayPorts(snapshot)) {
       logger.log('warn', 'config_needs_restart', { message: 'node kind or gateway listener ports changed; restart the sidecar to apply them', version: s.version });
     }
@@ -288,6 +328,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const finalClose = async (force: boolean): Promise<void> => {
     if (closed) return;
     closed = true;
+    appHealth.close();
+    reporter?.close();
     for (const l of listeners) l.destroy();
     await Promise.all([inbound.close(force), egress.close(), store.close(force)]);
     endpoints.close();
@@ -321,6 +363,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     stats,
     metrics,
     tcpStats: tcp.stats,
+    appHealth,
     async shutdown(deadlineMs = settings.drainDeadlineMs) {
       await shutdown(deadlineMs, true);
       await finalClose(active() > 0);

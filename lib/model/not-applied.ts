@@ -42,7 +42,8 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
 
   switch (resource.kind) {
     case 'VirtualNode':
-      listeners(resource.spec.listeners);
+      // A node's listener health checks are applied: its sidecar checks its own app, callers'
+      // sidecars check its endpoints.
       inbound(resource.spec);
       break;
     case 'VirtualGateway':

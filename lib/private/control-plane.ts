@@ -295,6 +295,9 @@ export class MeshControlPlane extends Construct implements MeshPlane {
         namespace: this.namespace,
         name,
         description: `Weft mesh ${this.props.meshName}: ${name}`,
+        // Sidecars set their task's status from their local app's health check. Cloud Map cannot
+        // add this to an existing service (docs/migrating-from-app-mesh.md).
+        customHealthCheck: {},
         ...(this.namespace.type === cloudmap.NamespaceType.HTTP ? {} : { dnsRecordType: cloudmap.DnsRecordType.A }),
       });
       this.services.set(name, service);

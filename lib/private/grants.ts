@@ -10,7 +10,12 @@ import type { MeshRegistry } from './registry';
 // the statement inert for a sidecar with no Cloud Map backends.
 const NO_SERVICE = 'weft:none';
 
-export function grantSidecar(scope: Construct, registry: MeshRegistry, meshName: string, name: string, grantee: iam.IGrantable): iam.Grant {
+/** The node's own Cloud Map service, when its sidecars set their tasks' custom health status. */
+export interface OwnHealthService {
+  readonly serviceId: string;
+}
+
+export function grantSidecar(scope: Construct, registry: MeshRegistry, meshName: string, name: string, grantee: iam.IGrantable, own?: OwnHealthService): iam.Grant {
   const stack = cdk.Stack.of(scope);
   const bucket = registry.plane.bucket;
   let grant = iam.Grant.addToPrincipal({
@@ -36,6 +41,17 @@ export function grantSidecar(scope: Construct, registry: MeshRegistry, meshName:
       conditions: { StringEquals: { 'servicediscovery:NamespaceName': backends('namespaceName'), 'servicediscovery:ServiceName': backends('serviceName') } },
     }),
   );
+  if (own !== undefined) {
+    grant = grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        // Its own tasks' health status in its own service; the call names the instance, which
+        // IAM cannot scope further.
+        actions: ['servicediscovery:UpdateInstanceCustomHealthStatus'],
+        resourceArns: [stack.formatArn({ service: 'servicediscovery', resource: 'service', resourceName: own.serviceId })],
+      }),
+    );
+  }
   if (registry.plane.certificateAuthorityArn !== undefined) {
     grant = grant.combine(
       iam.Grant.addToPrincipal({

@@ -32,6 +32,8 @@ export interface SidecarTarget {
   /** Ports of the local app (nodes) or the gateway's listener ports. */
   readonly listenerPorts: number[];
   readonly appContainer?: ecs.ContainerDefinition;
+  /** The node's Cloud Map service id, when its sidecars set their tasks' custom health status. */
+  readonly cloudMapServiceId?: string;
 }
 
 export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition, target: SidecarTarget, options: SidecarOptions): ecs.ContainerDefinition {
@@ -63,6 +65,7 @@ export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition,
     uid: SIDECAR_UID,
     transparent,
     appPorts: target.kind === 'virtualNode' && appPorts.length > 0 ? appPorts.map(String) : undefined,
+    cloudMapServiceId: target.cloudMapServiceId,
     ...settings,
   };
 

@@ -32,6 +32,10 @@ export interface AdminState {
   drain: () => void;
   /** Prometheus text of the sidecar's metrics; undefined when `--metrics` does not name `prometheus`. */
   prometheus?: () => string;
+  /** The local app's health as the sidecar's checks see it (never part of readiness). */
+  appHealth?: () => { status: string } & Record<string, unknown>;
+  /** Told when an operator fails or restores the health check (`/healthcheck/fail|ok`). */
+  onHealthcheckFailed?: (failed: boolean) => void;
 }
 
 const MUTATING = new Set(['/drain', '/healthcheck/fail', '/healthcheck/ok']);
@@ -58,7 +62,7 @@ export class AdminServer {
     });
   }
 
-  /** Ready: a config is applied, not draining, and not failed by an operator. */
+  /** Ready: a config is applied, not draining, and not failed by an operator. The local app's health is not part of it. */
   get ready(): boolean {
     return this.state.store.current !== undefined && !this.state.draining() && !this.healthcheckFailed;
   }
@@ -79,7 +83,10 @@ export class AdminServer {
       if (req.method !== 'POST') return refuse(res, 'WEFT_ERR_METHOD_NOT_ALLOWED', { allow: 'POST' });
       if (fromWebPage(req)) return refuse(res, 'WEFT_ERR_ADMIN_ORIGIN_REFUSED');
       if (path === '/drain') this.state.drain();
-      else this.healthcheckFailed = path === '/healthcheck/fail';
+      else {
+        this.healthcheckFailed = path === '/healthcheck/fail';
+        this.state.onHealthcheckFailed?.(this.healthcheckFailed);
+      }
       return text(res, 200, 'OK\n');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 'WEFT_ERR_METHOD_NOT_ALLOWED', { allow: 'GET' });
@@ -88,6 +95,12 @@ export class AdminServer {
         return this.ready ? text(res, 200, 'LIVE\n') : text(res, 503, `${this.state.draining() ? 'DRAINING' : this.healthcheckFailed ? 'HEALTHCHECK_FAILED' : 'NOT_CONFIGURED'}\n`);
       case '/live':
         return text(res, 200, 'LIVE\n');
+      case '/health/app': {
+        // Information for operators: 200 only while the app's checks pass. Not for the sidecar
+        // container's health check, which must stay on /ready (the app starts after the sidecar).
+        const app = this.state.appHealth?.() ?? { status: 'UNKNOWN', checks: [] };
+        return json(res, app, app.status === 'HEALTHY' ? 200 : 503);
+      }
       case '/stats':
         return json(res, this.statsBody());
       case PROMETHEUS_PATH:
@@ -116,6 +129,7 @@ export class AdminServer {
       ready: this.ready,
       draining: this.state.draining(),
       healthcheckFailed: this.healthcheckFailed,
+      appHealth: this.state.appHealth?.() ?? null,
       config: { version: store.current?.version ?? null, appliedAt: store.appliedAt ?? null, lastError: store.lastError ?? null, refusedNewer: store.refusedNewer },
       ports: this.state.ports(),
       requests: total.reduce((n, t) => n + t.requests, 0),
@@ -207,8 +221,8 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-function json(res: ServerResponse, body: unknown): void {
+function json(res: ServerResponse, body: unknown, status = 200): void {
   const data = `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store' });
   res.end(data);
 }

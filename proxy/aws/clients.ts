@@ -20,7 +20,7 @@ import { WeftError } from '../errors';
 // those names; a test holds them to the list.
 type S3Exports = Pick<typeof S3Sdk, 'S3Client' | 'GetObjectCommand'>;
 type SecretsManagerExports = Pick<typeof SecretsManagerSdk, 'SecretsManagerClient' | 'GetSecretValueCommand'>;
-type ServiceDiscoveryExports = Pick<typeof ServiceDiscoverySdk, 'ServiceDiscoveryClient' | 'DiscoverInstancesCommand' | 'DiscoverInstancesRevisionCommand'>;
+type ServiceDiscoveryExports = Pick<typeof ServiceDiscoverySdk, 'ServiceDiscoveryClient' | 'DiscoverInstancesCommand' | 'DiscoverInstancesRevisionCommand' | 'UpdateInstanceCustomHealthStatusCommand'>;
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading, see above */
 /** `@aws-sdk/client-s3`, loaded on the first call. */
 export const s3Sdk = (): S3Exports => require('@aws-sdk/client-s3') as S3Exports;

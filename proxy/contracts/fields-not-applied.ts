@@ -24,7 +24,7 @@ export type NotAppliedSeverity = 'warning' | 'error';
 export const FIELDS_NOT_APPLIED = {
   healthCheck: {
     severity: 'warning',
-    message: "the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks)",
+    message: "a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners)",
   },
   accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
   authorization: {
@@ -83,9 +83,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
     if (p.rateLimit !== undefined) add('rateLimit', `${at}.rateLimit`);
   };
 
-  config.inbound.listeners.forEach((l, i) => {
-    if (l.healthCheck) add('healthCheck', `inbound.listeners[${i}].healthCheck`);
-  });
   policy(config.inbound.policy, 'inbound.policy');
   if (config.gateway) {
     config.gateway.listeners.forEach((l, i) => {

@@ -67,6 +67,9 @@ export const SETTINGS = {
   maxConnections: setting('WEFT_MAX_CONNECTIONS', '--max-connections', 'int', 4_096, 'Open connections per listening port; more are closed at accept and counted. 0 is unlimited.'),
   passthroughResponseTimeoutMs: setting('WEFT_PASSTHROUGH_RESPONSE_TIMEOUT_MS', '--passthrough-response-timeout-ms', 'int', 15_000, 'Time a destination outside the mesh (ALLOW_ALL) has to start its response (504 past it); 0 is none.'),
   passthroughIdleTimeoutMs: setting('WEFT_PASSTHROUGH_IDLE_TIMEOUT_MS', '--passthrough-idle-timeout-ms', 'int', 300_000, 'Idle limit of CONNECT tunnels and upgraded connections to destinations outside the mesh; 0 is none.'),
+  appHealthIntervalMs: setting('WEFT_APP_HEALTH_INTERVAL_MS', '--app-health-interval-ms', 'int', undefined, 'Replaces the interval of the local app health check (inbound listener `healthCheck`; ±10% jitter) for tests and local mode; the node config keeps App Mesh\'s 5–300 s. Unset: the configured interval.'),
+  cloudMapServiceId: setting('WEFT_CLOUD_MAP_SERVICE_ID', '--cloud-map-service-id', 'string', undefined, 'This node\'s Cloud Map service id; when set, local app health sets this task\'s custom health status (`UpdateInstanceCustomHealthStatus`). Set by the constructs.'),
+  cloudMapInstanceId: setting('WEFT_CLOUD_MAP_INSTANCE_ID', '--cloud-map-instance-id', 'string', undefined, 'This task\'s Cloud Map instance id (the ECS task id); on ECS read from task metadata when unset.'),
   healthCheckScalePercent: setting(
     'WEFT_HEALTH_CHECK_SCALE_PERCENT',
     '--health-check-scale-percent',

@@ -132,6 +132,14 @@ export class Responder implements ResponseHandler {
     this.finish(status);
   }
 
+  /** Answers locally with a short text body (the inbound health-check answer). */
+  reply(status: number, body: string): void {
+    if (this.finished) return;
+    this.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    this.finish(status);
+  }
+
   /** Answers a policy refusal. */
   refuse(v: Refusal): void {
     if (this.finished) return;

@@ -4,6 +4,13 @@
  * listeners, and that header is believed only from a peer that proved a mesh identity (mTLS).
  * Every request passes the node's compiled inbound policy before it reaches the app, and every
  * `x-weft-*` header is removed before the app sees it.
+ *
+ * A listener with a `healthCheck` answers GET and HEAD of exactly its check's path itself, from
+ * the sidecar's cached view of the local app (Envoy's health-check filter without pass-through):
+ * 200 while the app is healthy, 503 while it is not, not yet known, or the sidecar drains. Callers'
+ * active checks therefore never reach the app, however many callers there are. The answer comes
+ * before the inbound policy: a caller's health check must not fail because a policy written for
+ * its traffic does not name the health path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CONTROL_HEADERS } from '../contracts/mesh-layout';
@@ -16,6 +23,7 @@ import { RESPONSE_FLAGS } from '../exchange/record';
 import { requestBody, upgradeHeadOf } from '../exchange/respond';
 import { Responder } from '../exchange/responder';
 import { ProxyRequest, type Dispatch } from '../exchange/stack';
+import type { AppHealth } from '../health/app-health';
 import { boundedTimeout } from '../message/grpc';
 import { upstreamRequestHeaders } from '../message/headers';
 import { serverPath } from '../message/request-path';
@@ -27,6 +35,9 @@ const H2_APP_PROTOCOLS = new Set(['http2', 'grpc']);
 
 /** Connections to one app port at most (Envoy's default circuit-breaker limit). */
 const APP_MAX_CONNECTIONS = 1024;
+
+/** Check protocols whose path the inbound listener answers (gRPC health requests go to the app). */
+const ANSWERED_CHECKS = new Set(['http', 'http2']);
 
 type InboundPort = Snapshot['inboundPorts'][number];
 
@@ -40,6 +51,7 @@ export class InboundHandler {
   constructor(
     private readonly ctx: ProxyContext,
     private readonly appHost: string,
+    private readonly appHealth?: AppHealth,
   ) {}
 
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -59,12 +71,22 @@ export class InboundHandler {
     }
     const path = serverPath(req);
     if (path === undefined) return responder.error('WEFT_ERR_BAD_TARGET', RESPONSE_FLAGS.downstreamProtocolError, true);
+    const check = target.listener?.healthCheck;
+    if (check !== undefined && path === check.path && ANSWERED_CHECKS.has(check.protocol) && (req.method === 'GET' || req.method === 'HEAD')) {
+      return this.answerHealthCheck(responder, target.listenerPort);
+    }
     const policy = snapshot.policy.inbound;
     if (policy.empty) return this.forward(req, responder, path, target, peer);
     checkPolicy(ctx, policy, { listener: 'inbound', peer, peerAddress: responder.record.peerAddress, port: target.listenerPort, http: { req, path } }, responder, () =>
       this.forward(req, responder, path, target, peer),
     );
   };
+
+  private answerHealthCheck(responder: Responder, listenerPort: number): void {
+    if (this.ctx.draining()) return responder.reply(503, 'DRAINING\n');
+    const status = this.appHealth?.statusOf(listenerPort) ?? 'UNKNOWN';
+    responder.reply(status === 'HEALTHY' ? 200 : 503, `${status}\n`);
+  }
 
   private forward(req: IncomingMessage, responder: Responder, path: string, target: InboundPort, peer: PeerIdentity): void {
     const { ctx } = this;

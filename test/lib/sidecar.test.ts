@@ -1,8 +1,9 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import { parseSettings, parseTaskRegistry, SIDECAR_UID } from '../../proxy/contracts';
 import * as weft from '../../lib';
-import { cfnText, newStack, publishProperties } from './synth-helpers';
+import { cfnText, newStack, publishProperties, statementsOfRole } from './synth-helpers';
 
 const image = ecs.ContainerImage.fromRegistry('example.com/weft-sidecar:test');
 
@@ -139,5 +140,45 @@ describe('VirtualNode.addToTaskDefinition', () => {
     a.addToTaskDefinition(td1, { appContainer: td1.addContainer('app', { image }), image });
     // THEN
     expect(() => b.addToTaskDefinition(td2, { appContainer: td2.addContainer('app', { image }), image })).toThrow(/family 'same' already runs virtual node 'a'.*got: 'b'/);
+  });
+
+  test('local app health: the Mesh\'s Cloud Map service has a custom health config; the sidecar gets its id and exactly the one call on it', () => {
+    // GIVEN / WHEN
+    const { stack } = nodeWithTask(false);
+    // THEN
+    const template = Template.fromStack(stack);
+    const services = template.findResources('AWS::ServiceDiscovery::Service');
+    const [serviceId] = Object.keys(services).filter((id) => services[id].Properties.Name === 'orders');
+    expect(services[serviceId].Properties.HealthCheckCustomConfig).toEqual({});
+    const env = containers(template)['weft-sidecar'].Environment as { Name: string; Value: unknown }[];
+    expect(env).toContainEqual({ Name: 'WEFT_CLOUD_MAP_SERVICE_ID', Value: { 'Fn::GetAtt': [serviceId, 'Id'] } });
+    expect(env.map((e) => e.Name)).not.toContain('WEFT_CLOUD_MAP_INSTANCE_ID');
+    const statements = statementsOfRole(template, 'TaskTaskRole');
+    const health = statements.filter((st) => JSON.stringify(st.Action).includes('UpdateInstanceCustomHealthStatus'));
+    expect(health).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'servicediscovery:UpdateInstanceCustomHealthStatus',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':servicediscovery:eu-west-1:111111111111:service/', { 'Fn::GetAtt': [serviceId, 'Id'] }]] },
+      },
+    ]);
+  });
+
+  test('local app health: a Cloud Map service passed in is left as it is, and its sidecars do not set health status', () => {
+    // GIVEN
+    const stack = newStack();
+    const mesh = new weft.Mesh(stack, 'Mesh', { meshName: 'shop' });
+    const namespace = new cloudmap.HttpNamespace(stack, 'Ns', { name: 'apps' });
+    const service = namespace.createService('Svc', { name: 'orders' });
+    const node = mesh.addVirtualNode('Orders', { virtualNodeName: 'orders', serviceDiscovery: weft.ServiceDiscovery.cloudMap(service), listeners: [weft.VirtualNodeListener.http({ port: 8080 })] });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task', { family: 'orders' });
+    // WHEN
+    node.addToTaskDefinition(taskDefinition, { appContainer: taskDefinition.addContainer('app', { image }), image });
+    // THEN
+    const template = Template.fromStack(stack);
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toContain('UpdateInstanceCustomHealthStatus');
+    expect(text).not.toContain('WEFT_CLOUD_MAP_SERVICE_ID');
+    template.hasResourceProperties('AWS::ServiceDiscovery::Service', { Name: 'orders', HealthCheckCustomConfig: Match.absent() });
   });
 });

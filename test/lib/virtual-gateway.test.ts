@@ -70,7 +70,7 @@ describe('VirtualGateway and GatewayRoute', () => {
     // THEN
     const warnings = Annotations.fromStack(stack).findWarning('/Stack/Mesh/Edge', Match.anyValue()).map((w) => String(w.entry.data));
     expect(warnings).toEqual([
-      expect.stringMatching(/^spec\.listeners\[0\]\.healthCheck: the sidecar does not check its own app yet, .*, got: http \/health \[ack: weft:field-not-applied:healthCheck\]$/),
+      expect.stringMatching(/^spec\.listeners\[0\]\.healthCheck: a gateway's sidecar does not run its listeners' health checks yet \(.*\), got: http \/health \[ack: weft:field-not-applied:healthCheck\]$/),
       expect.stringMatching(/^spec\.logging\.accessLog: the sidecar does not write access logs yet, got: \/dev\/stdout \[ack: weft:field-not-applied:accessLog\]$/),
     ]);
   });

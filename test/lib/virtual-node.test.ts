@@ -169,8 +169,6 @@ describe('VirtualNode', () => {
     const warnings = annotations.findWarning('/Stack/Mesh/Server', Match.anyValue()).map((w) => String(w.entry.data));
     expect(warnings).toEqual([
       expect.stringMatching(/^spec\.logging\.accessLog: the sidecar does not write access logs yet, got: \/dev\/stdout \[ack: weft:field-not-applied:accessLog\]$/),
-      expect.stringMatching(/^spec\.listeners\[0\]\.healthCheck: the sidecar does not check its own app yet, .*, got: http \/health \[ack: weft:field-not-applied:healthCheck\]$/),
-      expect.stringMatching(/^spec\.listeners\[1\]\.healthCheck: .*, got: tcp \[ack: weft:field-not-applied:healthCheck\]$/),
     ]);
     annotations.hasNoWarning('/Stack/Mesh/Plain', Match.anyValue());
     // The fields are still carried in the config, for the sidecar that applies them.

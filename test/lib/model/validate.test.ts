@@ -850,9 +850,8 @@ describe('fields the sidecar does not apply yet', () => {
     ];
     expect(check(...docs)).toEqual([]);
     expect(warnings(...docs)).toEqual([
-      "case.yaml:7: warning: VirtualNode/n: spec.listeners[0].healthCheck: the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks), got: http /health",
       'case.yaml:10: warning: VirtualNode/n: spec.logging.accessLog: the sidecar does not write access logs yet, got: /dev/stdout',
-      "case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: the sidecar does not check its own app yet, so no custom health status reaches Cloud Map (callers' sidecars do run this listener's active health checks), got: tcp",
+      "case.yaml:18: warning: VirtualGateway/api: spec.listeners[0].healthCheck: a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners), got: tcp",
     ]);
   });
 
