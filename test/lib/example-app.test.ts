@@ -71,7 +71,7 @@ describe('example app', () => {
     expect(warnings.at(-1)).toBe(`${warnings.length - 1} warnings`);
     const fromYaml = warnings.slice(0, -1).map((w) => w.replace(/^[^:]+:\d+: warning: [^:]+: /, ''));
     expect(fromSynth.sort()).toEqual(fromYaml.sort());
-    expect(fromSynth).toHaveLength(6);
+    expect(fromSynth).toHaveLength(4);
   });
 
   test('CloudFormation Validate (cfn-lint rules, bundled with aws-cdk-lib) reports no error', () => {
