@@ -115,6 +115,35 @@ export const EMF_METRICS = {
  */
 export const EMF_DIMENSION_SETS = [['Mesh', 'Node'], ['Mesh', 'Node', 'TargetCluster'], ['Mesh', 'Node', 'Route']] as const;
 
+/**
+ * The request metrics' dimension set per virtual service: written from egress and gateway records
+ * (the caller's side, where the virtual service a request named is known), so a virtual service's
+ * traffic is summed over every node that calls it.
+ */
+export const EMF_VIRTUAL_SERVICE_DIMENSIONS = ['Mesh', 'VirtualService'] as const;
+
+/** Per-cluster counters: each interval's change, under {@link EMF_CLUSTER_DIMENSION_SETS}. */
+export const EMF_CLUSTER_METRICS = {
+  retries: { name: 'Retries', unit: 'Count', help: 'Attempts past the first sent to the cluster.' },
+  timeouts: { name: 'Timeouts', unit: 'Count', help: 'Attempts to the cluster that timed out (per-try or route timeout).' },
+  overflows: { name: 'Overflows', unit: 'Count', help: "Requests the cluster's circuit breakers refused." },
+  ejections: { name: 'Ejections', unit: 'Count', help: "The cluster's endpoints ejected by outlier detection." },
+  healthCheckFailures: { name: 'HealthCheckFailures', unit: 'Count', help: "Active health checks of the cluster's endpoints that failed." },
+} as const satisfies Record<string, EmfMetricSpec>;
+
+export const EMF_CLUSTER_DIMENSION_SETS = [['Mesh', 'Node'], ['Mesh', 'Node', 'TargetCluster']] as const;
+
+/** Per-node security and control metrics, under {@link EMF_NODE_DIMENSIONS}. */
+export const EMF_NODE_METRICS = {
+  tlsHandshakeFailures: { name: 'TlsHandshakeFailures', unit: 'Count', help: 'TLS handshakes that failed: peers refused on the inbound listener and upstreams that refused this sidecar.' },
+  policyDenials: { name: 'PolicyDenials', unit: 'Count', help: 'Requests refused by inbound policy (authorization or JWT; response flag RBAC).' },
+  rateLimited: { name: 'RateLimited', unit: 'Count', help: 'Requests refused by a local rate limit (response flag RL).' },
+  discoveryErrors: { name: 'DiscoveryErrors', unit: 'Count', help: 'Endpoint and config refreshes that failed.' },
+  certificateExpiry: { name: 'CertificateExpiry', unit: 'Seconds', help: 'Seconds until the mesh certificate expires, at the time of the flush (absent without a mesh identity).' },
+} as const satisfies Record<string, EmfMetricSpec>;
+
+export const EMF_NODE_DIMENSIONS = ['Mesh', 'Node'] as const;
+
 /** Distinct values per dimension (TargetCluster, Route) per interval; the rest are summed under `other`. */
 export const DEFAULT_MAX_DIMENSION_VALUES = 100;
 export const OTHER_DIMENSION_VALUE = 'other';
