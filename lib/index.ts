@@ -4,6 +4,8 @@
  * ECS sidecar wiring). See docs/migrating-from-app-mesh.md.
  */
 export * from './mesh';
+export * from './mesh-dashboard';
+export * from './mesh-alarms';
 export * from './route';
 export * from './service-discovery';
 export * from './route-spec';

@@ -5,6 +5,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as cloudmap from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
 import { defaultTrustDomain, type NodeConfig } from '../proxy/contracts';
+import { MeshAlarms, type MeshAlarmsOptions } from './mesh-alarms';
+import { MeshDashboard, type MeshDashboardOptions } from './mesh-dashboard';
 import { formatModelError } from './model/errors';
 import type { MeshResource } from './model/schema';
 import { checkLiteralName } from './private/checks';
@@ -227,6 +229,16 @@ export class Mesh extends MeshBase {
         return hasCa ? [] : meshIdentityUsers(configs).map((n) => `${this.node.path}: ${n} uses the mesh identity (TlsCertificate.sds/meshIdentity or TlsValidationTrust.sds/acm/meshTrust), which needs MeshProps.certificateAuthority, got: none`);
       },
     });
+  }
+
+  /** Weft: adds a CloudWatch dashboard of this mesh's sidecar metrics (see {@link MeshDashboard}). */
+  addDashboard(id: string, options: MeshDashboardOptions = {}): MeshDashboard {
+    return new MeshDashboard(this, id, { ...options, mesh: this });
+  }
+
+  /** Weft: adds alarms on this mesh's sidecar metrics (see {@link MeshAlarms}). */
+  addAlarms(id: string, options: MeshAlarmsOptions = {}): MeshAlarms {
+    return new MeshAlarms(this, id, { ...options, mesh: this });
   }
 }
 
