@@ -111,6 +111,6 @@ export interface AlarmProperties {
   Namespace?: string;
   MetricName?: string;
   Dimensions?: Dimension[];
-  Metrics?: { Expression?: string; MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] } } }[];
+  Metrics?: { Expression?: string; MetricStat?: { Period?: number; Metric: { Namespace: string; MetricName: string; Dimensions?: Dimension[] } } }[];
   [k: string]: unknown;
 }
