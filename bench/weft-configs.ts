@@ -31,14 +31,15 @@ export interface OutboundNodeOptions {
   targetPort: number;
   /** Where the cluster's single static endpoint is: the upstream itself or the peer sidecar. */
   endpointPort: number;
-  /** The upstream's own port, when the endpoint is a peer sidecar (the mirror goes straight to it). */
-  upstreamPort?: number;
+  /** Where the resilience path's mirror goes: a server that accepts and never answers. */
+  mirrorPort?: number;
   /** MUTUAL TLS to the endpoint, verifying the peer's SPIFFE id. */
   mtls: boolean;
   /**
    * The resilience features on, as a mesh that uses them would have them: outlier detection and an
-   * active health check on the cluster, and 10% of requests mirrored to a shadow cluster (the same
-   * upstream, so the mirror costs the sidecar what a real one would).
+   * active health check on the cluster, and 10% of requests mirrored to a shadow cluster at
+   * `mirrorPort`, which never answers: the issue's acceptance is that such a mirror leaves the
+   * primary's p99 unchanged (the copies fill the mirror's in-flight cap and the rest are dropped).
    */
   resilience?: boolean;
 }
@@ -105,8 +106,8 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
               virtualNode: SHADOW_NODE,
               port: o.targetPort,
               protocol: 'http' as const,
-              // The upstream itself, in plaintext: the mirror's cost is the copy, not a second TLS hop.
-              discovery: { type: 'static' as const, endpoints: [{ address: '127.0.0.1', port: o.upstreamPort ?? o.endpointPort }] },
+              // In plaintext: the mirror's cost is the copy, not a second TLS hop.
+              discovery: { type: 'static' as const, endpoints: [{ address: '127.0.0.1', port: o.mirrorPort ?? o.endpointPort }] },
               tls: { mode: 'DISABLED' as const },
             },
           ]

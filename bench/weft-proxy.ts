@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { serializeNodeConfig, type NodeConfig } from '../proxy/contracts';
 import { startChild, waitForPort, type Child } from './children';
@@ -33,6 +34,21 @@ interface Sidecar {
   child: Child;
   inboundPort: number;
   egressPort: number;
+}
+
+/**
+ * The resilience path's mirror target: accepts connections and never answers (nor reads), so every
+ * copy waits until the sidecar cancels it. In the bench process, unref'd: it costs nothing the
+ * path is charged for, and it does not keep the bench alive.
+ */
+async function silentServer(): Promise<number> {
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.unref();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  server.unref();
+  return (server.address() as { port: number }).port;
 }
 
 export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
@@ -82,7 +98,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     label: opts.label ?? 'Weft',
     unavailable,
     async oneHop(ctx) {
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mtls: false, resilience: opts.resilience });
+      const mirrorPort = opts.resilience ? await silentServer() : undefined;
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mirrorPort, mtls: false, resilience: opts.resilience });
       const sidecar = await startSidecar(ctx, 'weft-1hop', config, undefined);
       const url = `http://127.0.0.1:${sidecar.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);
@@ -91,7 +108,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
       const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort), certs.get('server')!.dir);
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, upstreamPort: ctx.upstreamPort, mtls: true, resilience: opts.resilience });
+      const mirrorPort = opts.resilience ? await silentServer() : undefined;
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
       const url = `http://127.0.0.1:${client.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);

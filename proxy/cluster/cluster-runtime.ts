@@ -17,6 +17,7 @@ import { createBalancer } from '../balancer';
 import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
 import { countResponse, newTrafficStats, type TrafficStats } from '../stats';
 import type { FailureKind } from './upstream-errors';
+import { ConnectFailures } from './connect-failures';
 import type { ClientTlsOptions } from '../tls/tls-options';
 
 /**
@@ -111,6 +112,8 @@ export class ClusterRuntime {
   private closed = false;
   private readonly observers: OutcomeObserver[] = [];
   private readonly monitors: EndpointMonitor[] = [];
+  /** Endpoints out of rotation since a connect to them failed, until a reconnect succeeds. */
+  private readonly connectState = new ConnectFailures(this);
   /**
    * The endpoints are sidecars of this mesh, proven by mutual TLS with the mesh identity and
    * trust: only their `x-weft-*` response fields (errors, overload) are believed and relayed, and
@@ -145,6 +148,10 @@ export class ClusterRuntime {
 
   get name(): string {
     return this.def.name;
+  }
+
+  get connectTimeoutMs(): number {
+    return this.def.connectTimeoutMs;
   }
 
   /** The balancer's choice, or undefined when the cluster has no endpoints. */
@@ -262,6 +269,11 @@ export class ClusterRuntime {
   }
 
   reportOutcome(outcome: EndpointOutcome): void {
+    const endpoint = outcome.endpoint;
+    if (endpoint !== undefined) {
+      if (outcome.failure === 'connect') this.connectState.failed(endpoint);
+      else if (endpoint.connectFailures !== 0 && outcome.status !== 0) this.connectState.connected(endpoint);
+    }
     const observers = this.observers;
     for (let i = 0; i < observers.length; i++) observers[i](this, outcome);
   }
@@ -308,6 +320,7 @@ export class ClusterRuntime {
       loadBalancer: this.def.loadBalancer.policy,
       endpoints: this.endpoints.map((e) => {
         const out: Record<string, unknown> = { id: e.id, address: e.address, port: e.port, zone: e.zone, weight: e.weight, healthy: e.health === 0, unhealthy: healthReasons(e.health), active: e.active };
+        Object.assign(out, this.connectState.describe(e));
         for (const m of this.monitors) Object.assign(out, m.describe(e));
         return out;
       }),
@@ -334,6 +347,7 @@ export class ClusterRuntime {
   }
 
   private closeMonitors(): void {
+    this.connectState.close();
     for (const m of this.monitors.splice(0)) m.close();
   }
 
@@ -362,11 +376,12 @@ export class ClusterRuntime {
       } else {
         // `outlier` is present from the start (undefined unless outlier detection fills it), so that
         // every endpoint object has one shape and the balancers' property reads stay monomorphic.
-        const endpoint: Endpoint = { id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0, outlier: undefined };
+        const endpoint: Endpoint = { id: d.id, address: d.address, port: d.port, zone: d.zone, weight: d.weight, health: d.healthy ? 0 : UNHEALTHY_DISCOVERY, active: 0, outlier: undefined, connectFailures: 0 };
         next.push(endpoint);
         added.push(endpoint);
       }
     }
+    this.connectState.removed(previous.values());
     for (const gone of previous.values()) {
       for (const pools of [this.pools, this.upgradePools] as Map<string, Upstream>[]) {
         const pool = pools.get(gone.id);

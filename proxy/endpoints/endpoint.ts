@@ -11,7 +11,9 @@ export const UNHEALTHY_DISCOVERY = 1;
 export const UNHEALTHY_CHECKS = 2;
 /** Outlier detection ejected it. */
 export const EJECTED = 4;
-export type HealthBit = typeof UNHEALTHY_DISCOVERY | typeof UNHEALTHY_CHECKS | typeof EJECTED;
+/** A connect to it failed and no reconnect has succeeded since (proxy/cluster/connect-failures.ts). */
+export const CONNECT_FAILING = 8;
+export type HealthBit = typeof UNHEALTHY_DISCOVERY | typeof UNHEALTHY_CHECKS | typeof EJECTED | typeof CONNECT_FAILING;
 
 export interface Endpoint {
   /** Stable id (Cloud Map instance id, or `address:port`). */
@@ -21,12 +23,14 @@ export interface Endpoint {
   zone: string | undefined;
   /** Relative weight, ≥ 1. */
   weight: number;
-  /** Health bits (UNHEALTHY_DISCOVERY, UNHEALTHY_CHECKS, EJECTED); 0 is healthy. */
+  /** Health bits (UNHEALTHY_DISCOVERY, UNHEALTHY_CHECKS, EJECTED, CONNECT_FAILING); 0 is healthy. */
   health: number;
   /** Requests in flight to this endpoint (maintained by its cluster; read by LEAST_REQUEST and breakers). */
   active: number;
   /** Outlier detection's counters (proxy/health/outlier-detector.ts); absent while its cluster has none. */
   outlier?: OutlierState;
+  /** Connect failures in a row since the last successful connect (its cluster keeps it; absent counts as 0). */
+  connectFailures?: number;
 }
 
 /** Outlier detection's state of one endpoint: a few numbers, updated in place by each attempt's outcome. */
@@ -66,5 +70,6 @@ export function healthReasons(health: number): string[] {
   if (health & UNHEALTHY_DISCOVERY) out.push('discovery');
   if (health & UNHEALTHY_CHECKS) out.push('health_checks');
   if (health & EJECTED) out.push('outlier_ejected');
+  if (health & CONNECT_FAILING) out.push('connect_failing');
   return out;
 }

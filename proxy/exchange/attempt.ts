@@ -34,6 +34,8 @@ export class Attempt implements H2AwareHandler, AttemptOutcome {
     private readonly handler: ResponseHandler,
     private readonly cluster: ClusterRuntime | undefined,
     readonly endpoint: Endpoint | undefined,
+    /** This attempt is already the one transparent re-pick its request may have. */
+    private readonly repicked = false,
   ) {}
 
   /** Sends the request on `upstream`. */
@@ -122,7 +124,24 @@ export class Attempt implements H2AwareHandler, AttemptOutcome {
       else if (kind === 'connect' || kind === 'tls') stats.connectFailures++;
     }
     this.report();
+    if (kind === 'connect' && this.repick()) return;
     this.handler.onError(kind);
+  }
+
+  /**
+   * A request whose connect failed never left this sidecar, so it goes once to another endpoint
+   * without being a retry (gRPC's transparent retry; Linkerd only sends to endpoints it is
+   * connected to): the endpoint that refused has just left rotation (the cluster's connect-failure
+   * state), so without this every request already on its way there would need a slot of the retry
+   * budget. Only for a request without a body (a body stream may have been read) and not an upgrade.
+   */
+  private repick(): boolean {
+    const { cluster, req } = this;
+    if (this.repicked || cluster === undefined || req.body !== null || req.upgrade !== undefined) return false;
+    const next = cluster.pick(req.pick);
+    if (next === undefined || next === this.endpoint || cluster.overloaded(next)) return false;
+    new Attempt(req, this.handler, cluster, next, true).start(cluster.pool(next));
+    return true;
   }
 
   private end(failure: FailureKind | undefined): void {

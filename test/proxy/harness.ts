@@ -3,6 +3,7 @@
  * a temp directory, and sidecars started on ephemeral ports.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,4 +181,13 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for: ${what}`);
+}
+
+/** A loopback port nothing listens on now (a connect to it is refused; a process may take it). */
+export async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

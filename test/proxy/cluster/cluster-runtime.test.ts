@@ -2,20 +2,10 @@ import type { H1Upstream } from '../../../proxy/cluster/h1-upstream';
 import { SERVER_KEEP_ALIVE_MS } from '../../../proxy/h1/server-connection';
 import { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
 import { seededRandom } from '../../../proxy/seeded-random';
-import { ClusterSchema, type Cluster } from '../../../proxy/contracts';
-import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
+import { ClusterSchema } from '../../../proxy/contracts';
+import type { DiscoveredEndpoint } from '../../../proxy/endpoints/endpoint-source';
 import { EJECTED, UNHEALTHY_CHECKS, UNHEALTHY_DISCOVERY } from '../../../proxy/endpoints/endpoint';
-
-/** An endpoint source the test drives, as discovery would. */
-class ManualSource implements EndpointSource {
-  push: (eps: readonly DiscoveredEndpoint[]) => void = () => undefined;
-  stopped = false;
-  watch(_c: Cluster, onUpdate: (eps: readonly DiscoveredEndpoint[]) => void): () => void {
-    this.push = onUpdate;
-    return () => (this.stopped = true);
-  }
-  close(): void {}
-}
+import { ManualSource } from '../fixtures/manual-endpoint-source';
 
 const ep = (id: string, port: number, weight = 1): DiscoveredEndpoint => ({ id, address: '127.0.0.1', port, zone: undefined, weight, healthy: true });
 

@@ -92,6 +92,8 @@ test('the layer sees each attempt and its outcome, and its second try carries th
 test('a route without layers goes straight to its cluster: no layer sees it', async () => {
   seen.length = 0;
   const results = await Promise.all([0, 1, 2, 3].map((i) => get(sidecar.handle.ports.egress!, `/plain/${i}`, { host: 'orders.demo.local' })));
-  expect(results.map((r) => r.status).sort()).toEqual([200, 200, 503, 503]);
+  // The dead endpoint is out of rotation after its first refused connect, and a bodiless request
+  // that meets a refused connect goes to the other endpoint at the attempt, below every layer.
+  expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
   expect(seen).toEqual([]);
 });

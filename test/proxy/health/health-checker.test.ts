@@ -6,22 +6,14 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { ClusterRuntime } from '../../../proxy/cluster/cluster-runtime';
-import { ClusterSchema, type Cluster, type HealthCheck } from '../../../proxy/contracts';
-import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
+import { ClusterSchema, type HealthCheck } from '../../../proxy/contracts';
+import type { DiscoveredEndpoint } from '../../../proxy/endpoints/endpoint-source';
 import { UNHEALTHY_CHECKS, type Endpoint } from '../../../proxy/endpoints/endpoint';
 import { HealthChecker } from '../../../proxy/health';
 import { GRPC_HEALTH_PATH, servingStatus } from '../../../proxy/health/probes';
 import { seededRandom } from '../../../proxy/seeded-random';
 import { eventually } from '../harness';
-
-class ManualSource implements EndpointSource {
-  push: (eps: readonly DiscoveredEndpoint[]) => void = () => undefined;
-  watch(_c: Cluster, onUpdate: (eps: readonly DiscoveredEndpoint[]) => void): () => void {
-    this.push = onUpdate;
-    return () => undefined;
-  }
-  close(): void {}
-}
+import { ManualSource } from '../fixtures/manual-endpoint-source';
 
 const ep = (port: number): DiscoveredEndpoint => ({ id: `127.0.0.1:${port}`, address: '127.0.0.1', port, zone: undefined, weight: 1, healthy: true });
 const listen = async (server: Server | Http2Server | TcpServer): Promise<number> => {

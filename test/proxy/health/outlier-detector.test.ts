@@ -1,18 +1,10 @@
 import { ClusterRuntime, type EndpointOutcome } from '../../../proxy/cluster/cluster-runtime';
-import { ClusterSchema, type Cluster } from '../../../proxy/contracts';
-import type { DiscoveredEndpoint, EndpointSource } from '../../../proxy/endpoints/endpoint-source';
+import { ClusterSchema } from '../../../proxy/contracts';
+import type { DiscoveredEndpoint } from '../../../proxy/endpoints/endpoint-source';
 import { EJECTED, type Endpoint } from '../../../proxy/endpoints/endpoint';
 import type { FailureKind } from '../../../proxy/cluster/upstream-errors';
 import { OutlierDetector } from '../../../proxy/health';
-
-class ManualSource implements EndpointSource {
-  push: (eps: readonly DiscoveredEndpoint[]) => void = () => undefined;
-  watch(_c: Cluster, onUpdate: (eps: readonly DiscoveredEndpoint[]) => void): () => void {
-    this.push = onUpdate;
-    return () => undefined;
-  }
-  close(): void {}
-}
+import { ManualSource } from '../fixtures/manual-endpoint-source';
 
 const ep = (n: number): DiscoveredEndpoint => ({ id: `i-${n}`, address: '127.0.0.1', port: 1000 + n, zone: undefined, weight: 1, healthy: true });
 

@@ -1,16 +1,18 @@
 /**
  * SIGTERM to one of two inbound sidecars (real processes) while a caller sends them load over a
- * route with the compiler's default retry policy: the stopping sidecar refuses new connections and
- * closes its kept-alive ones, and the caller retries the connect failures and resets that follow,
- * on the other endpoint. No request fails.
+ * route with the compiler's default retry policy (so the retry budget, max(3, 20% of active), and
+ * the `maxRetries` breaker of 3 hold): the stopping sidecar refuses new connections and closes its
+ * kept-alive ones; the caller's first refused connect takes the stopped endpoint out of rotation
+ * (proxy/cluster/connect-failures.ts), the requests already on their way there go to the other
+ * endpoint without a retry (their connect failed, so they never left: proxy/exchange/attempt.ts),
+ * and resets are retried. No request fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Agent, request } from 'undici';
 import { meshDefaultRetryPolicy } from '../../../proxy/contracts/fields-not-applied';
-import { ConfigDir, eventually, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
+import { ConfigDir, eventually, freePort, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
 
 let bundle: string;
 let app: Upstream;
@@ -27,14 +29,6 @@ afterAll(async () => {
   await app.close();
   for (const d of dirs) d.remove();
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** An inbound sidecar process for the `orders` node, in front of the shared app. */
 async function inboundSidecar(): Promise<{ child: ChildProcess; inbound: number; exited: Promise<number | null> }> {
@@ -55,10 +49,10 @@ async function inboundSidecar(): Promise<{ child: ChildProcess; inbound: number;
   return { child, inbound, exited };
 }
 
-test('SIGTERM to one of two inbound sidecars under load (three clients), behind the default retry policy: no request fails', async () => {
+test.each([20, 50])('SIGTERM to one of two inbound sidecars under load (%i clients), behind the default retry policy: no request fails', async (clients) => {
   const [a, b] = [await inboundSidecar(), await inboundSidecar()];
   let caller: Running | undefined;
-  const client = new Agent({ connections: 3, keepAliveTimeout: 30_000 });
+  const client = new Agent({ connections: clients, keepAliveTimeout: 30_000 });
   try {
     caller = await startWith(
       nodeBody({
@@ -89,23 +83,25 @@ test('SIGTERM to one of two inbound sidecars under load (three clients), behind 
         }
       }
     };
-    // Three clients, the retry budget's floor (and the default maxRetries breaker): every failed try
-    // can be retried. With 20, about half the tries meet the stopped endpoint at once, and the
-    // budget refuses most of their retries (503s) until the endpoint leaves rotation, which is
-    // outlier detection's job, not the retry layer's.
-    const workers = Array.from({ length: 3 }, worker);
-    await eventually(() => ok >= 60, 'load to build up');
+    // Far more clients than the 3 retries the budget and breaker allow in flight: without the
+    // connect-failure state, every request that picked the stopped endpoint needed a retry, and
+    // most were refused (503).
+    const workers = Array.from({ length: clients }, worker);
+    await eventually(() => ok >= clients * 20, 'load to build up');
     killed = true;
     a.child.kill('SIGTERM');
     expect(await a.exited).toBe(0);
-    // Load goes on against the remaining endpoint, which is still in the cluster's list.
-    const target = okAfterKill + 300;
+    // Load goes on; the stopped endpoint is still in the cluster's list (a static cluster).
+    const target = okAfterKill + clients * 15;
     await eventually(() => okAfterKill >= target, 'load after the drain');
     stop = true;
     await Promise.all(workers);
     expect(failures).toEqual([]);
-    const stats = caller.handle.store.current!.clusters.get('orders:8080')!.stats;
-    expect(stats.retries).toBeGreaterThan(0);
+    const cluster = caller.handle.store.current!.clusters.get('orders:8080')!;
+    // The stopped endpoint was met (refused connects), and it is out of rotation.
+    expect(cluster.stats.connectFailures).toBeGreaterThan(0);
+    const stopped = (cluster.describe().endpoints as { port: number; unhealthy: string[]; connect?: { failing: boolean } }[]).find((e) => e.port === a.inbound)!;
+    expect(stopped).toMatchObject({ unhealthy: ['connect_failing'], connect: { failing: true } });
   } finally {
     await client.close();
     await caller?.close();
