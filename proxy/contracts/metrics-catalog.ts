@@ -154,3 +154,22 @@ export const EMF_NODE_DIMENSIONS = ['Mesh', 'Node'] as const;
 /** Distinct values per dimension (TargetCluster, Route) per interval; the rest are summed under `other`. */
 export const DEFAULT_MAX_DIMENSION_VALUES = 100;
 export const OTHER_DIMENSION_VALUE = 'other';
+
+/**
+ * The Lambda controllers' own work, as EMF in their logs (Lambda carries stdout to CloudWatch
+ * Logs, which extracts the metrics): one document per run, each metric the run's count, under
+ * {@link EMF_CONTROLLER_DIMENSIONS} (`Controller`: `discovery-sync`, `certificate-sync`,
+ * `config-publish`).
+ */
+export const EMF_CONTROLLER_METRICS = {
+  instancesRegistered: { name: 'InstancesRegistered', unit: 'Count', help: 'Cloud Map instances registered (discovery-sync).' },
+  instancesDeregistered: { name: 'InstancesDeregistered', unit: 'Count', help: 'Cloud Map instances deregistered (discovery-sync).' },
+  certificatesIssued: { name: 'CertificatesIssued', unit: 'Count', help: 'Node certificates issued for nodes without one (certificate-sync).' },
+  certificatesRotated: { name: 'CertificatesRotated', unit: 'Count', help: 'Node certificates renewed before expiry (certificate-sync).' },
+  configsPublished: { name: 'ConfigsPublished', unit: 'Count', help: 'Node config and registry objects written to S3 (config-publish).' },
+  failures: { name: 'Failures', unit: 'Count', help: 'Items that failed in a run (instances, certificates), or 1 for a run that failed as a whole.' },
+} as const satisfies Record<string, EmfMetricSpec>;
+
+export type ControllerMetricKey = keyof typeof EMF_CONTROLLER_METRICS;
+
+export const EMF_CONTROLLER_DIMENSIONS = ['Mesh', 'Controller'] as const;
