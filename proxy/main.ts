@@ -13,7 +13,7 @@ import { ContractError } from './contracts/validation';
 import { AdminServer } from './admin/admin-server';
 import { MetricsServer } from './admin/metrics-server';
 import { metricSinks } from './telemetry/metric-sinks';
-import { MeshMetrics } from './telemetry/mesh-metrics';
+import { MeshMetrics, type ControlState } from './telemetry/mesh-metrics';
 import { EmfEmitter } from './telemetry/emf';
 import { LineBuffer, type ChunkWriter } from './telemetry/line-buffer';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
@@ -136,7 +136,6 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     throw err;
   }
 
-  const stats = newSidecarStats();
   let draining = false;
   // Counting is on only when a sink reads it: with `--metrics none` the record goes straight to
   // `onRecord` and nothing is counted.
@@ -149,16 +148,25 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     store.onApplied((s) => metrics.configApplied(s.version));
   }
   const emfBuffer = metrics !== undefined && sinks.has('emf') ? new LineBuffer(deps.emfWriter) : undefined;
+  const stats = newSidecarStats();
+  const control = (): ControlState => ({
+    clusters: store.current?.clusters.values() ?? [],
+    certificateNotAfter: certificates.current()?.notAfter,
+    now: Date.now(),
+    emfDroppedLines: emfBuffer?.dropped,
+    listeners: Object.values(stats.listeners),
+    discovery: discoveryState(store, endpoints),
+  });
   const emf =
     metrics !== undefined && emfBuffer !== undefined
-      ? new EmfEmitter({ metrics, buffer: emfBuffer, mesh: () => store.current?.config.mesh.name ?? snapshot.config.mesh.name, node: snapshot.config.node.name })
+      ? new EmfEmitter({ metrics, buffer: emfBuffer, mesh: () => store.current?.config.mesh.name ?? snapshot.config.mesh.name, node: snapshot.config.node.name, control })
       : undefined;
   const emfTimer = emf === undefined ? undefined : setInterval(() => emf.flush(), settings.emfIntervalMs);
   emfTimer?.unref();
   const renderPrometheus =
     metrics === undefined || !sinks.has('prometheus')
       ? undefined
-      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now(), emfDroppedLines: emfBuffer?.dropped });
+      : (): string => metrics.renderPrometheus(control());
   const metricsServer = renderPrometheus === undefined ? undefined : new MetricsServer(renderPrometheus);
   const ctx: ProxyContext = {
     store,
@@ -482,4 +490,10 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       resolve(code);
     });
   });
+}
+
+/** Discovery errors (Cloud Map calls and config refreshes that failed) and Cloud Map's last good answer. */
+function discoveryState(store: ConfigStore, endpoints: DiscoveryRouter): ControlState['discovery'] {
+  const cloudMap = endpoints.health();
+  return { errors: store.refreshErrors + (cloudMap?.errors ?? 0), lastSuccessAt: cloudMap?.lastSuccessAt };
 }

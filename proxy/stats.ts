@@ -34,10 +34,12 @@ export interface ListenerStats {
   heads: number;
   /** Bytes the HTTP/1.1 head parser examined: about the heads' size, however they were split. */
   headBytesScanned: number;
+  /** TLS handshakes that failed or whose peer was refused (subject alternative names). */
+  tlsHandshakeFailures: number;
 }
 
 export function newListenerStats(): ListenerStats {
-  return { open: 0, accepted: 0, refused: 0, heads: 0, headBytesScanned: 0 };
+  return { open: 0, accepted: 0, refused: 0, heads: 0, headBytesScanned: 0, tlsHandshakeFailures: 0 };
 }
 
 /** Sidecar-wide counters, one {@link TrafficStats} per listener kind. */

@@ -22,6 +22,7 @@ import { mapLimit } from '../shared/retry';
 import type { CertificateAuthority } from './ca-port';
 import { generateKeyAndCsr, uriSans } from './csr';
 import { planCertificates, type ExistingCertificate, type NodeIdentity } from './plan';
+import { logControllerMetrics } from '../shared/metrics';
 import { parseCertificate } from './x509';
 
 export interface CertificateSyncDeps {
@@ -160,6 +161,7 @@ export async function runCertificateSync(deps: CertificateSyncDeps): Promise<Cer
   });
   summary.issued.sort();
   summary.renewed.sort();
+  logControllerMetrics(deps.logger, deps.mesh, 'certificate-sync', { certificatesIssued: summary.issued.length, certificatesRotated: summary.renewed.length, failures: summary.failed.length });
   deps.logger.info('run-summary', { ...summary });
   if (summary.failed.length > 0) {
     throw new WeftLambdaError('WEFT_ERR_PARTIAL_FAILURE', `${summary.failed.length} of ${work.length} certificates failed: ${summary.failed.map((f) => `${f.node} (${f.code})`).join(', ')}`);

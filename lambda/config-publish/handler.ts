@@ -11,9 +11,12 @@ import { canonicalJson, nodeConfigKey, serializeNodeConfig, taskRegistryKey } fr
 import { CONTENT_HASH_METADATA, createS3Store, sha256Hex, type ObjectStore } from '../aws/s3';
 import { errorCode } from '../shared/errors';
 import { jsonLogger, type Logger } from '../shared/log';
+import { logControllerMetrics } from '../shared/metrics';
 import { mapLimit } from '../shared/retry';
 import { nodeNamesLenient, parsePublishProperties, PublishPropertiesError } from './properties';
 import { planPublish, type DesiredObject } from './plan';
+
+const CONTROLLER = 'config-publish';
 
 /** The fields of a CloudFormation custom resource event that config publish reads. */
 export interface PublishEvent {
@@ -108,6 +111,7 @@ export function makeHandler(deps: PublishDeps): (event: PublishEvent) => Promise
         Versions: versions.length <= MAX_VERSIONS_CHARS ? versions : `sha256:${sha256Hex(versions)}`,
         RegistryVersion: sha256Hex(registryBody).slice(0, 16),
       };
+      logControllerMetrics(deps.logger, props.mesh, CONTROLLER, { configsPublished: plan.put.length, failures: 0 });
       deps.logger.info('run-summary', {
         requestType: event.RequestType,
         written: plan.put.map((o) => o.key),
@@ -118,6 +122,7 @@ export function makeHandler(deps: PublishDeps): (event: PublishEvent) => Promise
       return { PhysicalResourceId: physicalId(props.bucket, props.mesh), Data: data };
     } catch (err) {
       const issues = err instanceof PublishPropertiesError ? { issues: err.issues } : {};
+      logControllerMetrics(deps.logger, String(event.ResourceProperties?.Mesh ?? 'unknown'), CONTROLLER, { failures: 1 });
       deps.logger.error('run-failed', { requestType: event.RequestType, code: errorCode(err), message: (err as Error).message, ...issues, durationMs: Date.now() - started });
       throw err;
     }
@@ -126,7 +131,7 @@ export function makeHandler(deps: PublishDeps): (event: PublishEvent) => Promise
 
 /** Dependencies for Lambda: the container's S3 client and a JSON logger. */
 export function defaultDeps(): PublishDeps {
-  return { store: createS3Store(), logger: jsonLogger('config-publish') };
+  return { store: createS3Store(), logger: jsonLogger(CONTROLLER) };
 }
 
 export const handler = makeHandler(defaultDeps());

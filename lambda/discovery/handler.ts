@@ -9,8 +9,11 @@ import { createS3Store } from '../aws/s3';
 import { intEnv, optionalEnv, requireEnv } from '../shared/env';
 import { errorCode, WeftLambdaError } from '../shared/errors';
 import { jsonLogger } from '../shared/log';
+import { logControllerMetrics } from '../shared/metrics';
 import { createRegistrySource } from './registry';
 import { handleTaskEvent, reconcile, Tombstones, type DiscoveryDeps, type EventResult, type ReconcileSummary } from './sync';
+
+const CONTROLLER = 'discovery-sync';
 
 /** The EventBridge envelope fields the handler looks at. */
 export interface DiscoveryEvent {
@@ -32,11 +35,13 @@ export function makeHandler(deps: DiscoveryDeps | (() => DiscoveryDeps)): (event
       if (event?.['detail-type'] === 'ECS Task State Change' && event.source === 'aws.ecs') {
         if (!event.detail || typeof event.detail !== 'object') throw new WeftLambdaError('WEFT_ERR_EVENT_INVALID', 'ECS Task State Change event without detail');
         const result = await handleTaskEvent(d, event.detail as EcsTask);
+        logControllerMetrics(d.logger, d.mesh, CONTROLLER, { instancesRegistered: result.action === 'register' ? 1 : 0, instancesDeregistered: result.action === 'deregister' ? 1 : 0, failures: 0 });
         d.logger.info('run-summary', { mode: 'event', ...result, durationMs: Date.now() - started });
         return { kind: 'event', ...result };
       }
       if (event?.['detail-type'] === 'Scheduled Event' || event?.['detail-type'] === 'Weft Reconcile') {
         const summary = await reconcile(d);
+        logControllerMetrics(d.logger, d.mesh, CONTROLLER, { instancesRegistered: summary.registered, instancesDeregistered: summary.deregistered, failures: summary.failed.length });
         d.logger.info('run-summary', { mode: 'reconcile', ...summary, durationMs: Date.now() - started });
         if (summary.failed.length > 0) {
           throw new WeftLambdaError('WEFT_ERR_PARTIAL_FAILURE', `${summary.failed.length} Cloud Map changes failed: ${summary.failed.map((f) => `${f.instanceId} (${f.code})`).join(', ')}`);
@@ -45,6 +50,8 @@ export function makeHandler(deps: DiscoveryDeps | (() => DiscoveryDeps)): (event
       }
       throw new WeftLambdaError('WEFT_ERR_EVENT_INVALID', `unsupported event: source ${JSON.stringify(event?.source)}, detail-type ${JSON.stringify(event?.['detail-type'])}`);
     } catch (err) {
+      // A partial reconcile already reported its failed items.
+      if (errorCode(err) !== 'WEFT_ERR_PARTIAL_FAILURE') logControllerMetrics(d.logger, d.mesh, CONTROLLER, { failures: 1 });
       d.logger.error('run-failed', { code: errorCode(err), message: (err as Error).message, durationMs: Date.now() - started });
       throw err;
     }
@@ -58,7 +65,7 @@ export function makeHandler(deps: DiscoveryDeps | (() => DiscoveryDeps)): (event
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): () => DiscoveryDeps {
   return () => {
     const mesh = requireEnv(env, 'WEFT_MESH');
-    const logger = jsonLogger('discovery-sync');
+    const logger = jsonLogger(CONTROLLER);
     return {
       mesh,
       registry: createRegistrySource({

@@ -15,7 +15,7 @@ import type { HttpInstanceSummary, ServiceDiscoveryClient } from '@aws-sdk/clien
 import type { Cluster } from '../contracts/node-config';
 import { canonicalJson } from '../contracts/node-config-io';
 import { SETTINGS } from '../contracts/settings';
-import type { DiscoveredEndpoint, EndpointSource } from '../endpoints/endpoint-source';
+import type { DiscoveredEndpoint, DiscoveryHealth, EndpointSource } from '../endpoints/endpoint-source';
 import { WeftError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { awsErrorName, describeAwsError, isThrottle } from './aws-errors';
@@ -137,6 +137,12 @@ export class CloudMapEndpointSource implements EndpointSource {
       p.close();
       if (this.pollers.get(key) === p) this.pollers.delete(key);
     };
+  }
+
+  /** Failed calls and the last good answer, for the discovery metrics. */
+  health(): DiscoveryHealth {
+    const last = this.totals.lastSuccessAt;
+    return { errors: this.totals.errors, lastSuccessAt: last === undefined ? undefined : Date.parse(last) };
   }
 
   /** Counters for the admin endpoint. */

@@ -39,6 +39,8 @@ export interface ClusterStats extends TrafficStats {
   /** Requests refused by the circuit breaker (`x-weft-overloaded`). */
   overflow: number;
   connectFailures: number;
+  /** Connections to endpoints whose TLS handshake failed (also counted in connectFailures). */
+  tlsFailures: number;
   timeouts: number;
   /** Requests that found no endpoint. */
   noEndpoint: number;
@@ -87,6 +89,7 @@ export class ClusterRuntime {
     ...newTrafficStats(),
     overflow: 0,
     connectFailures: 0,
+    tlsFailures: 0,
     timeouts: 0,
     noEndpoint: 0,
     ejectionsConsecutive5xx: 0,

@@ -89,6 +89,8 @@ export class ConfigStore {
   lastError: ConfigErrorRecord | undefined;
   /** Documents refused for a schema version newer than this sidecar reads (an upgrade out of order). */
   refusedNewer = 0;
+  /** Config reads and documents that failed after the first (a refresh that kept the last good snapshot). */
+  refreshErrors = 0;
   appliedAt: string | undefined;
 
   /** The retry layer's factory (its settings are the sidecar's, not the config's). */
@@ -262,6 +264,7 @@ export class ConfigStore {
     if (code === NODE_CONFIG_SCHEMA_UNSUPPORTED) this.refusedNewer++;
     this.lastError = { code, message: err.message, at: new Date().toISOString(), source: this.opts.source.location };
     if (initial) return; // the caller reports a failed start itself
+    this.refreshErrors++;
     this.opts.logger.log('error', 'config_rejected', { code, message: err.message, source: this.opts.source.location, keeping: this.snapshot?.version });
   }
 }

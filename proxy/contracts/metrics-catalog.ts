@@ -69,6 +69,13 @@ export const METRICS = {
   clusterOverflows: metric('weft_cluster_overflows_total', 'counter', 'Count', CLUSTER_LABELS, 'Requests the cluster\'s circuit breaker refused.'),
   clusterConnectFailures: metric('weft_cluster_connect_failures_total', 'counter', 'Count', CLUSTER_LABELS, 'Connections to the cluster\'s endpoints that failed.'),
   clusterNoEndpoint: metric('weft_cluster_no_healthy_upstream_total', 'counter', 'Count', CLUSTER_LABELS, 'Requests that found no endpoint to try.'),
+  clusterEjections: metric('weft_cluster_ejections_total', 'counter', 'Count', CLUSTER_LABELS, "The cluster's endpoints ejected by outlier detection (since the cluster's runtime was built)."),
+  clusterHealthCheckFailures: metric('weft_cluster_health_check_failures_total', 'counter', 'Count', CLUSTER_LABELS, "Active health checks of the cluster's endpoints that failed (since the cluster's runtime was built)."),
+  tlsHandshakeFailures: metric('weft_tls_handshake_failures_total', 'counter', 'Count', ['direction'], 'TLS handshakes that failed: direction="inbound" on this sidecar\'s listeners (refused peers included), "outbound" towards cluster endpoints.'),
+  policyDenials: metric('weft_policy_denials_total', 'counter', 'Count', [], 'Requests refused by inbound policy (response flag RBAC).'),
+  rateLimited: metric('weft_rate_limited_total', 'counter', 'Count', [], 'Requests refused by a local rate limit (response flag RL).'),
+  discoveryErrors: metric('weft_discovery_errors_total', 'counter', 'Count', [], 'Cloud Map discovery calls and node config refreshes that failed.'),
+  discoverySinceRefresh: metric('weft_discovery_seconds_since_refresh', 'gauge', 'Seconds', [], 'Seconds since Cloud Map discovery last succeeded (absent before it has, or without Cloud Map clusters).'),
   configReloads: metric('weft_config_reloads_total', 'counter', 'Count', [], 'Node config snapshots applied since start (the first included).'),
   configInfo: metric('weft_config_info', 'gauge', 'None', ['version'], 'Always 1; the label names the node config version in force.'),
   certificateExpiry: metric('weft_certificate_expiry_seconds', 'gauge', 'Seconds', [], 'Seconds until the mesh certificate expires (absent without a mesh identity).'),
@@ -147,3 +154,22 @@ export const EMF_NODE_DIMENSIONS = ['Mesh', 'Node'] as const;
 /** Distinct values per dimension (TargetCluster, Route) per interval; the rest are summed under `other`. */
 export const DEFAULT_MAX_DIMENSION_VALUES = 100;
 export const OTHER_DIMENSION_VALUE = 'other';
+
+/**
+ * The Lambda controllers' own work, as EMF in their logs (Lambda carries stdout to CloudWatch
+ * Logs, which extracts the metrics): one document per run, each metric the run's count, under
+ * {@link EMF_CONTROLLER_DIMENSIONS} (`Controller`: `discovery-sync`, `certificate-sync`,
+ * `config-publish`).
+ */
+export const EMF_CONTROLLER_METRICS = {
+  instancesRegistered: { name: 'InstancesRegistered', unit: 'Count', help: 'Cloud Map instances registered (discovery-sync).' },
+  instancesDeregistered: { name: 'InstancesDeregistered', unit: 'Count', help: 'Cloud Map instances deregistered (discovery-sync).' },
+  certificatesIssued: { name: 'CertificatesIssued', unit: 'Count', help: 'Node certificates issued for nodes without one (certificate-sync).' },
+  certificatesRotated: { name: 'CertificatesRotated', unit: 'Count', help: 'Node certificates renewed before expiry (certificate-sync).' },
+  configsPublished: { name: 'ConfigsPublished', unit: 'Count', help: 'Node config and registry objects written to S3 (config-publish).' },
+  failures: { name: 'Failures', unit: 'Count', help: 'Items that failed in a run (instances, certificates), or 1 for a run that failed as a whole.' },
+} as const satisfies Record<string, EmfMetricSpec>;
+
+export type ControllerMetricKey = keyof typeof EMF_CONTROLLER_METRICS;
+
+export const EMF_CONTROLLER_DIMENSIONS = ['Mesh', 'Controller'] as const;

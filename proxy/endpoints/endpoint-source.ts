@@ -16,7 +16,15 @@ export interface EndpointSource {
    * one possibly before `watch` returns. Returns the function that stops following.
    */
   watch(cluster: Cluster, onUpdate: (endpoints: readonly DiscoveredEndpoint[]) => void): () => void;
+  /** Refreshes that failed since start and when one last succeeded (ms since the epoch); only sources that poll have it. */
+  health?(): DiscoveryHealth | undefined;
   close(): void;
+}
+
+export interface DiscoveryHealth {
+  errors: number;
+  /** Undefined before the first good refresh. */
+  lastSuccessAt: number | undefined;
 }
 
 /**
@@ -44,6 +52,10 @@ export class DiscoveryRouter implements EndpointSource {
       case 'cloudMap':
         return this.cloudMap.watch(cluster, onUpdate);
     }
+  }
+
+  health(): DiscoveryHealth | undefined {
+    return this.cloudMap.health?.();
   }
 
   close(): void {

@@ -121,7 +121,10 @@ export class Attempt implements H2AwareHandler, AttemptOutcome {
     const stats = this.cluster?.stats;
     if (stats !== undefined) {
       if (kind === 'timeout' || kind === 'try-timeout') stats.timeouts++;
-      else if (kind === 'connect' || kind === 'tls') stats.connectFailures++;
+      else if (kind === 'connect' || kind === 'tls') {
+        stats.connectFailures++;
+        if (kind === 'tls') stats.tlsFailures++;
+      }
     }
     this.report();
     if (kind === 'connect' && this.repick()) return;

@@ -64,6 +64,8 @@ export class CompletionRecord {
   /** `HTTP/1.1`, `HTTP/1.0`, `HTTP/2` or `TCP`. */
   protocol = '';
   route: string | undefined = undefined;
+  /** The virtual service an egress or gateway request named (the routing table's, not a copy); undefined inbound. */
+  virtualService: string | undefined = undefined;
   cluster: string | undefined = undefined;
   /** `address:port` of the endpoint of the last attempt. */
   endpoint: string | undefined = undefined;

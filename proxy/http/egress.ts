@@ -169,6 +169,7 @@ export class EgressHandler {
     const forwarding = { peerAddress: peer, trustedHops: ctx.trustedHops, proto: 'http' as const, stripProxyAuthorization: absolute };
     const target = snapshot.routes.outbound(routeReq.host, routeReq.port);
     if (target !== undefined) {
+      responder.record.virtualService = target.service.name;
       const decision = snapshot.routes.route(target, routeReq, ctx.random());
       if (decision === undefined) {
         // An HTTP request to a TCP listener rides its TCP route.

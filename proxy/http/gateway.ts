@@ -46,6 +46,7 @@ export class GatewayHandler {
     const scheme = edge.scheme;
     const gw = snapshot.routes.gateway(edge);
     if (gw === undefined) return responder.error('WEFT_ERR_GATEWAY_NO_ROUTE', RESPONSE_FLAGS.noRoute);
+    responder.record.virtualService = gw.target.service.name;
     const ahp = splitHostPort(gw.authority);
     const inner: RouteRequest = {
       method: edge.method,

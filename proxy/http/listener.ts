@@ -372,7 +372,7 @@ export class Listener {
         secureOptions: tls.mutual ? cryptoConstants.SSL_OP_NO_TICKET : 0,
       });
       server.on('secureConnection', (socket: TLSSocket) => this.guard(socket, () => this.secured(socket, tls)));
-      server.on('tlsClientError', () => undefined);
+      server.on('tlsClientError', () => this.stats.tlsHandshakeFailures++);
       this.tlsServers.set(tls, server);
     }
     return server;
@@ -382,6 +382,7 @@ export class Listener {
   private secured(socket: TLSSocket, tls: ServerTlsRuntime): void {
     const cert = tls.mutual ? socket.getPeerCertificate() : undefined;
     if (tls.mutual && tls.subjectAlternativeNames.length > 0 && (!cert || !sansAccepted(cert, tls.subjectAlternativeNames))) {
+      this.stats.tlsHandshakeFailures++;
       socket.destroy();
       return;
     }

@@ -170,6 +170,7 @@ export class TcpProxy {
       },
       failed: (kind) => {
         cluster.stats.connectFailures++;
+        if (kind === 'tls') cluster.stats.tlsFailures++;
         outcome(kind);
         failed(kind === 'tls' ? 'WEFT_ERR_UPSTREAM_TLS' : 'WEFT_ERR_UPSTREAM_CONNECT');
       },

@@ -8,9 +8,11 @@
  * Distinct series are capped: past the cap, records count into one overflow series, and the
  * overflow is itself counted.
  */
-import type { ClusterStats } from '../cluster/cluster-runtime';
 import { DEFAULT_MAX_SERIES, DURATION_BUCKETS_MS, ISTIO_REQUEST_LABELS, ISTIO_TCP_LABELS, METRICS, OVERFLOW_LABEL, SIZE_BUCKETS_BYTES, type MetricSpec } from '../contracts/metrics-catalog';
-import type { CompletionRecord } from '../exchange/record';
+import { RESPONSE_FLAGS, type CompletionRecord } from '../exchange/record';
+import { certificateSecondsLeft, CLUSTER_COUNTERS, clusterCounters, inboundTlsFailures, secondsSinceRefresh, type ControlState } from './control-counters';
+
+export type { ControlState } from './control-counters';
 
 /** Counts per bucket (not cumulative), the last slot for values above the highest bound. */
 export class Histogram {
@@ -35,8 +37,15 @@ export class RequestSeries {
   readonly duration = new Histogram(DURATION_BUCKETS_MS);
   readonly requestBytes = new Histogram(SIZE_BUCKETS_BYTES);
   readonly responseBytes = new Histogram(SIZE_BUCKETS_BYTES);
-  /** `name="value",...` without braces, built once. */
-  constructor(readonly labels: string, readonly values: Readonly<Record<string, string>>) {}
+  /**
+   * @param labels `name="value",...` without braces, built once.
+   * @param virtualService the virtual service the requests named (egress and gateway), for EMF's per-service set.
+   */
+  constructor(
+    readonly labels: string,
+    readonly values: Readonly<Record<string, string>>,
+    readonly virtualService: string | undefined = undefined,
+  ) {}
 }
 
 export class TcpSeries {
@@ -55,18 +64,9 @@ export interface MeshMetricsOptions {
   maxSeries?: number;
 }
 
-/** What the renderer reads besides the records: cluster counters and the control plane's state. */
-export interface ControlState {
-  clusters: Iterable<{ readonly name: string; readonly stats: ClusterStats }>;
-  certificateNotAfter: Date | undefined;
-  now: number;
-  /** EMF lines dropped so far, when the `emf` sink is on. */
-  emfDroppedLines?: number;
-}
-
 type Tree = Map<unknown, unknown>;
 
-const HTTP_KEYS = 8;
+const HTTP_KEYS = 9;
 const TCP_KEYS = 5;
 
 export class MeshMetrics {
@@ -75,6 +75,9 @@ export class MeshMetrics {
   /** Records counted into the overflow series. */
   overflowed = 0;
   configReloads = 0;
+  /** Requests refused by inbound policy (flag RBAC) and by a local rate limit (flag RL). */
+  policyDenials = 0;
+  rateLimited = 0;
   configVersion: string | undefined = undefined;
   private readonly http: Tree = new Map();
   private readonly tcp: Tree = new Map();
@@ -96,6 +99,11 @@ export class MeshMetrics {
   /** The record sink: counts one completed request or connection. */
   readonly record = (r: CompletionRecord): void => {
     if (r.attempts > 1 && r.cluster !== undefined) this.retriesOf(r.cluster).count += r.attempts - 1;
+    // `includes` scans a few bytes and allocates nothing; most records carry `-`.
+    if (r.flags !== '-') {
+      if (r.flags.includes(RESPONSE_FLAGS.policyDenied)) this.policyDenials++;
+      if (hasFlag(r.flags, RESPONSE_FLAGS.rateLimited)) this.rateLimited++;
+    }
     if (r.kind === 'http') {
       const s = this.httpSeriesOf(r);
       s.requests++;
@@ -146,11 +154,12 @@ export class MeshMetrics {
     k[5] = r.grpcStatus;
     k[6] = r.peerPrincipal;
     k[7] = r.protocol;
+    k[8] = r.virtualService;
     const found = walk(this.http, k, HTTP_KEYS);
     if (found !== undefined) return found as RequestSeries;
     if (this.atCap()) return this.overflowRequests;
     const values = this.requestValues(r);
-    const s = new RequestSeries(labelText(ISTIO_REQUEST_LABELS, values), values);
+    const s = new RequestSeries(labelText(ISTIO_REQUEST_LABELS, values), values, r.virtualService);
     insert(this.http, k, HTTP_KEYS, s);
     this.requestSeries.push(s);
     return s;
@@ -227,17 +236,35 @@ export class MeshMetrics {
     tcpCounter(METRICS.tcpOpened, (s) => s.opened);
     tcpCounter(METRICS.tcpClosed, (s) => s.closed);
 
-    const clusters = [...control.clusters];
-    const perCluster = (spec: MetricSpec, value: (c: { name: string; stats: ClusterStats }) => number): void => {
+    const clusters = [...control.clusters].map((c) => ({ name: c.name, stats: c.stats, counters: clusterCounters(c.stats, this.retriesFor(c.name), new Float64Array(CLUSTER_COUNTERS.length)) }));
+    const perCluster = (spec: MetricSpec, value: (c: (typeof clusters)[number]) => number): void => {
       header(out, spec);
       for (const c of clusters) out.push(`${spec.name}{cluster="${escapeLabel(c.name)}"} ${value(c)}`);
     };
+    const at = (counter: (typeof CLUSTER_COUNTERS)[number]): number => CLUSTER_COUNTERS.indexOf(counter);
     perCluster(METRICS.clusterActiveRequests, (c) => c.stats.active);
-    perCluster(METRICS.clusterRetries, (c) => this.retriesFor(c.name));
-    perCluster(METRICS.clusterTimeouts, (c) => c.stats.timeouts);
-    perCluster(METRICS.clusterOverflows, (c) => c.stats.overflow);
+    perCluster(METRICS.clusterRetries, (c) => c.counters[at('retries')]);
+    perCluster(METRICS.clusterTimeouts, (c) => c.counters[at('timeouts')]);
+    perCluster(METRICS.clusterOverflows, (c) => c.counters[at('overflows')]);
     perCluster(METRICS.clusterConnectFailures, (c) => c.stats.connectFailures);
     perCluster(METRICS.clusterNoEndpoint, (c) => c.stats.noEndpoint);
+    perCluster(METRICS.clusterEjections, (c) => c.counters[at('ejections')]);
+    perCluster(METRICS.clusterHealthCheckFailures, (c) => c.counters[at('healthCheckFailures')]);
+
+    header(out, METRICS.tlsHandshakeFailures);
+    out.push(`${METRICS.tlsHandshakeFailures.name}{direction="inbound"} ${inboundTlsFailures(control)}`);
+    out.push(`${METRICS.tlsHandshakeFailures.name}{direction="outbound"} ${clusters.reduce((n, c) => n + c.counters[at('tlsFailures')], 0)}`);
+    header(out, METRICS.policyDenials);
+    out.push(`${METRICS.policyDenials.name} ${this.policyDenials}`);
+    header(out, METRICS.rateLimited);
+    out.push(`${METRICS.rateLimited.name} ${this.rateLimited}`);
+    header(out, METRICS.discoveryErrors);
+    out.push(`${METRICS.discoveryErrors.name} ${control.discovery?.errors ?? 0}`);
+    const sinceRefresh = secondsSinceRefresh(control);
+    if (sinceRefresh !== undefined) {
+      header(out, METRICS.discoverySinceRefresh);
+      out.push(`${METRICS.discoverySinceRefresh.name} ${sinceRefresh}`);
+    }
 
     header(out, METRICS.configReloads);
     out.push(`${METRICS.configReloads.name} ${this.configReloads}`);
@@ -245,9 +272,10 @@ export class MeshMetrics {
       header(out, METRICS.configInfo);
       out.push(`${METRICS.configInfo.name}{version="${escapeLabel(this.configVersion)}"} 1`);
     }
-    if (control.certificateNotAfter !== undefined) {
+    const certificateLeft = certificateSecondsLeft(control);
+    if (certificateLeft !== undefined) {
       header(out, METRICS.certificateExpiry);
-      out.push(`${METRICS.certificateExpiry.name} ${Math.max(0, Math.floor((control.certificateNotAfter.getTime() - control.now) / 1000))}`);
+      out.push(`${METRICS.certificateExpiry.name} ${certificateLeft}`);
     }
     if (control.emfDroppedLines !== undefined) {
       header(out, METRICS.emfDroppedLines);
@@ -279,6 +307,14 @@ function insert(root: Tree, keys: readonly unknown[], n: number, value: unknown)
     node = next;
   }
   node.set(keys[n - 1], value);
+}
+
+/** Whether a comma-separated flag list holds `flag` as a whole entry (`RL` is not `URX`'s or `RBAC`'s tail). */
+function hasFlag(flags: string, flag: string): boolean {
+  const i = flags.indexOf(flag);
+  if (i < 0) return false;
+  const end = i + flag.length;
+  return (i === 0 || flags.charCodeAt(i - 1) === 44) && (end === flags.length || flags.charCodeAt(end) === 44);
 }
 
 export function escapeLabel(value: string): string {

@@ -136,7 +136,7 @@ describe('certificate sync', () => {
   test('rotation: after renewal the reader serves the new certificate and keeps the old one as previous', async () => {
     // First issuance five days ago, so the renewed certificate is valid now for the handshake.
     const clock = { now: Date.now() - 5 * DAY };
-    const { sm, deps } = setup(clock);
+    const { sm, deps, logger } = setup(clock);
     await runCertificateSync(deps);
     const secretId = certificateSecretName(MESH, 'orders');
     const reader = createSecretReader({ client: sm.client, secretId, pollMs: 600_000 });
@@ -146,6 +146,7 @@ describe('certificate sync', () => {
     clock.now += 5 * DAY; // past two thirds of seven days
     const summary = await runCertificateSync(deps);
     expect(summary.renewed).toEqual(['audit', 'orders', 'payments']);
+    expect(logger.lines.filter((l) => l.event === 'metrics').at(-1)?.fields).toMatchObject({ CertificatesIssued: 0, CertificatesRotated: 3, Failures: 0 });
 
     const after = await reader.refresh();
     expect(after.current.serial).not.toBe(before.current.serial);
@@ -174,6 +175,7 @@ describe('certificate sync', () => {
     expect(sm.secrets.has(certificateSecretName(MESH, 'orders'))).toBe(true);
     expect(sm.secrets.has(certificateSecretName(MESH, 'payments'))).toBe(false);
     expect(logger.lines.find((l) => l.event === 'run-summary')?.fields.failed).toEqual([{ node: 'payments', code: 'AccessDeniedException' }]);
+    expect(logger.lines.find((l) => l.event === 'metrics')?.fields).toMatchObject({ Mesh: MESH, Controller: 'certificate-sync', CertificatesIssued: 2, CertificatesRotated: 0, Failures: 1 });
   });
 
   test('a CA that returns a certificate for another identity is caught', async () => {

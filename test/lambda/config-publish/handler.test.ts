@@ -78,6 +78,11 @@ describe('config publish custom resource', () => {
     expect(store.keys(BUCKET)).toEqual([nodeConfigKey(MESH, 'orders'), taskRegistryKey(MESH)]);
     expect(res.PhysicalResourceId).toBe(physicalId(BUCKET, MESH));
     expect(logger.lines.at(-1)).toMatchObject({ event: 'run-summary', fields: { unchanged: 1, deleted: [nodeConfigKey(MESH, 'payments')] } });
+    // The first run wrote two configs and the registry, the second one config.
+    expect(logger.lines.filter((l) => l.event === 'metrics').map((l) => [l.fields.Mesh, l.fields.Controller, l.fields.ConfigsPublished, l.fields.Failures])).toEqual([
+      [MESH, 'config-publish', 3, 0],
+      [MESH, 'config-publish', 1, 0],
+    ]);
   });
 
   test('an unchanged Update writes nothing', async () => {

@@ -50,6 +50,8 @@ describe('discovery sync handler', () => {
     expect(cloudMap.ids('srv-orders')).toEqual([]);
     const summaries = logger.lines.filter((l) => l.event === 'run-summary').map((l) => l.fields.action);
     expect(summaries).toEqual(['skip', 'register', 'deregister']);
+    const metrics = logger.lines.filter((l) => l.event === 'metrics').map((l) => [l.fields.Mesh, l.fields.Controller, l.fields.InstancesRegistered, l.fields.InstancesDeregistered, l.fields.Failures]);
+    expect(metrics).toEqual([[MESH, 'discovery-sync', 0, 0, 0], [MESH, 'discovery-sync', 1, 0, 0], [MESH, 'discovery-sync', 0, 1, 0]]);
   });
 
   test('duplicate and stale events change nothing', async () => {

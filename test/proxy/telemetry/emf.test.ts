@@ -3,7 +3,7 @@
  * checked against the structure of CloudWatch's Embedded Metric Format specification, and their
  * counts summed per dimension set equal the mix.
  */
-import { EMF_DIMENSION_SETS, EMF_METRICS, EMF_NAMESPACE } from '../../../proxy/contracts/metrics-catalog';
+import { EMF_DIMENSION_SETS, EMF_METRICS, EMF_NAMESPACE, EMF_VIRTUAL_SERVICE_DIMENSIONS } from '../../../proxy/contracts/metrics-catalog';
 import { DURATION_REPRESENTATIVES } from '../../../proxy/telemetry/emf';
 import { agent, eventually, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, type Running, type Upstream } from '../harness';
 
@@ -62,22 +62,27 @@ test('a known mix: every document is valid EMF and the counts per dimension set 
   for (let i = 0; i < 2; i++) expect((await get(egress, '/nowhere', { host: 'svc.demo.local:8080' })).status).toBe(404);
   const docs = (): Doc[] => lines.map((l) => JSON.parse(l) as Doc);
   const sum = (set: readonly string[], metric: string, where: (d: Doc) => boolean = () => true): number =>
-    docs().filter((d) => d._aws.CloudWatchMetrics[0].Dimensions[0].join() === set.join() && where(d)).reduce((n, d) => n + (d[metric] as number), 0);
+    docs()
+      .filter((d) => d._aws.CloudWatchMetrics.some((c) => c.Dimensions[0].join() === set.join() && c.Metrics.some((m) => m.Name === metric)) && where(d))
+      .reduce((n, d) => n + (d[metric] as number), 0);
   await eventually(() => sum(EMF_DIMENSION_SETS[0], EMF_METRICS.requests.name) === 6, 'six requests in EMF documents');
 
   for (const d of docs()) {
     expectValidEmf(d);
     expect(d._aws.CloudWatchMetrics[0].Namespace).toBe(EMF_NAMESPACE);
     expect(d.Mesh).toBe(sidecar.handle.store.current!.config.mesh.name);
-    expect(d.Node).toBe('client');
+    if (d.VirtualService === undefined) expect(d.Node).toBe('client');
   }
   expect(sum(EMF_DIMENSION_SETS[0], EMF_METRICS.responses4xx.name)).toBe(2);
   expect(sum(EMF_DIMENSION_SETS[1], EMF_METRICS.requests.name, (d) => d.TargetCluster === 'app:8080')).toBe(4);
   expect(sum(EMF_DIMENSION_SETS[2], EMF_METRICS.requests.name, (d) => d.Route === 'svc/ok')).toBe(4);
+  // Every request named svc.demo.local, the 404s too (the virtual service resolved; no route matched).
+  expect(sum(EMF_VIRTUAL_SERVICE_DIMENSIONS, EMF_METRICS.requests.name, (d) => d.VirtualService === 'svc.demo.local')).toBe(6);
+  expect(sum(EMF_VIRTUAL_SERVICE_DIMENSIONS, EMF_METRICS.responses4xx.name)).toBe(2);
   const durationCounts = docs()
-    .filter((d) => d._aws.CloudWatchMetrics[0].Dimensions[0].length === 2)
+    .filter((d) => d._aws.CloudWatchMetrics[0].Dimensions[0].join() === EMF_DIMENSION_SETS[0].join() && d[EMF_METRICS.requestDuration.name] !== undefined)
     .flatMap((d) => (d[EMF_METRICS.requestDuration.name] as { Counts: number[] }).Counts);
   expect(durationCounts.reduce((a, b) => a + b, 0)).toBe(6);
-  for (const d of docs()) for (const v of (d[EMF_METRICS.requestDuration.name] as { Values: number[] }).Values) expect(DURATION_REPRESENTATIVES).toContain(v);
+  for (const d of docs().filter((x) => x[EMF_METRICS.requestDuration.name] !== undefined)) for (const v of (d[EMF_METRICS.requestDuration.name] as { Values: number[] }).Values) expect(DURATION_REPRESENTATIVES).toContain(v);
 
 });
