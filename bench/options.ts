@@ -46,7 +46,8 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --only P,Q         only these paths: direct, nginx, nginx-mtls, node-floor,
                      node-relay, node-relay-mtls, weft, weft-mtls,
                      weft-resilience, weft-resilience-mtls (outlier detection,
-                     an active health check and a 10% mirror on)
+                     an active health check and a 10% mirror on), weft-authz
+                     (weft-mtls with a 10-rule inbound ALLOW policy)
                      (direct always runs: ratios need it)
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores

@@ -27,6 +27,8 @@ export interface WeftProxyOptions {
   label?: string;
   /** Outlier detection, an active health check and a 10% mirror on (weft-configs.ts). */
   resilience?: boolean;
+  /** The serving node holds an inbound ALLOW policy of 10 rules, matched at the last (weft-configs.ts). */
+  authz?: boolean;
 }
 
 interface Sidecar {
@@ -90,7 +92,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     },
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
-      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort), certs.get('server')!.dir);
+      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort, { authz: opts.authz }), certs.get('server')!.dir);
       const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, upstreamPort: ctx.upstreamPort, mtls: true, resilience: opts.resilience });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
       const url = `http://127.0.0.1:${client.egressPort}/`;
