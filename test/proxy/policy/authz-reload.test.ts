@@ -1,9 +1,10 @@
 /**
- * Authorization compiled with the config: a reload swaps the policies for the next request, and a
- * denied gRPC request gets PERMISSION_DENIED in gRPC's form. A sidecar on real sockets (plaintext:
- * policies on addresses and paths need no identity).
+ * Authorization compiled with the config: a reload swaps the policies for the next request, a
+ * denied gRPC request gets PERMISSION_DENIED in gRPC's form, and a gateway enforces its own
+ * policies before routing. Sidecars on real sockets (plaintext: policies on addresses, hosts and
+ * paths need no identity).
  */
-import { agent, eventually, get, nodeBody, startUpstream, startWith, TIMEOUT, type ConfigBody, type Running, type Upstream } from '../harness';
+import { agent, eventually, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type ConfigBody, type Running, type Upstream } from '../harness';
 
 let app: Upstream;
 let sidecar: Running;
@@ -43,4 +44,30 @@ test('a reload swaps the policies: the next request is judged by the new ones', 
   const open = await get(inbound, '/open', { host: 'orders' });
   expect([open.status, open.headers['x-weft-error']]).toEqual([403, 'WEFT_ERR_RBAC_DENIED']);
   expect(app.seen.filter((r) => r.url === '/open')).toHaveLength(1);
+});
+
+test('the gateway enforces gateway.policy.authorization before routing: hosts, methods, ports', async () => {
+  const body: ConfigBody = {
+    mesh: { name: 'demo', egressFilter: 'DROP_ALL', trustDomain: 'weft.test' },
+    node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
+    inbound: { listeners: [], policy: {} },
+    gateway: {
+      listeners: [{ port: 8443, protocol: 'http' }],
+      routes: [{ name: 'edge/app', priority: 0, protocol: 'http', match: { path: { prefix: '/' } }, target: { virtualService: 'orders.demo.local' }, rewrite: {} }],
+      policy: { authorization: [{ name: 'public', rules: [{ to: [{ hosts: ['*.example.com'], methods: ['GET'], ports: [8443] }] }] }] },
+    },
+    outbound: { services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('app/r', { 'app:8080': 1 })] }] }] },
+    clusters: [staticCluster('app:8080', [app.port])],
+  };
+  const gw = await startWith(body, {}, { bindGatewayPort: () => 0 });
+  try {
+    const port = gw.handle.ports.gateway[8443];
+    expect((await get(port, '/gw-ok', { host: 'WWW.Example.com:8443' })).status).toBe(200);
+    const wrongHost = await get(port, '/gw-host', { host: 'internal.local' });
+    const wrongMethod = await get(port, '/gw-method', { host: 'www.example.com' }, 'DELETE');
+    expect([wrongHost.status, wrongHost.headers['x-weft-error'], wrongMethod.status]).toEqual([403, 'WEFT_ERR_RBAC_DENIED', 403]);
+    expect(app.seen.map((r) => r.url).filter((u) => u.startsWith('/gw-'))).toEqual(['/gw-ok']);
+  } finally {
+    await gw.close();
+  }
 });
