@@ -47,7 +47,8 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
                      node-relay, node-relay-mtls, weft, weft-mtls,
                      weft-resilience, weft-resilience-mtls (outlier detection,
                      an active health check and a 10% mirror to a
-                     server that never answers)
+                     server that never answers), weft-authz
+                     (weft-mtls with a 10-rule inbound ALLOW policy)
                      (direct always runs: ratios need it)
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores

@@ -66,6 +66,16 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     proxies.push(weftProxy({ cli: o.weftCliB, nodeBin: nodeB, nodeFlags: weftFlags, family: 'weft-b', label: `Weft B${what ? ` (${what})` : ''}` }));
   }
   const all = definePaths(proxies);
+  // Authorization runs on the serving sidecar, so its path is the mTLS one only.
+  const authz = weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-authz', label: 'Weft with authorization', authz: true });
+  all.push({
+    id: 'weft-authz',
+    label: 'Weft -> mTLS -> Weft with a 10-rule ALLOW policy (2 hops)',
+    family: 'weft-authz',
+    kind: 'two-hop-mtls',
+    unavailable: () => authz.unavailable(),
+    start: (ctx) => authz.twoHopMtls!(ctx),
+  });
   const unknown = o.only.filter((id) => !all.some((p) => p.id === id));
   if (unknown.length > 0) throw new UsageError(`--only: unknown path ${unknown.join(', ')} (known: ${all.map((p) => p.id).join(', ')})`);
   const selected = all.filter((p) => o.only.length === 0 || p.id === 'direct' || o.only.includes(p.id));

@@ -116,8 +116,21 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
   });
 }
 
-/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified. */
-export function inboundNodeConfig(node: string, appPort: number): NodeConfig {
+/**
+ * The weft-authz path's inbound policy: 10 ALLOW rules, the bench client's request (`GET /` from
+ * the `client` node) matching only the last, so every request walks all of them.
+ */
+function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] {
+  const client = spiffeId(BENCH_TRUST_DOMAIN, BENCH_MESH, 'client').slice('spiffe://'.length);
+  const misses = Array.from({ length: 9 }, (_, i) => ({
+    from: [{ principals: [`${BENCH_TRUST_DOMAIN}/ns/${BENCH_MESH}/sa/caller-${i}`] }],
+    to: [{ methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] }],
+  }));
+  return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, { from: [{ principals: [client] }], to: [{ methods: ['GET'], paths: ['/*'] }] }] }];
+}
+
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}. */
+export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean } = {}): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
     inbound: {
@@ -129,7 +142,7 @@ export function inboundNodeConfig(node: string, appPort: number): NodeConfig {
           timeout: ROUTE_DEFAULTS.timeout,
         },
       ],
-      policy: {},
+      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [] } : {},
     },
     outbound: { services: [] },
     clusters: [],

@@ -28,6 +28,8 @@ export interface WeftProxyOptions {
   label?: string;
   /** Outlier detection, an active health check and a 10% mirror on (weft-configs.ts). */
   resilience?: boolean;
+  /** The serving node holds an inbound ALLOW policy of 10 rules, matched at the last (weft-configs.ts). */
+  authz?: boolean;
 }
 
 interface Sidecar {
@@ -107,7 +109,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     },
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
-      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort), certs.get('server')!.dir);
+      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort, { authz: opts.authz }), certs.get('server')!.dir);
       const mirrorPort = opts.resilience ? await silentServer() : undefined;
       const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);

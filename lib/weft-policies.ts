@@ -6,7 +6,7 @@
  */
 import type * as cdk from 'aws-cdk-lib';
 import type { z } from 'zod';
-import { AuthzPolicySchema, JwtRuleSchema, parseWith } from '../proxy/contracts';
+import { authorizationIssues, AuthzPolicySchema, ContractError, JwtRuleSchema, parseWith } from '../proxy/contracts';
 import type { LoadBalancerSchema } from './model/schema';
 import { checkIntRange, checkRange } from './private/checks';
 import { compact, renderDuration } from './private/model-shapes';
@@ -37,9 +37,12 @@ export interface RateLimit {
   readonly statusCode?: number;
 }
 
-/** Checks policies where they are written and applies the contract's defaults (ALLOW, token sources). */
+/** Checks policies where they are written (shape, then values) and applies the contract's defaults (ALLOW). */
 export function renderAuthorization(policies: AuthorizationPolicy[] | undefined): z.infer<typeof AuthzPolicySchema>[] | undefined {
-  return policies?.map((p, i) => parseWith(AuthzPolicySchema, p, 'WEFT_ERR_POLICY_INVALID', `authorization[${i}]`));
+  const parsed = policies?.map((p, i) => parseWith(AuthzPolicySchema, p, 'WEFT_ERR_POLICY_INVALID', `authorization[${i}]`));
+  const issues = authorizationIssues(parsed ?? [], 'authorization');
+  if (issues.length > 0) throw new ContractError('WEFT_ERR_POLICY_INVALID', 'authorization', issues);
+  return parsed;
 }
 
 export function renderJwt(rules: JwtRule[] | undefined): z.infer<typeof JwtRuleSchema>[] | undefined {

@@ -21,6 +21,7 @@ import {
 } from './schema';
 import { CLOUD_MAP_LIMITS } from '../../proxy/contracts/mesh-layout';
 import { regexFeatureMessage, unsupportedRegexFeature } from '../../proxy/contracts/regex-rules';
+import { authorizationIssues } from '../../proxy/contracts/authz-rules';
 
 type Report = (resource: Resource, path: string, message: string) => void;
 type Listener = { portMapping: { port: number; protocol: string } };
@@ -188,6 +189,7 @@ function checkListeners(r: VirtualNodeResource | VirtualGatewayResource, listene
 }
 
 function checkInboundPolicy(r: VirtualNodeResource | VirtualGatewayResource, ctx: Ctx): void {
+  for (const issue of authorizationIssues(r.spec.authorization ?? [], 'spec.authorization')) ctx.report(r, issue.path, issue.message);
   (r.spec.jwt ?? []).forEach((rule, i) => {
     if (rule.jwksUri === undefined && rule.jwks === undefined) ctx.report(r, `spec.jwt[${i}]`, `a JWT rule needs jwksUri or jwks to verify tokens of issuer ${rule.issuer}`);
     if (rule.jwksUri !== undefined && rule.jwks !== undefined) ctx.report(r, `spec.jwt[${i}].jwks`, `a JWT rule takes jwksUri or jwks, not both, got: jwksUri ${rule.jwksUri}`);

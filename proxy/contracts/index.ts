@@ -8,5 +8,6 @@ export * from './settings';
 export * from './mesh-layout';
 export * from './mesh-documents';
 export * from './regex-rules';
+export * from './authz-rules';
 export * from './validate';
 export * from './validation';

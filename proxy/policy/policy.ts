@@ -6,14 +6,16 @@
  * the gateway, and TCP listeners, which offer only what a connection shows (peer identity,
  * address, port).
  *
- * The node config's authorization, JWT and rate-limit fields compile into checks here as their
- * enforcement is built; until then the sidecar refuses configs that carry them (fail closed).
- * Checks can also come from the sidecar's embedder (`SidecarDeps.policy`), built from each config.
+ * The node config's authorization policies compile into the first check (./authz.ts); its JWT
+ * and rate-limit fields will compile into checks here as their enforcement is built, and until
+ * then the sidecar refuses configs that carry them (fail closed). Checks can also come from the
+ * sidecar's embedder (`SidecarDeps.policy`), built from each config, after the config's own.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NodeConfig } from '../contracts/node-config';
 import type { Refusal } from '../exchange/responder';
 import type { PeerIdentity } from '../tls/peer-identity';
+import { authorizationPolicy } from './authz';
 
 /** What a check sees of a request, or of a connection (TCP: `http` undefined). */
 export interface PolicyRequest {
@@ -24,6 +26,8 @@ export interface PolicyRequest {
   readonly port: number;
   /** The HTTP request, its path normalized; undefined for a TCP connection. */
   readonly http: { readonly req: IncomingMessage; readonly path: string } | undefined;
+  /** TCP: the server name the peer's TLS handshake asked for, if any (HTTP reads it from the request's socket). */
+  readonly sni?: string;
 }
 
 export type PolicyResult = Refusal | undefined | Promise<Refusal | undefined>;
@@ -70,7 +74,7 @@ export interface CompiledPolicies {
 export function compilePolicies(config: NodeConfig, factories: readonly PolicyFactory[]): CompiledPolicies {
   const build = (listener: 'inbound' | 'gateway'): CompiledPolicy => {
     const checks: PolicyCheck[] = [];
-    for (const f of factories) {
+    for (const f of [authorizationPolicy, ...factories]) {
       const check = f(config, listener);
       if (check !== undefined) checks.push(check);
     }

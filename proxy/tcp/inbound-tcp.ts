@@ -13,6 +13,7 @@
  * `WEFT_ERR_TCP_LISTENER_AMBIGUOUS`.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Snapshot } from '../config/config-store';
 import type { ProxyContext } from '../config/proxy-context';
 import { peerOfSocket } from '../tls/peer-identity';
@@ -103,7 +104,9 @@ export class InboundTcp implements ConnectionDivert {
     };
     socket.pause();
     try {
-      const result = policy.evaluate({ listener: 'inbound', peer: peerOfSocket(socket), peerAddress: record.peerAddress, port: port.listenerPort, http: undefined });
+      const servername = (socket as Partial<TLSSocket>).servername;
+      const sni = typeof servername === 'string' ? servername : undefined;
+      const result = policy.evaluate({ listener: 'inbound', peer: peerOfSocket(socket), peerAddress: record.peerAddress, port: port.listenerPort, http: undefined, sni });
       if (result instanceof Promise) result.then(decide, (err: Error) => deny(`policy check failed: ${err.message}`));
       else decide(result);
     } catch (err) {

@@ -81,12 +81,10 @@ describe('weft validate', () => {
     expect(parseNodeConfig(c.stdout).node.name).toBe('a');
   });
 
-  test('an authorization policy the sidecar does not enforce yet: an error with file, line and path, exit 1', () => {
-    const file = meshWith('authorization.yaml', '  authorization:', '    - name: allow-nobody', '      rules: []');
+  test('an authorization policy with a bad CIDR: an error with file, line and path, exit 1', () => {
+    const file = meshWith('authorization.yaml', '  authorization:', '    - name: allow-office', "      rules: [{ from: [{ ipBlocks: ['10.0.0.0/33'] }] }]");
     const r = weft('validate', file);
-    expect(r.stderr).toBe(
-      `${file}:11: VirtualNode/a: spec.authorization: the sidecar does not enforce authorization policies yet, so they are refused rather than run open; remove them until it does, got: 1 policy (allow-nobody)\n1 error\n`,
-    );
+    expect(r.stderr).toBe(`${file}:13: VirtualNode/a: spec.authorization[0].rules[0].from[0].ipBlocks[0]: '10.0.0.0/33' is not an IPv4 or IPv6 address or CIDR\n1 error\n`);
     expect(r.stdout).toBe('');
     expect(r.status).toBe(1);
     const c = weft('compile', file);

@@ -855,7 +855,7 @@ describe('fields the sidecar does not apply yet', () => {
     ]);
   });
 
-  test('authorization, JWT rules and rate limits are errors: the sidecar does not enforce them yet', () => {
+  test('JWT rules and rate limits are errors: the sidecar does not enforce them yet (authorization it does)', () => {
     const docs = [
       node(`
     authorization:
@@ -871,11 +871,28 @@ describe('fields the sidecar does not apply yet', () => {
         jwt: [{ issuer: https://issuer.example, jwksUri: https://issuer.example/jwks.json }]`,
     ];
     expect(check(...docs)).toEqual([
-      'case.yaml:5: VirtualNode/n: spec.authorization: the sidecar does not enforce authorization policies yet, so they are refused rather than run open; remove them until it does, got: 1 policy (only-the-gateway)',
       'case.yaml:8: VirtualNode/n: spec.rateLimit: the sidecar does not enforce rate limits yet, so they are refused rather than run open; remove them until it does, got: maxTokens 100',
       'case.yaml:15: VirtualGateway/api: spec.jwt: the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does, got: 1 rule (issuer https://issuer.example)',
     ]);
     expect(warnings(...docs)).toEqual([]);
+  });
+
+  test('authorization values are checked at their field paths: CIDRs, principals, ports, when keys', () => {
+    expect(
+      check(
+        node(`
+    authorization:
+      - name: bad
+        rules:
+          - from: [{ principals: ['edge'], ipBlocks: ['10.0.0.0/33'] }]
+            when: [{ key: 'request.auth.claim[iss]', values: ['x'] }, { key: destination.port, values: ['http'] }]`),
+      ).map((e) => e.replace(/: (unknown key )?'.*$/, '')),
+    ).toEqual([
+      'case.yaml:8: VirtualNode/n: spec.authorization[0].rules[0].from[0].principals[0]',
+      'case.yaml:8: VirtualNode/n: spec.authorization[0].rules[0].from[0].ipBlocks[0]',
+      'case.yaml:9: VirtualNode/n: spec.authorization[0].rules[0].when[0].key',
+      'case.yaml:9: VirtualNode/n: spec.authorization[0].rules[0].when[1].values[0]',
+    ]);
   });
 
   test('empty authorization and JWT lists are the default, not a policy', () => {

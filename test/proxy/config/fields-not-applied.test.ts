@@ -66,20 +66,20 @@ test('a config without such fields logs no `config_fields_not_applied`', async (
   }
 });
 
-test('a config with an authorization policy is refused at start with WEFT_ERR_POLICY_NOT_ENFORCED, naming the field', async () => {
+test('a config with a JWT rule is refused at start with WEFT_ERR_POLICY_NOT_ENFORCED, naming the field', async () => {
   const config = new ConfigDir();
   try {
-    config.write(body({}, { authorization: [{ name: 'only-the-gateway', rules: [{ from: [{ principals: ['spiffe://weft.test/ns/demo/sa/gateway'] }] }] }] }));
+    config.write(body({}, { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] }));
     await expect(startSidecar(testSettings({ config: config.path }), { logger: recordingLogger() })).rejects.toMatchObject({
       code: 'WEFT_ERR_POLICY_NOT_ENFORCED',
-      issues: [{ path: 'inbound.policy.authorization', message: expect.stringMatching(/does not enforce authorization policies yet/) }],
+      issues: [{ path: 'inbound.policy.jwt', message: expect.stringMatching(/does not enforce JWT rules yet/) }],
     });
   } finally {
     config.remove();
   }
 });
 
-test('a reload to a config with an authorization policy keeps the last good config and records the error', async () => {
+test('a reload to a config with a rate limit (and an authorization policy, which is enforced) keeps the last good config and records the error', async () => {
   const logger = recordingLogger();
   const sidecar = await startWith(body(), {}, { logger });
   try {
@@ -87,7 +87,8 @@ test('a reload to a config with an authorization policy keeps the last good conf
     sidecar.config.write(body({}, { authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 1_000 } }));
     await eventually(() => sidecar.handle.store.lastError?.code === 'WEFT_ERR_POLICY_NOT_ENFORCED', 'the policy config to be refused');
     expect(sidecar.handle.store.current).toBe(good);
-    expect(sidecar.handle.store.lastError!.message).toMatch(/inbound\.policy\.authorization: .*; inbound\.policy\.rateLimit: /);
+    expect(sidecar.handle.store.lastError!.message).toMatch(/: inbound\.policy\.rateLimit: /);
+    expect(sidecar.handle.store.lastError!.message).not.toMatch(/authorization/);
     expect(logger.events.find((e) => e.event === 'config_rejected')).toMatchObject({ level: 'error', fields: { code: 'WEFT_ERR_POLICY_NOT_ENFORCED', keeping: good.version } });
   } finally {
     await sidecar.close();

@@ -47,7 +47,6 @@ describe('fieldsNotApplied', () => {
     };
     body.inbound.policy = { authorization: [{ name: 'p', rules: [{}] }], jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }], rateLimit: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1 } };
     expect(paths(sealNodeConfig(body))).toEqual([
-      ['error', 'inbound.policy.authorization'],
       ['error', 'inbound.policy.jwt'],
       ['error', 'inbound.policy.rateLimit'],
       ['warning', 'logging.accessLog'],
