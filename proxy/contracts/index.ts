@@ -8,5 +8,6 @@ export * from './settings';
 export * from './mesh-layout';
 export * from './mesh-documents';
 export * from './regex-rules';
+export * from './access-log-format';
 export * from './validate';
 export * from './validation';

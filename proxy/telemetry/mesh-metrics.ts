@@ -62,6 +62,8 @@ export interface ControlState {
   now: number;
   /** EMF lines dropped so far, when the `emf` sink is on. */
   emfDroppedLines?: number;
+  /** Access log lines dropped so far. */
+  accessLogDroppedLines?: number;
 }
 
 type Tree = Map<unknown, unknown>;
@@ -252,6 +254,10 @@ export class MeshMetrics {
     if (control.emfDroppedLines !== undefined) {
       header(out, METRICS.emfDroppedLines);
       out.push(`${METRICS.emfDroppedLines.name} ${control.emfDroppedLines}`);
+    }
+    if (control.accessLogDroppedLines !== undefined) {
+      header(out, METRICS.accessLogDroppedLines);
+      out.push(`${METRICS.accessLogDroppedLines.name} ${control.accessLogDroppedLines}`);
     }
     header(out, METRICS.seriesOverflow);
     out.push(`${METRICS.seriesOverflow.name} ${this.overflowed}`);
