@@ -46,7 +46,10 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
   --only P,Q         only these paths: direct, nginx, nginx-mtls, node-floor,
                      node-relay, node-relay-mtls, weft, weft-mtls,
                      weft-resilience, weft-resilience-mtls (outlier detection,
-                     an active health check and a 10% mirror on)
+                     an active health check and a 10% mirror on),
+                     weft-observability, weft-observability-mtls
+                     (metrics emf,prometheus and an access log line of
+                     every request to stdout)
                      (direct always runs: ratios need it)
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores

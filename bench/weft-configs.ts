@@ -41,7 +41,11 @@ export interface OutboundNodeOptions {
    * upstream, so the mirror costs the sidecar what a real one would).
    */
   resilience?: boolean;
+  /** An access log of every request, Weft's default JSON line, to stdout. */
+  accessLog?: boolean;
 }
+
+const STDOUT_ACCESS_LOG = { accessLog: { path: '/dev/stdout' } };
 
 /** The shadow cluster's virtual node, for the resilience path's mirror. */
 const SHADOW_NODE = 'shadow';
@@ -51,6 +55,7 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
   const cluster = `${o.targetNode}:${o.targetPort}`;
   return sealNodeConfig({
     ...meshAndNode(o.node),
+    ...(o.accessLog ? { logging: STDOUT_ACCESS_LOG } : {}),
     inbound: { listeners: [], policy: {} },
     outbound: {
       services: [
@@ -116,9 +121,10 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
 }
 
 /** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified. */
-export function inboundNodeConfig(node: string, appPort: number): NodeConfig {
+export function inboundNodeConfig(node: string, appPort: number, accessLog = false): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
+    ...(accessLog ? { logging: STDOUT_ACCESS_LOG } : {}),
     inbound: {
       listeners: [
         {
