@@ -5,6 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parseSettings, sealNodeConfig, type NodeConfig, type NodeConfigInput, type Settings } from '../../proxy/contracts';
@@ -180,4 +181,18 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for: ${what}`);
+}
+
+/** Opens a CONNECT tunnel to `echo.demo.local:7000` through the egress listener on `port`, sends `ping`, reads it back and closes. */
+export function tcpThroughConnect(port: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const s = netConnect({ host: '127.0.0.1', port }, () => s.write('CONNECT echo.demo.local:7000 HTTP/1.1\r\nHost: echo.demo.local:7000\r\n\r\n'));
+    let got = '';
+    s.on('data', (d) => {
+      got += d;
+      if (got.endsWith('\r\n\r\n')) s.write('ping');
+      if (got.endsWith('ping')) s.end();
+    });
+    s.on('close', () => resolve());
+  });
 }

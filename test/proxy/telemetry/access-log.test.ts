@@ -5,12 +5,12 @@
  * stdout nobody reads costs dropped lines, counted, while the sidecar keeps serving.
  */
 import { createServer, type Server } from 'node:http';
-import { connect as netConnect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENDPOINTS_FILE_SCHEMA } from '../../../proxy/contracts/schema-ids';
-import { eventually, get, httpRoute, nodeBody, staticCluster, TIMEOUT, type ConfigBody } from '../harness';
+import { eventually, get, httpRoute, nodeBody, staticCluster, tcpRoute, tcpThroughConnect, type ConfigBody } from '../harness';
 import { freePorts } from '../../../bench/ports';
 import { startSidecarProcess, type SidecarProcess } from '../hardening/sidecar-process';
 
@@ -68,7 +68,7 @@ function body(accessLog: ConfigBody['logging'] extends infer L ? (L extends { ac
         { name: 'none.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('none/r', { 'none:8080': 1 })] }] },
         {
           name: 'echo.demo.local',
-          listeners: [{ port: 7000, protocol: 'tcp', routes: [{ protocol: 'tcp', name: 'echo/r', priority: 0, match: {}, action: { weightedTargets: [{ cluster: 'echo:7000', weight: 1 }] }, retryPolicy: { maxRetries: 0, perTryTimeoutMs: 0 }, timeout: TIMEOUT }] }],
+          listeners: [{ port: 7000, protocol: 'tcp', routes: [tcpRoute('echo/r', 'echo:7000')] }],
         },
       ],
       clusters: [
@@ -92,19 +92,6 @@ function accessLines(sidecar: SidecarProcess): Line[] {
     .filter((l) => !('event' in l));
 }
 
-function tcpExchange(port: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const s = netConnect({ host: '127.0.0.1', port }, () => s.write('CONNECT echo.demo.local:7000 HTTP/1.1\r\nHost: echo.demo.local:7000\r\n\r\n'));
-    let got = '';
-    s.on('data', (d) => {
-      got += d;
-      if (got.endsWith('\r\n\r\n')) s.write('ping');
-      if (got.endsWith('ping')) s.end();
-    });
-    s.on('close', () => resolve());
-  });
-}
-
 describe('access log lines of a known mix', () => {
   let sidecar: SidecarProcess;
   afterEach(() => sidecar?.stop());
@@ -116,7 +103,7 @@ describe('access log lines of a known mix', () => {
     expect((await get(sidecar.ports.egress, '/missing', svc)).status).toBe(404);
     expect((await get(sidecar.ports.egress, '/none', { host: 'none.demo.local:8080' })).status).toBe(503);
     expect((await get(sidecar.ports.egress, '/flaky', svc)).status).toBe(200);
-    await tcpExchange(sidecar.ports.egress);
+    await tcpThroughConnect(sidecar.ports.egress);
     await eventually(() => accessLines(sidecar).length >= 5, 'five access log lines');
 
     const lines = accessLines(sidecar);
