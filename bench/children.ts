@@ -30,6 +30,11 @@ export function trackTransient(proc: ChildProcess): void {
 export interface StartOptions {
   /** File that receives the process's stdout and stderr. */
   logFile: string;
+  /**
+   * Read stdout and discard it (the pipe is drained, as a log driver drains it), so that a child
+   * writing a line per request costs what writing it costs, not a log file's disk.
+   */
+  discardStdout?: boolean;
   /** CPU list for taskset (e.g. "1"); undefined runs unpinned. */
   cpus?: string;
   env?: NodeJS.ProcessEnv;
@@ -47,7 +52,7 @@ export function startChild(name: string, command: string, args: string[], opts: 
     log.write(chunk);
     recent = (recent + chunk.toString()).slice(-4000);
   };
-  proc.stdout?.on('data', keep);
+  proc.stdout?.on('data', opts.discardStdout ? () => undefined : keep);
   proc.stderr?.on('data', keep);
   const exited = new Promise<string>((resolve) => {
     proc.on('exit', (code, signal) => {

@@ -59,6 +59,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     nodeRelayProxy(__filename, o.nodeBin, nodeFlags),
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags }),
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-resilience', label: 'Weft with resilience on', resilience: true }),
+    // Tracing joins this path when it is built.
+    weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-observability', label: 'Weft with metrics and access logs on', observability: true }),
   ];
   if (o.weftCliB !== undefined) {
     const nodeB = o.nodeBinB ?? o.nodeBin;

@@ -42,7 +42,11 @@ export interface OutboundNodeOptions {
    * primary's p99 unchanged (the copies fill the mirror's in-flight cap and the rest are dropped).
    */
   resilience?: boolean;
+  /** An access log of every request, Weft's default JSON line, to stdout. */
+  accessLog?: boolean;
 }
+
+const STDOUT_ACCESS_LOG = { accessLog: { path: '/dev/stdout' } };
 
 /** The shadow cluster's virtual node, for the resilience path's mirror. */
 const SHADOW_NODE = 'shadow';
@@ -52,6 +56,7 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
   const cluster = `${o.targetNode}:${o.targetPort}`;
   return sealNodeConfig({
     ...meshAndNode(o.node),
+    ...(o.accessLog ? { logging: STDOUT_ACCESS_LOG } : {}),
     inbound: { listeners: [], policy: {} },
     outbound: {
       services: [
@@ -129,10 +134,11 @@ function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] 
   return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, { from: [{ principals: [client] }], to: [{ methods: ['GET'], paths: ['/*'] }] }] }];
 }
 
-/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}. */
-export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean } = {}): NodeConfig {
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}; `accessLog`: every request logged to stdout. */
+export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean; accessLog?: boolean } = {}): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
+    ...(opts.accessLog ? { logging: STDOUT_ACCESS_LOG } : {}),
     inbound: {
       listeners: [
         {

@@ -30,6 +30,8 @@ export interface WeftProxyOptions {
   resilience?: boolean;
   /** The serving node holds an inbound ALLOW policy of 10 rules, matched at the last (weft-configs.ts). */
   authz?: boolean;
+  /** Metrics `emf,prometheus` and an access log line of every request on stdout (drained, discarded). */
+  observability?: boolean;
 }
 
 interface Sidecar {
@@ -75,7 +77,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     mkdirSync(dir, { recursive: true });
     const configFile = join(dir, 'node-config.json');
     writeFileSync(configFile, serializeNodeConfig(config));
-    const [inboundPort, egressPort, adminPort] = await freePorts(3);
+    const [inboundPort, egressPort, adminPort, metricsPort] = await freePorts(4);
+    const metrics = opts.observability ? ['--metrics', 'emf,prometheus', '--metrics-port', String(metricsPort)] : ['--metrics', 'none'];
     const args = [
       ...opts.nodeFlags.map((f) => f.replace('{dir}', dir)),
       opts.cli,
@@ -86,11 +89,11 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
       '--admin-port', String(adminPort),
       '--listen-address', '127.0.0.1',
       '--cert-source', certDir ? `file:${certDir}` : 'none',
-      '--metrics', 'none',
+      ...metrics,
       '--log-level', 'warn',
       '--drain-deadline-ms', '1000',
     ];
-    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), cpus: ctx.serverCpus, env: { ...process.env, ...sidecarEnv(), ...opts.env } });
+    const child = startChild(name, opts.nodeBin, args, { logFile: join(dir, 'sidecar.log'), discardStdout: opts.observability, cpus: ctx.serverCpus, env: { ...process.env, ...sidecarEnv(), ...opts.env } });
     await waitForPort(child, config.inbound.listeners.length > 0 ? inboundPort : egressPort);
     return { child, inboundPort, egressPort };
   }
@@ -101,7 +104,7 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     unavailable,
     async oneHop(ctx) {
       const mirrorPort = opts.resilience ? await silentServer() : undefined;
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mirrorPort, mtls: false, resilience: opts.resilience });
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mirrorPort, mtls: false, resilience: opts.resilience, accessLog: opts.observability });
       const sidecar = await startSidecar(ctx, 'weft-1hop', config, undefined);
       const url = `http://127.0.0.1:${sidecar.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);
@@ -109,9 +112,9 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     },
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
-      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort, { authz: opts.authz }), certs.get('server')!.dir);
+      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort, { authz: opts.authz, accessLog: opts.observability }), certs.get('server')!.dir);
       const mirrorPort = opts.resilience ? await silentServer() : undefined;
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience });
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience, accessLog: opts.observability });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
       const url = `http://127.0.0.1:${client.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);

@@ -130,13 +130,22 @@ export interface AccessLogConfig {
   readonly virtualGatewayAccessLog?: NonNullable<NonNullable<NodeSpec['logging']>['accessLog']>;
 }
 
+/** Weft's options of an access log, beyond App Mesh's. */
+export interface AccessLogOptions {
+  /**
+   * Share of requests and TCP connections logged, 0-100.
+   * @default 100
+   */
+  readonly samplePercent?: number;
+}
+
 /** The sidecar's access log. */
 export abstract class AccessLog {
   /** Writes access log lines to a file (`/dev/stdout` sends them to the container log). */
-  static fromFilePath(filePath: string, loggingFormat?: LoggingFormat): AccessLog {
+  static fromFilePath(filePath: string, loggingFormat?: LoggingFormat, options: AccessLogOptions = {}): AccessLog {
     return new (class extends AccessLog {
       bind(_scope: Construct): AccessLogConfig {
-        const file = compact({ path: filePath, format: loggingFormat?.bind().formatConfig });
+        const file = compact({ path: filePath, format: loggingFormat?.bind().formatConfig, samplePercent: options.samplePercent });
         return { virtualNodeAccessLog: { file }, virtualGatewayAccessLog: { file } };
       }
     })();

@@ -16,6 +16,7 @@ import { metricSinks } from './telemetry/metric-sinks';
 import { MeshMetrics, type ControlState } from './telemetry/mesh-metrics';
 import { EmfEmitter } from './telemetry/emf';
 import { LineBuffer, type ChunkWriter } from './telemetry/line-buffer';
+import { AccessLog } from './telemetry/access-log';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
 import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
@@ -50,8 +51,6 @@ export const SIDECAR_START_FAILED = 'WEFT_ERR_SIDECAR_START_FAILED';
 /** Connect timeout to destinations outside the mesh (Istio's default for its passthrough). */
 const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
 
-const noRecordSink: RecordSink = () => undefined;
-
 /** Replaceable parts; each defaults to what the settings name. */
 export interface SidecarDeps {
   logger?: Logger;
@@ -69,6 +68,8 @@ export interface SidecarDeps {
   routeLayers?: RouteLayerFactory[];
   /** Where EMF lines go (stdout, asynchronously, by default). */
   emfWriter?: ChunkWriter;
+  /** The writer of an access log path (default: stdout, stderr or the file, asynchronously). */
+  accessLogWriter?: (path: string) => ChunkWriter;
   /** Sees every completion record (after the sidecar's own counters). */
   onRecord?: RecordSink;
   /** Cloud Map client of the custom health status (default: built from the settings on first use). */
@@ -86,6 +87,8 @@ export interface SidecarHandle {
   readonly tcpStats: TcpStats;
   /** The local app's health, as the inbound listener's health checks see it. */
   readonly appHealth: AppHealth;
+  /** The access log of the config in force (writes nothing when it has none). */
+  readonly accessLog: AccessLog;
   /** Graceful: stop accepting, let in-flight requests finish (up to `deadlineMs`), then close. */
   shutdown(deadlineMs?: number): Promise<void>;
   /** Immediate: closes every connection. */
@@ -142,7 +145,15 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const metrics = sinks.has('prometheus') || sinks.has('emf')
     ? new MeshMetrics({ node: snapshot.config.node.name, ownPrincipal: () => certificates.current()?.spiffeId })
     : undefined;
-  const complete: RecordSink = recordSinkOf(metrics, deps.onRecord);
+  const accessLog = new AccessLog({ random, writerFor: deps.accessLogWriter });
+  try {
+    accessLog.apply(snapshot.config.logging.accessLog);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  store.onApplied((s) => accessLog.apply(s.config.logging.accessLog));
+  const complete: RecordSink = recordSinkOf(metrics, accessLog, deps.onRecord);
   if (metrics !== undefined) {
     metrics.configApplied(snapshot.version);
     store.onApplied((s) => metrics.configApplied(s.version));
@@ -154,6 +165,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     certificateNotAfter: certificates.current()?.notAfter,
     now: Date.now(),
     emfDroppedLines: emfBuffer?.dropped,
+    accessLogDroppedLines: accessLog.dropped,
     listeners: Object.values(stats.listeners),
     discovery: discoveryState(store, endpoints),
   });
@@ -372,6 +384,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     metrics,
     tcpStats: tcp.stats,
     appHealth,
+    accessLog,
     async shutdown(deadlineMs = settings.drainDeadlineMs) {
       await shutdown(deadlineMs, true);
       await finalClose(active() > 0);
@@ -383,14 +396,25 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   };
 }
 
-/** The record sink: metrics first (when on), then the embedder's `onRecord`. */
-function recordSinkOf(metrics: MeshMetrics | undefined, onRecord: RecordSink | undefined): RecordSink {
-  if (metrics === undefined) return onRecord ?? noRecordSink;
-  if (onRecord === undefined) return metrics.record;
-  const count = metrics.record;
+/**
+ * The record sink: metrics first (when on), then the access log, then the embedder's `onRecord`.
+ * The access log is always in the chain, since a later config may turn it on; off, it costs one
+ * field test per record.
+ */
+function recordSinkOf(metrics: MeshMetrics | undefined, accessLog: AccessLog, onRecord: RecordSink | undefined): RecordSink {
+  const sinks = [metrics?.record, accessLog.record, onRecord].filter((s): s is RecordSink => s !== undefined);
+  if (sinks.length === 1) return sinks[0];
+  const [first, second, third] = sinks;
+  if (third === undefined) {
+    return (record) => {
+      first(record);
+      second(record);
+    };
+  }
   return (record) => {
-    count(record);
-    onRecord(record);
+    first(record);
+    second(record);
+    third(record);
   };
 }
 

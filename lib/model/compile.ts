@@ -238,7 +238,9 @@ function loggingOf(spec: Pick<VirtualNodeSpec, 'logging'>): NodeConfigInput['log
   const file = spec.logging?.accessLog?.file;
   if (!file) return {};
   const format = file.format && ('text' in file.format ? { text: file.format.text } : { json: Object.fromEntries(file.format.json.map((kv) => [kv.key, kv.value])) });
-  return { accessLog: { path: file.path, format } };
+  // samplePercent is written only when set: a config without it stays at schema v1.
+  const sample = file.samplePercent === undefined ? {} : { samplePercent: file.samplePercent };
+  return { accessLog: { path: file.path, format, ...sample } };
 }
 
 function compileVirtualNode(index: MeshIndex, node: VirtualNodeResource, errors: ModelError[]): NodeConfig | undefined {

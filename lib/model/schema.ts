@@ -190,6 +190,8 @@ export const VirtualNodeSpecSchema = z.strictObject({
                 z.strictObject({ json: z.array(z.strictObject({ key: z.string().min(1), value: z.string().min(1) })).min(1) }),
               ])
               .optional(),
+            /** Weft: share of requests and connections logged, 0-100 (default 100). */
+            samplePercent: z.number().min(0).max(100).optional(),
           }),
         })
         .optional(),

@@ -22,6 +22,8 @@ import {
 import { CLOUD_MAP_LIMITS } from '../../proxy/contracts/mesh-layout';
 import { regexFeatureMessage, unsupportedRegexFeature } from '../../proxy/contracts/regex-rules';
 import { authorizationIssues } from '../../proxy/contracts/authz-rules';
+import { parseAccessLogPattern } from '../../proxy/contracts/access-log-format';
+import type { ContractIssue } from '../../proxy/contracts/validation';
 
 type Report = (resource: Resource, path: string, message: string) => void;
 type Listener = { portMapping: { port: number; protocol: string } };
@@ -201,6 +203,7 @@ function checkVirtualNode(n: VirtualNodeResource, ctx: Ctx): void {
   checkUniquePorts(n, listeners, 'a virtual node', ctx);
   checkListeners(n, listeners, ctx);
   checkInboundPolicy(n, ctx);
+  checkAccessLog(n, ctx);
   // A node without listeners is a client only (it calls backends) and needs no discovery.
   if (listeners.length > 0 && !n.spec.serviceDiscovery) {
     ctx.report(n, 'spec.serviceDiscovery', `a virtual node with listeners needs serviceDiscovery (dns, awsCloudMap or static) so callers can find it, got: ${listeners.length} listener(s)`);
@@ -234,6 +237,18 @@ function checkVirtualGateway(g: VirtualGatewayResource, ctx: Ctx): void {
   checkUniquePorts(g, g.spec.listeners, 'a virtual gateway', ctx);
   checkListeners(g, g.spec.listeners, ctx);
   checkInboundPolicy(g, ctx);
+  checkAccessLog(g, ctx);
+}
+
+/** An access log format's operators, parsed as the sidecar will parse them. */
+function checkAccessLog(r: VirtualNodeResource | VirtualGatewayResource, ctx: Ctx): void {
+  const format = r.spec.logging?.accessLog?.file.format;
+  if (format === undefined) return;
+  const at = 'spec.logging.accessLog.file.format';
+  const issues: ContractIssue[] = [];
+  if ('text' in format) parseAccessLogPattern(format.text, `${at}.text`, issues);
+  else format.json.forEach((kv, i) => parseAccessLogPattern(kv.value, `${at}.json[${i}].value`, issues));
+  for (const issue of issues) ctx.report(r, issue.path, issue.message);
 }
 
 function checkVirtualService(s: VirtualServiceResource, ctx: Ctx): void {

@@ -26,7 +26,6 @@ export const FIELDS_NOT_APPLIED = {
     severity: 'warning',
     message: "a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners)",
   },
-  accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
   jwt: { severity: 'error', message: 'the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does' },
   rateLimit: { severity: 'error', message: 'the sidecar does not enforce rate limits yet, so they are refused rather than run open; remove them until it does' },
 } as const satisfies Record<string, { severity: NotAppliedSeverity; message: string }>;
@@ -85,7 +84,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
     });
     policy(config.gateway.policy, 'gateway.policy');
   }
-  if (config.logging.accessLog) add('accessLog', 'logging.accessLog');
   return found;
 }
 

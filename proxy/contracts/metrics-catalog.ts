@@ -80,6 +80,7 @@ export const METRICS = {
   configInfo: metric('weft_config_info', 'gauge', 'None', ['version'], 'Always 1; the label names the node config version in force.'),
   certificateExpiry: metric('weft_certificate_expiry_seconds', 'gauge', 'Seconds', [], 'Seconds until the mesh certificate expires (absent without a mesh identity).'),
   emfDroppedLines: metric('weft_emf_dropped_lines_total', 'counter', 'Count', [], 'EMF lines dropped because stdout was slower than the sidecar wrote (bounded buffer full) or failed; present when both `emf` and `prometheus` are on.'),
+  accessLogDroppedLines: metric('weft_access_log_dropped_lines_total', 'counter', 'Count', [], 'Access log lines dropped because their destination (stdout, stderr or the file) was slower than the sidecar wrote (bounded buffer full) or failed; present with `prometheus`.'),
   seriesOverflow: metric('weft_metrics_series_overflow_total', 'counter', 'Count', [], 'Records counted in the overflow series because the series cap was reached.'),
 } as const;
 

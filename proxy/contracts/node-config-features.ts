@@ -32,7 +32,7 @@ export interface NodeConfigFeature {
 }
 
 /** Every field and value newer than v1, in the order they were introduced. Empty: everything is v1. */
-export const NODE_CONFIG_FEATURES: readonly NodeConfigFeature[] = [];
+export const NODE_CONFIG_FEATURES: readonly NodeConfigFeature[] = [{ path: 'logging.accessLog.samplePercent', since: 2 }];
 
 /** Where a config uses a feature: the field's concrete path, e.g. `clusters[2].discovery.type`. */
 export interface NodeConfigFeatureUse {

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NodeConfig, NodeConfigInput } from './node-config';
+import { accessLogFormatIssues } from './access-log-format';
 import { requiredNodeConfigVersion, unstampedFeatureIssues } from './node-config-features';
 import { NODE_CONFIG_VERSION, nodeConfigSchemaId, nodeConfigSchemaVersion } from './schema-ids';
 import { validateContract } from './validate';
@@ -34,6 +35,8 @@ export function parseNodeConfig(input: unknown, source = 'node config'): NodeCon
   // A field newer than the stamp would make the sidecars of the stamped version refuse the config.
   // (The schema admits only this release's ids, so the stamp parses.)
   const issues: ContractIssue[] = unstampedFeatureIssues(config, nodeConfigSchemaVersion(config.schema)!);
+  const accessLogFormat = config.logging.accessLog?.format;
+  if (accessLogFormat !== undefined) issues.push(...accessLogFormatIssues(accessLogFormat, 'logging.accessLog.format'));
   const clusterNames = new Set(config.clusters.map((c) => c.name));
   config.outbound.services.forEach((svc, s) =>
     svc.listeners.forEach((l, li) =>

@@ -480,6 +480,8 @@ export const AccessLogSchema = z.strictObject({
   path: z.string().min(1),
   /** Absent: Weft's default JSON line. `text` uses Envoy-style `%FIELD%` operators. */
   format: z.union([z.strictObject({ text: z.string().min(1) }), z.strictObject({ json: z.record(z.string(), z.string()) })]).optional(),
+  /** Share of records logged, 0-100 (Istio Telemetry users filter logs). Absent: every record. Since v2. */
+  samplePercent: z.number().min(0).max(100).optional(),
 });
 
 /**

@@ -15,6 +15,8 @@ export interface ControlState {
   now: number;
   /** EMF lines dropped so far, when the `emf` sink is on. */
   emfDroppedLines?: number;
+  /** Access log lines dropped so far. */
+  accessLogDroppedLines?: number;
   /** The sidecar's listeners (their TLS handshake failures). */
   listeners?: Iterable<ListenerStats>;
   /** Discovery and config refreshes that failed, and when discovery last succeeded (absent without a polling source). */

@@ -4,22 +4,52 @@
  * Lines are queued (up to `maxBytes`) and written by one asynchronous `fs.write` at a time (on
  * libuv's thread pool); past the bound, lines are dropped and counted, never waited for.
  */
-import { write as fsWrite } from 'node:fs';
+import { close as closeFd, open, write as fsWrite } from 'node:fs';
 
 export type ChunkWriter = (chunk: Buffer, done: (err: Error | null) => void) => void;
 
+/** Writes to an open file descriptor off the event loop. */
+export function fdWriter(fd: number): ChunkWriter {
+  return (chunk, done) => {
+    let offset = 0;
+    const next = (): void =>
+      fsWrite(fd, chunk, offset, chunk.length - offset, null, (err, written) => {
+        if (err) return done(err);
+        offset += written;
+        if (offset < chunk.length) next();
+        else done(null);
+      });
+    next();
+  };
+}
+
 /** Writes to file descriptor 1 off the event loop. */
-export const stdoutWriter: ChunkWriter = (chunk, done) => {
-  let offset = 0;
-  const next = (): void =>
-    fsWrite(1, chunk, offset, chunk.length - offset, null, (err, written) => {
+export const stdoutWriter: ChunkWriter = fdWriter(1);
+
+/**
+ * Appends to the file at `path`, opened (created if need be) on the first chunk; a failed open
+ * fails that chunk and is tried again with the next.
+ */
+export function appendFileWriter(path: string): ChunkWriter & { close(): void } {
+  let write: ChunkWriter | undefined;
+  let fd: number | undefined;
+  const writer = (chunk: Buffer, done: (err: Error | null) => void): void => {
+    if (write !== undefined) return write(chunk, done);
+    open(path, 'a', (err, opened) => {
       if (err) return done(err);
-      offset += written;
-      if (offset < chunk.length) next();
-      else done(null);
+      fd = opened;
+      write = fdWriter(opened);
+      write(chunk, done);
     });
-  next();
-};
+  };
+  return Object.assign(writer, {
+    close(): void {
+      if (fd !== undefined) closeFd(fd, () => undefined);
+      fd = undefined;
+      write = undefined;
+    },
+  });
+}
 
 export class LineBuffer {
   /** Lines dropped because the buffer was full (or the writer failed). */

@@ -281,6 +281,10 @@ export class MeshMetrics {
       header(out, METRICS.emfDroppedLines);
       out.push(`${METRICS.emfDroppedLines.name} ${control.emfDroppedLines}`);
     }
+    if (control.accessLogDroppedLines !== undefined) {
+      header(out, METRICS.accessLogDroppedLines);
+      out.push(`${METRICS.accessLogDroppedLines.name} ${control.accessLogDroppedLines}`);
+    }
     header(out, METRICS.seriesOverflow);
     out.push(`${METRICS.seriesOverflow.name} ${this.overflowed}`);
     return `${out.join('\n')}\n`;

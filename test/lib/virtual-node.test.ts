@@ -152,7 +152,7 @@ describe('VirtualNode', () => {
     );
   });
 
-  test('props the sidecar does not apply yet are warned about on the node, with their field paths', () => {
+  test('access logs, listener health checks and outlier detection are applied: carried to the config, not warned about', () => {
     // GIVEN
     const stack = newStack();
     const mesh = meshIn(stack);
@@ -161,21 +161,19 @@ describe('VirtualNode', () => {
     const node = mesh.addVirtualNode('Server', {
       virtualNodeName: 'server',
       listeners: [weft.VirtualNodeListener.http({ healthCheck: weft.HealthCheck.http({ path: '/health' }), outlierDetection })],
-      accessLog: weft.AccessLog.fromFilePath('/dev/stdout'),
+      accessLog: weft.AccessLog.fromFilePath('/dev/stdout', weft.LoggingFormat.fromJson({ code: '%RESPONSE_CODE%' }), { samplePercent: 10 }),
     });
     node.addListener(weft.VirtualNodeListener.tcp({ port: 5432, healthCheck: weft.HealthCheck.tcp() }));
     mesh.addVirtualNode('Plain', { virtualNodeName: 'plain', listeners: [weft.VirtualNodeListener.http()] });
     // THEN
     const annotations = Annotations.fromStack(stack);
-    const warnings = annotations.findWarning('/Stack/Mesh/Server', Match.anyValue()).map((w) => String(w.entry.data));
-    expect(warnings).toEqual([
-      expect.stringMatching(/^spec\.logging\.accessLog: the sidecar does not write access logs yet, got: \/dev\/stdout \[ack: weft:field-not-applied:accessLog\]$/),
-    ]);
+    annotations.hasNoWarning('/Stack/Mesh/Server', Match.anyValue());
     annotations.hasNoWarning('/Stack/Mesh/Plain', Match.anyValue());
-    // The fields are still carried in the config, for the sidecar that applies them.
+    // The fields are carried in the config, for the sidecar that applies them.
     const config = publishedConfigs(Template.fromStack(stack)).find((c) => c.node.name === 'server')!;
     expect(config.inbound.listeners[0]).toMatchObject({ healthCheck: { path: '/health' }, outlierDetection: { consecutive5xx: 5 } });
-    expect(config.logging.accessLog).toEqual({ path: '/dev/stdout' });
+    expect(config.logging.accessLog).toEqual({ path: '/dev/stdout', format: { json: { code: '%RESPONSE_CODE%' } }, samplePercent: 10 });
+    expect(config.schema).toBe('weft.dev/node-config/v2');
   });
 
   test('Weft policies are checked where they are written, with the field path', () => {

@@ -3,7 +3,7 @@
  * a temp directory, and sidecars started on ephemeral ports.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
+import { connect as netConnect, createServer as createTcpServer } from 'node:net';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,4 +190,18 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** Opens a CONNECT tunnel to `echo.demo.local:7000` through the egress listener on `port`, sends `ping`, reads it back and closes. */
+export function tcpThroughConnect(port: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const s = netConnect({ host: '127.0.0.1', port }, () => s.write('CONNECT echo.demo.local:7000 HTTP/1.1\r\nHost: echo.demo.local:7000\r\n\r\n'));
+    let got = '';
+    s.on('data', (d) => {
+      got += d;
+      if (got.endsWith('\r\n\r\n')) s.write('ping');
+      if (got.endsWith('ping')) s.end();
+    });
+    s.on('close', () => resolve());
+  });
 }

@@ -31,33 +31,47 @@ const body = (route: Record<string, unknown> = {}, policy: ConfigBody['inbound']
   return { ...b, inbound: { ...b.inbound, policy } };
 };
 
-test('a config with an access log loads, and `config_fields_not_applied` is logged once per version', async () => {
+const HEALTH_CHECK = { protocol: 'http' as const, path: '/health', intervalMs: 5_000, timeoutMs: 2_000, healthyThreshold: 2, unhealthyThreshold: 2 };
+
+/** A gateway whose listener has a health check (not run by a gateway's sidecar yet), routed to the upstream's service. */
+const gatewayBody = (route: Record<string, unknown> = {}): ConfigBody => ({
+  ...body(route),
+  node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
+  inbound: { listeners: [], policy: {} },
+  gateway: {
+    listeners: [{ port: 8080, protocol: 'http', healthCheck: HEALTH_CHECK }],
+    routes: [{ name: 'edge/r', priority: 0, protocol: 'http', match: { path: { prefix: '/' }, port: 8080 }, target: { virtualService: 'orders.demo.local' }, rewrite: {} }],
+    policy: {},
+  },
+});
+
+test("a gateway listener's health check loads, and `config_fields_not_applied` is logged once per version", async () => {
   const logger = recordingLogger();
-  const sidecar = await startWith(withAccessLog(body(), '/dev/stdout'), {}, { logger });
+  const sidecar = await startWith(gatewayBody(), {}, { logger, bindGatewayPort: () => 0 });
   try {
     const notApplied = () => logger.events.filter((e) => e.event === 'config_fields_not_applied');
     const first = sidecar.handle.store.current!.version;
-    expect(notApplied()).toEqual([{ level: 'warn', event: 'config_fields_not_applied', fields: { version: first, fields: ['logging.accessLog'] } }]);
+    expect(notApplied()).toEqual([{ level: 'warn', event: 'config_fields_not_applied', fields: { version: first, fields: ['gateway.listeners[0].healthCheck'] } }]);
 
     // A rebuild of the same version (as after a certificate rotation) does not log it again.
     await sidecar.handle.store.refresh();
     expect(notApplied()).toHaveLength(1);
 
-    // A new version is logged once more, with its own fields (retries and mirrors are applied: not among them).
-    const next = sidecar.config.write(withAccessLog(body({ retryPolicy: RETRIES, mirror: MIRROR }), '/dev/stderr'));
+    // A new version is logged once more, with its own fields (retries, mirrors and access logs are applied: not among them).
+    const next = sidecar.config.write(withAccessLog(gatewayBody({ retryPolicy: RETRIES, mirror: MIRROR }), '/dev/stderr'));
     await eventually(() => sidecar.handle.store.current!.version === next.version, 'the new version to apply');
     expect(notApplied().map((e) => e.fields)).toEqual([
-      { version: first, fields: ['logging.accessLog'] },
-      { version: next.version, fields: ['logging.accessLog'] },
+      { version: first, fields: ['gateway.listeners[0].healthCheck'] },
+      { version: next.version, fields: ['gateway.listeners[0].healthCheck'] },
     ]);
   } finally {
     await sidecar.close();
   }
 });
 
-test('a config without such fields logs no `config_fields_not_applied`', async () => {
+test('a config without such fields (an access log is applied) logs no `config_fields_not_applied`', async () => {
   const logger = recordingLogger();
-  const sidecar = await startWith(body(), {}, { logger });
+  const sidecar = await startWith(withAccessLog(body(), '/dev/stderr'), {}, { logger });
   try {
     expect(logger.events.map((e) => e.event)).toContain('config_applied');
     expect(logger.events.map((e) => e.event)).not.toContain('config_fields_not_applied');

@@ -3,12 +3,12 @@
  * what metrics and logs need (status, flags, route, cluster, bytes, peer). Each case waits until
  * the sidecar holds no request in flight, then counts the records its request produced.
  */
-import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { connect as h2connect } from 'node:http2';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { CompletionRecord } from '../../../proxy/exchange/record';
 import type { PolicyFactory } from '../../../proxy/policy/policy';
-import { agent, eventually, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
+import { agent, eventually, get, httpRoute, tcpThroughConnect, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
 import { rawExchange } from '../hardening/raw-http';
 
 let app: Upstream;
@@ -161,25 +161,13 @@ test('a WebSocket: one record, when the tunnel closes', async () => {
 });
 
 test('a TCP stream through CONNECT: one record with the bytes both ways', async () => {
-  const made = await recordsOf(
-    () =>
-      new Promise<void>((resolve) => {
-        const s = netConnect({ host: '127.0.0.1', port: egress() }, () => s.write('CONNECT echo.demo.local:7000 HTTP/1.1\r\nHost: echo.demo.local:7000\r\n\r\n'));
-        let got = '';
-        s.on('data', (d) => {
-          got += d;
-          if (got.endsWith('\r\n\r\n')) s.write('ping');
-          if (got.endsWith('ping')) s.end();
-        });
-        s.on('close', () => resolve());
-      }),
-  );
+  const made = await recordsOf(() => tcpThroughConnect(egress()));
   expect(made).toHaveLength(1);
   expect(made[0]).toMatchObject({ kind: 'tcp', protocol: 'TCP', route: 'echo/r', cluster: 'echo:7000', bytesReceived: 4, bytesSent: 4 });
 });
 
-test('the trace id comes from the request when it carries one', async () => {
+test("the record keeps the client's headers and the request id the sidecar sent", async () => {
   const made = await recordsOf(() => get(egress(), '/ok/trace', { ...svc, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }));
-  expect(made[0].traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+  expect(made[0].headers?.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
   expect(made[0].requestId).toMatch(/^[0-9a-f-]{36}$/);
 });

@@ -65,7 +65,12 @@ test('a known mix: every document is valid EMF and the counts per dimension set 
     docs()
       .filter((d) => d._aws.CloudWatchMetrics.some((c) => c.Dimensions[0].join() === set.join() && c.Metrics.some((m) => m.Name === metric)) && where(d))
       .reduce((n, d) => n + (d[metric] as number), 0);
-  await eventually(() => sum(EMF_DIMENSION_SETS[0], EMF_METRICS.requests.name) === 6, 'six requests in EMF documents');
+  // One flush's documents may reach the writer in more than one chunk (the buffer writes one at a
+  // time), so wait for the last dimension set too, not only the first.
+  await eventually(
+    () => sum(EMF_DIMENSION_SETS[0], EMF_METRICS.requests.name) === 6 && sum(EMF_VIRTUAL_SERVICE_DIMENSIONS, EMF_METRICS.requests.name) === 6,
+    'six requests in the node and virtual-service EMF documents',
+  );
 
   for (const d of docs()) {
     expectValidEmf(d);

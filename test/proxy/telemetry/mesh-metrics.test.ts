@@ -4,8 +4,8 @@
  * `promtool check metrics` (Debian's `prometheus` package) when promtool is installed.
  */
 import { spawnSync } from 'node:child_process';
-import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from 'node:net';
-import { agent, eventually, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { agent, eventually, get, tcpThroughConnect, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
 
 let app: Upstream;
 let echo: NetServer;
@@ -45,19 +45,6 @@ afterAll(async () => {
 });
 
 const svc = { host: 'svc.demo.local:8080' };
-
-function tcpThroughConnect(port: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const s = netConnect({ host: '127.0.0.1', port }, () => s.write('CONNECT echo.demo.local:7000 HTTP/1.1\r\nHost: echo.demo.local:7000\r\n\r\n'));
-    let got = '';
-    s.on('data', (d) => {
-      got += d;
-      if (got.endsWith('\r\n\r\n')) s.write('ping');
-      if (got.endsWith('ping')) s.end();
-    });
-    s.on('close', () => resolve());
-  });
-}
 
 /** The value of the one sample whose name is `name` and whose labels include every `labels` pair. */
 function sample(text: string, name: string, labels: Record<string, string>): number {
