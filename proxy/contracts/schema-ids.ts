@@ -8,7 +8,7 @@ export const CERTIFICATE_SECRET_SCHEMA = 'weft.dev/certificate/v1';
  * write. A config says which version it needs (see node-config-features.ts); a sidecar refuses one
  * newer than its own.
  */
-export const NODE_CONFIG_VERSION = 1;
+export const NODE_CONFIG_VERSION = 2;
 
 export type NodeConfigSchemaId = `weft.dev/node-config/v${number}`;
 
