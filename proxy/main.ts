@@ -16,10 +16,13 @@ import { metricSinks } from './telemetry/metric-sinks';
 import { MeshMetrics } from './telemetry/mesh-metrics';
 import { EmfEmitter } from './telemetry/emf';
 import { LineBuffer, type ChunkWriter } from './telemetry/line-buffer';
+import { SpanExporter } from './telemetry/span-exporter';
+import { Tracer } from './telemetry/tracer';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
 import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
 import type { ProxyContext } from './config/proxy-context';
+import type { NodeConfig } from './contracts/node-config';
 import type { RecordSink } from './exchange/record';
 import type { RouteLayerFactory } from './exchange/stack';
 import type { PolicyFactory } from './policy/policy';
@@ -49,8 +52,6 @@ export const SIDECAR_START_FAILED = 'WEFT_ERR_SIDECAR_START_FAILED';
 
 /** Connect timeout to destinations outside the mesh (Istio's default for its passthrough). */
 const PASSTHROUGH_CONNECT_TIMEOUT_MS = 10_000;
-
-const noRecordSink: RecordSink = () => undefined;
 
 /** Replaceable parts; each defaults to what the settings name. */
 export interface SidecarDeps {
@@ -96,6 +97,7 @@ export interface SidecarHandle {
 export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): Promise<SidecarHandle> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
   const sinks = metricSinks(settings.metrics);
+  checkTracingEndpoint(settings.tracingEndpoint);
   if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
   const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger, { pollMs: settings.certPollMs, region: settings.region });
   await certificates.start();
@@ -143,7 +145,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const metrics = sinks.has('prometheus') || sinks.has('emf')
     ? new MeshMetrics({ node: snapshot.config.node.name, ownPrincipal: () => certificates.current()?.spiffeId })
     : undefined;
-  const complete: RecordSink = recordSinkOf(metrics, deps.onRecord);
+  const tracing = startTracing(settings, store, random, logger);
+  const complete: RecordSink = recordSinkOf(metrics, tracing.spans, deps.onRecord);
   if (metrics !== undefined) {
     metrics.configApplied(snapshot.version);
     store.onApplied((s) => metrics.configApplied(s.version));
@@ -158,7 +161,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const renderPrometheus =
     metrics === undefined || !sinks.has('prometheus')
       ? undefined
-      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now(), emfDroppedLines: emfBuffer?.dropped });
+      : (): string => metrics.renderPrometheus({ clusters: store.current?.clusters.values() ?? [], certificateNotAfter: certificates.current()?.notAfter, now: Date.now(), emfDroppedLines: emfBuffer?.dropped, tracing: tracing.exporter?.stats() });
   const metricsServer = renderPrometheus === undefined ? undefined : new MetricsServer(renderPrometheus);
   const ctx: ProxyContext = {
     store,
@@ -168,6 +171,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     random,
     draining: () => draining,
     complete,
+    tracer: tracing.tracer,
     events: new RateLimitedLog(logger),
   };
   const limits: ListenerLimits = {
@@ -230,6 +234,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     drain: () => void shutdown(settings.drainDeadlineMs, false),
     prometheus: renderPrometheus,
     appHealth: () => ({ ...appHealth.view(), cloudMap: reporter?.view() ?? null }),
+    tracing: () => (tracing.exporter === undefined ? null : { on: tracing.tracer.on, endpoint: tracing.endpoint() ?? null, ...tracing.exporter.stats() }),
     onHealthcheckFailed: (failed) => {
       operatorFailed = failed;
       reportHealth();
@@ -301,6 +306,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     clearInterval(emfTimer);
     appHealth.close();
     reporter?.close();
+    await tracing.exporter?.close(0);
     await cleanup();
     throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
   }
@@ -337,6 +343,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     await admin.close();
     await metricsServer?.close();
     clearInterval(emfTimer);
+    await tracing.exporter?.close(0);
   };
   const active = (): number => stats.inbound.active + stats.egress.active + stats.gateway.active + stats.tunnels;
   const shutdown = (deadlineMs: number, exit: boolean): Promise<void> => {
@@ -351,6 +358,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       }
       const abandoned = active();
       logger.log('info', 'drain_finished', { abandoned });
+      // Spans of the drained requests go out in what is left of the drain deadline.
+      await tracing.exporter?.close(deadline);
       // Past the deadline, pools must not wait for the requests we are abandoning.
       if (exit) await finalClose(abandoned > 0);
     })();
@@ -375,15 +384,70 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   };
 }
 
-/** The record sink: metrics first (when on), then the embedder's `onRecord`. */
-function recordSinkOf(metrics: MeshMetrics | undefined, onRecord: RecordSink | undefined): RecordSink {
-  if (metrics === undefined) return onRecord ?? noRecordSink;
-  if (onRecord === undefined) return metrics.record;
-  const count = metrics.record;
+/** The record sink: metrics first (when on), then spans, then the embedder's `onRecord`. */
+function recordSinkOf(metrics: MeshMetrics | undefined, spans: RecordSink, onRecord: RecordSink | undefined): RecordSink {
+  const sinks = [metrics?.record, spans, onRecord].filter((s): s is RecordSink => s !== undefined);
+  if (sinks.length === 1) return sinks[0];
+  if (sinks.length === 2) {
+    const [a, b] = sinks;
+    return (record) => {
+      a(record);
+      b(record);
+    };
+  }
+  const [a, b, c] = sinks;
   return (record) => {
-    count(record);
-    onRecord(record);
+    a(record);
+    b(record);
+    c(record);
   };
+}
+
+/** Tracing's parts: the per-request tracer, and the span exporter once a config turns tracing on. */
+interface TracingParts {
+  readonly tracer: Tracer;
+  readonly exporter: SpanExporter | undefined;
+  /** The collector endpoint in force (the setting beats the config); undefined while tracing is off. */
+  endpoint(): string | undefined;
+  /** The record sink of spans: one property read for a record without a span. */
+  readonly spans: RecordSink;
+}
+
+/** `WEFT_TRACING_ENDPOINT`, checked before anything starts. */
+function checkTracingEndpoint(value: string | undefined): void {
+  if (value !== undefined && !(URL.canParse(value) && /^https?:\/\/[^/?#]/.test(value))) {
+    throw new WeftError('WEFT_ERR_SETTINGS_INVALID', `WEFT_TRACING_ENDPOINT: expected an http:// or https:// URL, got: '${value}'`);
+  }
+}
+
+function startTracing(settings: Settings, store: ConfigStore, random: () => number, logger: Logger): TracingParts {
+  const override = settings.tracingEndpoint;
+  const tracer = new Tracer(random);
+  const parts: { -readonly [K in keyof TracingParts]: TracingParts[K] } = {
+    tracer,
+    exporter: undefined,
+    endpoint: () => (tracer.on ? (override ?? store.current?.config.tracing?.endpoint) : undefined),
+    spans: (record) => {
+      if (record.spanId !== undefined) parts.exporter?.record(record);
+    },
+  };
+  const apply = (tracing: NodeConfig['tracing']): void => {
+    tracer.configure(tracing);
+    // Made on first use, so that a sidecar whose config never traces has no exporter or timer.
+    if (tracing !== undefined && parts.exporter === undefined) {
+      const config = store.current!.config;
+      parts.exporter = new SpanExporter({
+        maxQueue: settings.tracingMaxQueue,
+        intervalMs: settings.tracingIntervalMs,
+        endpoint: parts.endpoint,
+        source: () => ({ serviceName: config.node.name, mesh: store.current?.config.mesh.name ?? config.mesh.name }),
+        logger,
+      });
+    }
+  };
+  apply(store.current?.config.tracing);
+  store.onApplied((s) => apply(s.config.tracing));
+  return parts;
 }
 
 function toPort(value: string): number {

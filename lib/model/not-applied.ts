@@ -41,9 +41,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
   };
 
   switch (resource.kind) {
-    case 'Mesh':
-      if (resource.spec.tracing && resource.spec.tracing.enabled !== false) add('tracing', 'spec.tracing', 'tracing');
-      break;
     case 'VirtualNode':
       // A node's listener health checks are applied: its sidecar checks its own app, callers'
       // sidecars check its endpoints.

@@ -27,7 +27,6 @@ export const FIELDS_NOT_APPLIED = {
     message: "a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners)",
   },
   accessLog: { severity: 'warning', message: 'the sidecar does not write access logs yet' },
-  tracing: { severity: 'warning', message: 'the sidecar does not trace requests yet' },
   authorization: {
     severity: 'error',
     message: 'the sidecar does not enforce authorization policies yet, so they are refused rather than run open; remove them until it does',
@@ -92,7 +91,6 @@ export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
     policy(config.gateway.policy, 'gateway.policy');
   }
   if (config.logging.accessLog) add('accessLog', 'logging.accessLog');
-  if (config.tracing) add('tracing', 'tracing');
   return found;
 }
 

@@ -74,6 +74,14 @@ export class CompletionRecord {
   flags = '-';
   /** The sidecar's code when it answered or refused itself. */
   errorCode: string | undefined = undefined;
+  /** W3C trace id (32 hex digits) of the request's trace, when it has one. */
+  traceId: string | undefined = undefined;
+  /** This hop's span id (16 hex digits), sent on as the next hop's parent; set while tracing is on. */
+  spanId: string | undefined = undefined;
+  /** The caller's span id, this hop's parent; undefined when this hop started the trace. */
+  parentSpanId: string | undefined = undefined;
+  /** The trace's sampling decision: a span is written only when true. */
+  traceSampled: boolean | undefined = undefined;
   /** Attempts sent upstream. */
   attempts = 0;
   /** Body bytes from the client (TCP: stream bytes). */
@@ -102,24 +110,6 @@ export class CompletionRecord {
   /** Adds a response flag. */
   flag(flag: string): void {
     this.flags = this.flags === '-' ? flag : `${this.flags},${flag}`;
-  }
-
-  /**
-   * The trace id the request carried: W3C `traceparent`, AWS X-Ray `X-Amzn-Trace-Id` (Root) or
-   * Zipkin `x-b3-traceid`; undefined when none. Read on demand, not per request.
-   */
-  get traceId(): string | undefined {
-    const h = this.headers;
-    if (h === undefined) return undefined;
-    const parent = h.traceparent;
-    if (typeof parent === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-/.test(parent)) return parent.slice(3, 35);
-    const xray = h['x-amzn-trace-id'];
-    if (typeof xray === 'string') {
-      const root = /(?:^|;)\s*Root=([^;]+)/.exec(xray);
-      if (root) return root[1];
-    }
-    const b3 = h['x-b3-traceid'];
-    return typeof b3 === 'string' ? b3 : undefined;
   }
 }
 

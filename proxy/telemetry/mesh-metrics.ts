@@ -62,6 +62,8 @@ export interface ControlState {
   now: number;
   /** EMF lines dropped so far, when the `emf` sink is on. */
   emfDroppedLines?: number;
+  /** The span exporter's counters, while tracing is on. */
+  tracing?: { exported: number; dropped: number; exportFailures: number };
 }
 
 type Tree = Map<unknown, unknown>;
@@ -252,6 +254,13 @@ export class MeshMetrics {
     if (control.emfDroppedLines !== undefined) {
       header(out, METRICS.emfDroppedLines);
       out.push(`${METRICS.emfDroppedLines.name} ${control.emfDroppedLines}`);
+    }
+    const tracing = control.tracing;
+    if (tracing !== undefined) {
+      for (const [spec, value] of [[METRICS.spansExported, tracing.exported], [METRICS.spansDropped, tracing.dropped], [METRICS.spanExportFailures, tracing.exportFailures]] as const) {
+        header(out, spec);
+        out.push(`${spec.name} ${value}`);
+      }
     }
     header(out, METRICS.seriesOverflow);
     out.push(`${METRICS.seriesOverflow.name} ${this.overflowed}`);
