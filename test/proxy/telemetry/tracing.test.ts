@@ -6,6 +6,7 @@
  * - One request keeps one trace id through both hops, with a new span per hop (a CLIENT span on
  *   the egress, a SERVER span on the inbound) linked parent to child, for each incoming format and
  *   for none; the app sees the server span as its parent in every format the caller used.
+ * - A gateway hop starts the trace with a CLIENT span, the server sidecar's span its child.
  * - Sampling: 0% exports nothing of new traces but keeps a caller's decision, 100% everything,
  *   and a seeded rate repeats its decisions.
  * - A dead collector (refused, or accepting and never answering) leaves the sidecar serving, and
@@ -19,6 +20,7 @@ import { startCollector, type Collector, type DecodedSpan } from './otlp-collect
 
 const CLIENT_ID = 'spiffe://weft.test/ns/demo/sa/client';
 const SERVER_ID = 'spiffe://weft.test/ns/demo/sa/server';
+const EDGE_ID = 'spiffe://weft.test/ns/demo/sa/edge';
 const HOST = { host: 'server.demo.local:8080' };
 const CLIENT_KIND = 3;
 const SERVER_KIND = 2;
@@ -27,6 +29,7 @@ const mtls = { mode: 'MUTUAL' as const, certificate: { mesh: true as const }, tr
 const strict = { mode: 'STRICT' as const, certificate: { mesh: true as const }, validation: { trust: { mesh: true as const }, subjectAlternativeNames: [] } };
 
 let pki: TestPki;
+let ca: string;
 let clientCerts: string;
 let serverCerts: string;
 let app: Upstream;
@@ -35,7 +38,7 @@ const started: SidecarProcess[] = [];
 
 beforeAll(async () => {
   pki = new TestPki();
-  const ca = pki.ca('mesh-ca');
+  ca = pki.ca('mesh-ca');
   clientCerts = pki.leaf('client', CLIENT_ID, ca);
   serverCerts = pki.leaf('server', SERVER_ID, ca);
   app = await startUpstream('server-app');
@@ -155,6 +158,43 @@ describe('two sidecars, 100% sampling', () => {
     expect(collector.exports.length).toBeGreaterThan(0);
     for (const e of collector.exports) expect(e).toMatchObject({ path: '/v1/traces', contentType: 'application/x-protobuf' });
   });
+});
+
+describe('a gateway hop', () => {
+  test('the gateway writes a CLIENT span and starts the trace; the server sidecar\'s span is its child', async () => {
+    const server = await sidecar({ ...nodeBody({ name: 'server', inbound: [{ port: 8080, protocol: 'http', tls: strict, timeout: TIMEOUT }] }), tracing: { samplingPercentage: 100, endpoint: collector.url } }, [
+      '--cert-source',
+      `file:${serverCerts}`,
+      '--app-ports',
+      String(app.port),
+    ]);
+    const [edgePort] = await freePorts(1);
+    const edgeCerts = pki.leaf('edge', EDGE_ID, ca);
+    await sidecar(
+      {
+        mesh: { name: 'demo', egressFilter: 'DROP_ALL', trustDomain: 'weft.test' },
+        node: { kind: 'virtualGateway', name: 'edge', spiffeId: EDGE_ID },
+        inbound: { listeners: [], policy: {} },
+        gateway: {
+          listeners: [{ port: edgePort, protocol: 'http' }],
+          routes: [{ name: 'edge/shop', priority: 0, protocol: 'http', match: { path: { prefix: '/' } }, target: { virtualService: 'server.demo.local' }, rewrite: { prefix: '/' } }],
+          policy: {},
+        },
+        outbound: { services: [{ name: 'server.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('server/r', { 'server:8080': 1 })] }] }] },
+        clusters: [staticCluster('server:8080', [server.ports.inbound], { tls: mtls })],
+        tracing: { samplingPercentage: 100, endpoint: collector.url },
+      },
+      ['--cert-source', `file:${edgeCerts}`],
+    );
+    const res = await get(edgePort, '/from-the-edge', { host: 'shop.example.com' });
+    expect(res.status).toBe(200);
+    const seen = app.seen.find((s) => s.url === '/from-the-edge')!;
+    const [, traceId, appParent] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(seen.headers.traceparent as string)!;
+    await eventually(() => spansOf(traceId).length === 2, 'the gateway\'s and the server\'s spans', 20_000);
+    const gw = spansOf(traceId).find((s) => s.parentSpanId === '')!;
+    expect(gw).toMatchObject({ kind: CLIENT_KIND, name: 'GET server/r' });
+    expect(spansOf(traceId).find((s) => s.parentSpanId === gw.spanId)).toMatchObject({ kind: SERVER_KIND, spanId: appParent });
+  }, 60_000);
 });
 
 describe('sampling', () => {
