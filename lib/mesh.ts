@@ -95,6 +95,26 @@ class CertificateAuthorityOf extends MeshCertificateAuthority {
   }
 }
 
+/** Weft: distributed tracing in every sidecar of a mesh (see docs/observability.md). */
+export interface MeshTracing {
+  /**
+   * Whether the sidecars propagate trace context, write spans and export them.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Percentage (0-100) of new traces sampled: requests that arrive without a sampling decision.
+   * @default 1
+   */
+  readonly samplingPercentage?: number;
+  /**
+   * The collector's OTLP/HTTP traces endpoint (protobuf); on AWS the ADOT collector sidecar.
+   * A sidecar's `WEFT_TRACING_ENDPOINT` overrides it.
+   * @default 'http://localhost:4318/v1/traces'
+   */
+  readonly endpoint?: string;
+}
+
 /** Properties of a Mesh. */
 export interface MeshProps {
   /**
@@ -117,6 +137,11 @@ export interface MeshProps {
    * @default - the mesh name lowercased
    */
   readonly trustDomain?: string;
+  /**
+   * Weft: distributed tracing (W3C, B3 and X-Ray headers, spans over OTLP/HTTP).
+   * @default - off
+   */
+  readonly tracing?: MeshTracing;
   /**
    * Weft: the Cloud Map namespace that services created for nodes (`ServiceDiscovery.cloudMapName`
    * and nodes with listeners but no discovery) live in.
@@ -199,6 +224,7 @@ export class Mesh extends MeshBase {
       egressFilter: { type: props.egressFilter ?? MeshFilterType.DROP_ALL },
       serviceDiscovery: props.serviceDiscovery?.ipPreference ? { ipPreference: props.serviceDiscovery.ipPreference } : undefined,
       trustDomain: props.trustDomain,
+      tracing: props.tracing && { enabled: props.tracing.enabled, samplingPercentage: props.tracing.samplingPercentage, endpoint: props.tracing.endpoint },
     });
     const renderMesh = (): MeshResource => ({ kind: 'Mesh', name: this.meshName, meshName: this.meshName, source, spec });
 

@@ -17,10 +17,13 @@ import { MeshMetrics, type ControlState } from './telemetry/mesh-metrics';
 import { EmfEmitter } from './telemetry/emf';
 import { LineBuffer, type ChunkWriter } from './telemetry/line-buffer';
 import { AccessLog } from './telemetry/access-log';
+import { SpanExporter } from './telemetry/span-exporter';
+import { Tracer } from './telemetry/tracer';
 import { FileConfigSource, type ConfigSource } from './sources/config-source';
 import { createS3ConfigSource } from './aws/s3-config-source';
 import { ConfigStore } from './config/config-store';
 import type { ProxyContext } from './config/proxy-context';
+import type { NodeConfig } from './contracts/node-config';
 import type { RecordSink } from './exchange/record';
 import type { RouteLayerFactory } from './exchange/stack';
 import type { PolicyFactory } from './policy/policy';
@@ -99,6 +102,7 @@ export interface SidecarHandle {
 export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): Promise<SidecarHandle> {
   const logger = deps.logger ?? createLogger(settings.logLevel);
   const sinks = metricSinks(settings.metrics);
+  checkTracingEndpoint(settings.tracingEndpoint);
   if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
   const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger, { pollMs: settings.certPollMs, region: settings.region });
   await certificates.start();
@@ -153,7 +157,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     throw err;
   }
   store.onApplied((s) => accessLog.apply(s.config.logging.accessLog));
-  const complete: RecordSink = recordSinkOf(metrics, accessLog, deps.onRecord);
+  const tracing = startTracing(settings, store, random, logger);
+  const complete: RecordSink = recordSinkOf([metrics?.record, accessLog.record, tracing.spans, deps.onRecord]);
   if (metrics !== undefined) {
     metrics.configApplied(snapshot.version);
     store.onApplied((s) => metrics.configApplied(s.version));
@@ -166,6 +171,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     now: Date.now(),
     emfDroppedLines: emfBuffer?.dropped,
     accessLogDroppedLines: accessLog.dropped,
+    tracing: tracing.exporter?.stats(),
     listeners: Object.values(stats.listeners),
     discovery: discoveryState(store, endpoints),
   });
@@ -188,6 +194,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     random,
     draining: () => draining,
     complete,
+    tracer: tracing.tracer,
     events: new RateLimitedLog(logger),
   };
   const limits: ListenerLimits = {
@@ -250,6 +257,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     drain: () => void shutdown(settings.drainDeadlineMs, false),
     prometheus: renderPrometheus,
     appHealth: () => ({ ...appHealth.view(), cloudMap: reporter?.view() ?? null }),
+    tracing: () => (tracing.exporter === undefined ? null : { on: tracing.tracer.on, endpoint: tracing.endpoint() ?? null, ...tracing.exporter.stats() }),
     onHealthcheckFailed: (failed) => {
       operatorFailed = failed;
       reportHealth();
@@ -321,6 +329,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     clearInterval(emfTimer);
     appHealth.close();
     reporter?.close();
+    await tracing.exporter?.close(0);
     await cleanup();
     throw new WeftError(SIDECAR_START_FAILED, `cannot listen: ${(err as Error).message}`);
   }
@@ -357,6 +366,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     await admin.close();
     await metricsServer?.close();
     clearInterval(emfTimer);
+    await tracing.exporter?.close(0);
   };
   const active = (): number => stats.inbound.active + stats.egress.active + stats.gateway.active + stats.tunnels;
   const shutdown = (deadlineMs: number, exit: boolean): Promise<void> => {
@@ -371,6 +381,8 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       }
       const abandoned = active();
       logger.log('info', 'drain_finished', { abandoned });
+      // Spans of the drained requests go out in what is left of the drain deadline.
+      await tracing.exporter?.close(deadline);
       // Past the deadline, pools must not wait for the requests we are abandoning.
       if (exit) await finalClose(abandoned > 0);
     })();
@@ -397,25 +409,64 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
 }
 
 /**
- * The record sink: metrics first (when on), then the access log, then the embedder's `onRecord`.
- * The access log is always in the chain, since a later config may turn it on; off, it costs one
- * field test per record.
+ * The record sink: metrics first (when on), then the access log, then spans, then the embedder's
+ * `onRecord`. The access log and spans are always in the chain, since a later config may turn them
+ * on; off, each costs one field test per record.
  */
-function recordSinkOf(metrics: MeshMetrics | undefined, accessLog: AccessLog, onRecord: RecordSink | undefined): RecordSink {
-  const sinks = [metrics?.record, accessLog.record, onRecord].filter((s): s is RecordSink => s !== undefined);
-  if (sinks.length === 1) return sinks[0];
-  const [first, second, third] = sinks;
-  if (third === undefined) {
-    return (record) => {
-      first(record);
-      second(record);
-    };
-  }
-  return (record) => {
+function recordSinkOf(chain: readonly (RecordSink | undefined)[]): RecordSink {
+  const sinks = chain.filter((s): s is RecordSink => s !== undefined);
+  // Composed once into nested calls, so that no array is walked per request.
+  return sinks.reduce((first, next) => (record) => {
     first(record);
-    second(record);
-    third(record);
+    next(record);
+  });
+}
+
+/** Tracing's parts: the per-request tracer, and the span exporter once a config turns tracing on. */
+interface TracingParts {
+  readonly tracer: Tracer;
+  readonly exporter: SpanExporter | undefined;
+  /** The collector endpoint in force (the setting beats the config); undefined while tracing is off. */
+  endpoint(): string | undefined;
+  /** The record sink of spans: one property read for a record without a span. */
+  readonly spans: RecordSink;
+}
+
+/** `WEFT_TRACING_ENDPOINT`, checked before anything starts. */
+function checkTracingEndpoint(value: string | undefined): void {
+  if (value !== undefined && !(URL.canParse(value) && /^https?:\/\/[^/?#]/.test(value))) {
+    throw new WeftError('WEFT_ERR_SETTINGS_INVALID', `WEFT_TRACING_ENDPOINT: expected an http:// or https:// URL, got: '${value}'`);
+  }
+}
+
+function startTracing(settings: Settings, store: ConfigStore, random: () => number, logger: Logger): TracingParts {
+  const override = settings.tracingEndpoint;
+  const tracer = new Tracer(random);
+  const parts: { -readonly [K in keyof TracingParts]: TracingParts[K] } = {
+    tracer,
+    exporter: undefined,
+    endpoint: () => (tracer.on ? (override ?? store.current?.config.tracing?.endpoint) : undefined),
+    spans: (record) => {
+      if (record.spanId !== undefined) parts.exporter?.record(record);
+    },
   };
+  const apply = (tracing: NodeConfig['tracing']): void => {
+    tracer.configure(tracing);
+    // Made on first use, so that a sidecar whose config never traces has no exporter or timer.
+    if (tracing !== undefined && parts.exporter === undefined) {
+      const config = store.current!.config;
+      parts.exporter = new SpanExporter({
+        maxQueue: settings.tracingMaxQueue,
+        intervalMs: settings.tracingIntervalMs,
+        endpoint: parts.endpoint,
+        source: () => ({ serviceName: config.node.name, mesh: store.current?.config.mesh.name ?? config.mesh.name }),
+        logger,
+      });
+    }
+  };
+  apply(store.current?.config.tracing);
+  store.onApplied((s) => apply(s.config.tracing));
+  return parts;
 }
 
 function toPort(value: string): number {

@@ -49,6 +49,9 @@
  *   path match with `rewrite.path.exact` replaces the whole path. The Host is rewritten to the
  *   target service unless `defaultTargetHostname: DISABLED`.
  * - Access logs: `logging.accessLog.file`; a JSON format's key/value list becomes a record.
+ * - Tracing (Weft): the mesh's `tracing`, unless `enabled: false`, in every node's config, with
+ *   Istio's 1% sampling and the ADOT collector sidecar's endpoint as defaults. No `tracing`: off,
+ *   and the configs stay at schema v1.
  * - Problems the validator does not catch but the compiler meets (a target without a matching
  *   listener, a config the contract parser refuses) are collected as ModelErrors against the
  *   resource at fault and thrown together as one MeshValidationError.
@@ -58,6 +61,7 @@
 import type { z } from 'zod';
 import {
   ContractError,
+  DEFAULT_TRACING_ENDPOINT,
   defaultTrustDomain,
   sealNodeConfig,
   spiffeId,
@@ -99,6 +103,9 @@ import type {
   VirtualServiceResource,
 } from './schema';
 import { validateMesh } from './validate';
+
+/** Istio's default sampling: 1% of new traces. */
+const DEFAULT_SAMPLING_PERCENTAGE = 1;
 
 /** Which configs to produce. */
 export interface CompileOptions {
@@ -230,6 +237,12 @@ function meshPart(index: MeshIndex): NodeConfigInput['mesh'] {
   return { name: index.meshName, egressFilter: index.model.mesh.spec.egressFilter?.type ?? 'DROP_ALL', trustDomain: index.trustDomain };
 }
 
+function tracingOf(index: MeshIndex): NodeConfigInput['tracing'] {
+  const tracing = index.model.mesh.spec.tracing;
+  if (tracing === undefined || tracing.enabled === false) return undefined;
+  return { samplingPercentage: tracing.samplingPercentage ?? DEFAULT_SAMPLING_PERCENTAGE, endpoint: tracing.endpoint ?? DEFAULT_TRACING_ENDPOINT };
+}
+
 function policyOf(spec: Pick<VirtualNodeSpec, 'authorization' | 'jwt' | 'rateLimit'>): PolicyInput {
   return { authorization: spec.authorization ?? [], jwt: spec.jwt ?? [], rateLimit: spec.rateLimit };
 }
@@ -269,6 +282,7 @@ function compileVirtualNode(index: MeshIndex, node: VirtualNodeResource, errors:
     outbound: { services },
     clusters,
     logging: loggingOf(spec),
+    tracing: tracingOf(index),
   });
 }
 
@@ -300,6 +314,7 @@ function compileVirtualGateway(index: MeshIndex, gateway: VirtualGatewayResource
     outbound: { services },
     clusters,
     logging: loggingOf(spec),
+    tracing: tracingOf(index),
   });
 }
 

@@ -33,6 +33,18 @@ export const MeshSpecSchema = z.strictObject({
   serviceDiscovery: z.strictObject({ ipPreference: z.enum(['IPv6_PREFERRED', 'IPv4_PREFERRED', 'IPv4_ONLY', 'IPv6_ONLY']) }).optional(),
   /** Weft: SPIFFE trust domain of the mesh's identities. Default: the mesh name lowercased. */
   trustDomain: z.string().regex(/^[a-z0-9._-]+$/, 'must be lowercase letters, digits, ".", "_" or "-"').optional(),
+  /**
+   * Weft: distributed tracing in every sidecar of the mesh. Absent: off. `enabled` default true;
+   * `samplingPercentage` (0-100) default 1, as Istio; `endpoint` (the collector's OTLP/HTTP traces
+   * URL) default `http://localhost:4318/v1/traces`, the ADOT collector sidecar's.
+   */
+  tracing: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      samplingPercentage: z.number().min(0).max(100).optional(),
+      endpoint: z.string().optional(),
+    })
+    .optional(),
 });
 export type MeshSpec = z.infer<typeof MeshSpecSchema>;
 

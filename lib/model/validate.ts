@@ -24,6 +24,7 @@ import { regexFeatureMessage, unsupportedRegexFeature } from '../../proxy/contra
 import { authorizationIssues } from '../../proxy/contracts/authz-rules';
 import { parseAccessLogPattern } from '../../proxy/contracts/access-log-format';
 import type { ContractIssue } from '../../proxy/contracts/validation';
+import { DEFAULT_TRACING_ENDPOINT, TracingSchema } from '../../proxy/contracts/node-config';
 
 type Report = (resource: Resource, path: string, message: string) => void;
 type Listener = { portMapping: { port: number; protocol: string } };
@@ -56,6 +57,7 @@ export function validateMesh(model: MeshModel): ModelError[] {
   };
 
   checkMembership(model, ctx);
+  checkTracing(model.mesh, ctx);
   for (const n of model.virtualNodes) checkVirtualNode(n, ctx);
   for (const g of model.virtualGateways) checkVirtualGateway(g, ctx);
   for (const s of model.virtualServices) checkVirtualService(s, ctx);
@@ -120,6 +122,21 @@ interface Ctx {
   services: Map<string, VirtualServiceResource>;
   routers: Map<string, VirtualRouterResource>;
   gateways: Map<string, VirtualGatewayResource>;
+}
+
+/**
+ * The mesh's tracing settings, for front ends that build the model without its schema (the
+ * constructs): the sampling percentage and the collector URL the node config contract accepts.
+ */
+function checkTracing(mesh: MeshModel['mesh'], ctx: Ctx): void {
+  const tracing = mesh.spec.tracing;
+  if (tracing === undefined) return;
+  const pct = tracing.samplingPercentage;
+  if (pct !== undefined && !(pct >= 0 && pct <= 100)) ctx.report(mesh, 'spec.tracing.samplingPercentage', `must be a percentage from 0 to 100, got: ${pct}`);
+  const endpoint = tracing.endpoint;
+  if (endpoint !== undefined && !TracingSchema.shape.endpoint.safeParse(endpoint).success) {
+    ctx.report(mesh, 'spec.tracing.endpoint', `must be the collector's OTLP/HTTP traces URL (http:// or https://, e.g. ${DEFAULT_TRACING_ENDPOINT}), got: ${endpoint}`);
+  }
 }
 
 /** Every resource belongs to this mesh and names are unique (routes: within their router or gateway). */

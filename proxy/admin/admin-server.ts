@@ -34,6 +34,8 @@ export interface AdminState {
   prometheus?: () => string;
   /** The local app's health as the sidecar's checks see it (never part of readiness). */
   appHealth?: () => { status: string } & Record<string, unknown>;
+  /** The span exporter's counters; null while tracing is off. */
+  tracing?: () => Record<string, unknown> | null;
   /** Told when an operator fails or restores the health check (`/healthcheck/fail|ok`). */
   onHealthcheckFailed?: (failed: boolean) => void;
 }
@@ -141,6 +143,7 @@ export class AdminServer {
       internalErrors: stats.internalErrors,
       connections: stats.listeners,
       tcp: this.state.tcp,
+      tracing: this.state.tracing?.() ?? null,
       clusters,
     };
   }

@@ -2,6 +2,7 @@
 import type { RecordSink } from '../exchange/record';
 import type { RateLimitedLog } from '../log';
 import type { SidecarStats } from '../stats';
+import type { Tracer } from '../telemetry/tracer';
 import type { ConfigStore } from './config-store';
 
 export interface ProxyContext {
@@ -14,6 +15,8 @@ export interface ProxyContext {
   draining: () => boolean;
   /** Every request's and TCP connection's completion record. */
   complete: RecordSink;
+  /** Trace context of forwarded requests (a no-op while the config has no tracing). */
+  tracer: Tracer;
   /** Events a peer can cause at will (failed policy checks, refused connections), logged rate-limited. */
   events: RateLimitedLog;
 }

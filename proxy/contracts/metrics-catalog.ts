@@ -81,6 +81,9 @@ export const METRICS = {
   certificateExpiry: metric('weft_certificate_expiry_seconds', 'gauge', 'Seconds', [], 'Seconds until the mesh certificate expires (absent without a mesh identity).'),
   emfDroppedLines: metric('weft_emf_dropped_lines_total', 'counter', 'Count', [], 'EMF lines dropped because stdout was slower than the sidecar wrote (bounded buffer full) or failed; present when both `emf` and `prometheus` are on.'),
   accessLogDroppedLines: metric('weft_access_log_dropped_lines_total', 'counter', 'Count', [], 'Access log lines dropped because their destination (stdout, stderr or the file) was slower than the sidecar wrote (bounded buffer full) or failed; present with `prometheus`.'),
+  spansExported: metric('weft_tracing_spans_exported_total', 'counter', 'Count', [], 'Spans the collector accepted.'),
+  spansDropped: metric('weft_tracing_spans_dropped_total', 'counter', 'Count', [], 'Spans not exported: the span queue was full, their export failed, or they were still queued at shutdown.'),
+  spanExportFailures: metric('weft_tracing_export_failures_total', 'counter', 'Count', [], 'Span exports that failed (refused, timed out, or answered with a non-2xx status).'),
   seriesOverflow: metric('weft_metrics_series_overflow_total', 'counter', 'Count', [], 'Records counted in the overflow series because the series cap was reached.'),
 } as const;
 

@@ -31,8 +31,13 @@ export interface NodeConfigFeature {
   readonly since: number;
 }
 
-/** Every field and value newer than v1, in the order they were introduced. Empty: everything is v1. */
-export const NODE_CONFIG_FEATURES: readonly NodeConfigFeature[] = [{ path: 'logging.accessLog.samplePercent', since: 2 }];
+/** Every field and value newer than v1, in the order they were introduced. */
+export const NODE_CONFIG_FEATURES: readonly NodeConfigFeature[] = [
+  // Access log sampling; absent is 100 %.
+  { path: 'logging.accessLog.samplePercent', since: 2 },
+  // Distributed tracing: sampling percentage and collector endpoint; absent is off.
+  { path: 'tracing', since: 2 },
+];
 
 /** Where a config uses a feature: the field's concrete path, e.g. `clusters[2].discovery.type`. */
 export interface NodeConfigFeatureUse {

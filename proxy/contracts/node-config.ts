@@ -484,6 +484,21 @@ export const AccessLogSchema = z.strictObject({
   samplePercent: z.number().min(0).max(100).optional(),
 });
 
+/** Where spans go when a mesh turns tracing on without naming a collector: the ADOT collector sidecar's OTLP/HTTP endpoint. */
+export const DEFAULT_TRACING_ENDPOINT = 'http://localhost:4318/v1/traces';
+
+/**
+ * Distributed tracing (schema v2). Present: the sidecar propagates trace context on every HTTP hop,
+ * writes a span per sampled request and exports spans to `endpoint`; absent: none of it.
+ */
+export const TracingSchema = z.strictObject({
+  /** Percentage of new traces sampled (requests that arrive without a sampling decision), 0-100. */
+  samplingPercentage: percent,
+  /** The collector's OTLP/HTTP traces endpoint (protobuf), e.g. `http://localhost:4318/v1/traces`. */
+  endpoint: z.string().url().regex(/^https?:\/\/[^/?#]/, 'must be an http:// or https:// URL'),
+});
+export type Tracing = z.infer<typeof TracingSchema>;
+
 /**
  * A field or enum value added after v1 is optional without a default and has an entry in
  * NODE_CONFIG_FEATURES (node-config-features.ts), so configs that do not use it keep their version.
@@ -519,6 +534,7 @@ export const NodeConfigSchema = z.strictObject({
   outbound: z.strictObject({ services: z.array(OutboundServiceSchema) }),
   clusters: z.array(ClusterSchema),
   logging: z.strictObject({ accessLog: AccessLogSchema.optional() }).default({}),
+  tracing: TracingSchema.optional(),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 /** What the compiler writes before defaults are applied (optional fields may be omitted). */

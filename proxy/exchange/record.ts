@@ -78,6 +78,12 @@ export class CompletionRecord {
   errorCode: string | undefined = undefined;
   /** W3C trace id (32 hex digits) of the request's trace, when it has one. */
   traceId: string | undefined = undefined;
+  /** This hop's span id (16 hex digits), sent on as the next hop's parent; set while tracing is on. */
+  spanId: string | undefined = undefined;
+  /** The caller's span id, this hop's parent; undefined when this hop started the trace. */
+  parentSpanId: string | undefined = undefined;
+  /** The trace's sampling decision: a span is written only when true. */
+  traceSampled: boolean | undefined = undefined;
   /** Attempts sent upstream. */
   attempts = 0;
   /** Body bytes from the client (TCP: stream bytes). */

@@ -194,6 +194,7 @@ export class EgressHandler {
     const record = responder.record;
     record.requestId = headers['x-request-id'] as string;
     record.headers = req.headers;
+    ctx.tracer.propagate(record, req.headers, headers);
     const upgrade = upgradeHeadOf(req) !== undefined ? (req.headers.upgrade as string | undefined) : undefined;
     const request = new ProxyRequest(req.method ?? 'GET', routeReq.path, headers, requestBody(req), upgrade, { headers: req.headers, sourceIp: peer }, record);
     responder.forward(this.passthrough.get(routeReq.host, port), request, {

@@ -101,6 +101,7 @@ export class InboundHandler {
     const record = responder.record;
     record.requestId = headers['x-request-id'] as string;
     record.headers = req.headers;
+    ctx.tracer.propagate(record, req.headers, headers);
     const upgrade = upgradeHeadOf(req) !== undefined ? (req.headers.upgrade as string | undefined) : undefined;
     const request = new ProxyRequest(req.method ?? 'GET', path, headers, requestBody(req), upgrade, { headers: req.headers, sourceIp: record.peerAddress }, record);
     responder.forward(this.dispatchTo(this.upstream(listener?.protocol, target.appPort, upgrade !== undefined)), request, {

@@ -72,6 +72,7 @@ export function forwardToCluster(
   const headers = upstreamRequestHeaders(req, decision.authority, forwarding);
   record.requestId = headers['x-request-id'] as string;
   record.headers = req.headers;
+  ctx.tracer.propagate(record, req.headers, headers);
   // Only a peer sidecar believes this header (and only over mTLS); nothing else is sent it.
   if (cluster.meshPeers) headers[CONTROL_HEADERS.targetPort] = String(cluster.def.port);
   if (route?.headers?.request) applyRequestHeaderOps(route.headers.request, headers);

@@ -17,6 +17,8 @@ export interface ControlState {
   emfDroppedLines?: number;
   /** Access log lines dropped so far. */
   accessLogDroppedLines?: number;
+  /** The span exporter's counters, while tracing is on. */
+  tracing?: { exported: number; dropped: number; exportFailures: number };
   /** The sidecar's listeners (their TLS handshake failures). */
   listeners?: Iterable<ListenerStats>;
   /** Discovery and config refreshes that failed, and when discovery last succeeded (absent without a polling source). */

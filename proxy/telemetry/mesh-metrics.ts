@@ -285,6 +285,13 @@ export class MeshMetrics {
       header(out, METRICS.accessLogDroppedLines);
       out.push(`${METRICS.accessLogDroppedLines.name} ${control.accessLogDroppedLines}`);
     }
+    const tracing = control.tracing;
+    if (tracing !== undefined) {
+      for (const [spec, value] of [[METRICS.spansExported, tracing.exported], [METRICS.spansDropped, tracing.dropped], [METRICS.spanExportFailures, tracing.exportFailures]] as const) {
+        header(out, spec);
+        out.push(`${spec.name} ${value}`);
+      }
+    }
     header(out, METRICS.seriesOverflow);
     out.push(`${METRICS.seriesOverflow.name} ${this.overflowed}`);
     return `${out.join('\n')}\n`;

@@ -147,6 +147,41 @@ describe('Mesh', () => {
     expect(JSON.stringify(Template.fromStack(apps).toJSON())).toContain('Fn::ImportValue');
   });
 
+  test('tracing reaches every compiled config with Istio\'s 1% and the ADOT collector as defaults', () => {
+    // GIVEN
+    const stack = newStack();
+    const mesh = new weft.Mesh(stack, 'Mesh', { meshName: 'shop', tracing: {} });
+    // WHEN
+    mesh.addVirtualNode('Node', { virtualNodeName: 'node', listeners: [weft.VirtualNodeListener.http()] });
+    // THEN
+    const [config] = publishedConfigs(Template.fromStack(stack));
+    expect(config.schema).toBe('weft.dev/node-config/v2');
+    expect(config.tracing).toEqual({ samplingPercentage: 1, endpoint: 'http://localhost:4318/v1/traces' });
+  });
+
+  test('tracing with enabled: false leaves the configs without tracing, at schema v1', () => {
+    // GIVEN
+    const stack = newStack();
+    const mesh = new weft.Mesh(stack, 'Mesh', { meshName: 'shop', tracing: { enabled: false, samplingPercentage: 50 } });
+    // WHEN
+    mesh.addVirtualNode('Node', { virtualNodeName: 'node', listeners: [weft.VirtualNodeListener.http()] });
+    // THEN
+    const [config] = publishedConfigs(Template.fromStack(stack));
+    expect(config.schema).toBe('weft.dev/node-config/v1');
+    expect(config.tracing).toBeUndefined();
+  });
+
+  test('bad tracing settings fail synth with their field paths', () => {
+    // GIVEN
+    const stack = newStack();
+    const mesh = new weft.Mesh(stack, 'Mesh', { meshName: 'shop', tracing: { samplingPercentage: 101, endpoint: 'localhost:4318' } });
+    // WHEN
+    mesh.addVirtualNode('Node', { virtualNodeName: 'node', listeners: [weft.VirtualNodeListener.http()] });
+    // THEN
+    expect(() => Template.fromStack(stack)).toThrow(/Mesh\/shop: spec\.tracing\.samplingPercentage: must be a percentage from 0 to 100, got: 101/);
+    expect(() => Template.fromStack(stack)).toThrow(/Mesh\/shop: spec\.tracing\.endpoint: must be the collector's OTLP\/HTTP traces URL .*got: localhost:4318/);
+  });
+
   test('an invalid mesh fails synth with the model error: construct path, resource, field path', () => {
     // GIVEN
     const stack = newStack();

@@ -107,6 +107,27 @@ function configOf(configs: NodeConfig[], name: string): NodeConfig {
 
 // --- Tests ---
 
+describe('tracing', () => {
+  const nodes = { virtualNodes: [node('orders', { listeners: [httpListener()], serviceDiscovery: { dns: { hostname: 'orders.internal' } } })] };
+
+  test('absent: no tracing section, schema v1', () => {
+    const [c] = compileMesh(model(nodes));
+    expect(c.tracing).toBeUndefined();
+    expect(c.schema).toBe('weft.dev/node-config/v1');
+  });
+
+  test('present: the defaults (1%, the ADOT collector) or the values written, at schema v2', () => {
+    expect(compileMesh(model(nodes, { tracing: {} }))[0]).toMatchObject({ schema: 'weft.dev/node-config/v2', tracing: { samplingPercentage: 1, endpoint: 'http://localhost:4318/v1/traces' } });
+    const [c] = compileMesh(model(nodes, { tracing: { samplingPercentage: 12.5, endpoint: 'https://otel.internal:4318/v1/traces' } }));
+    expect(c.tracing).toEqual({ samplingPercentage: 12.5, endpoint: 'https://otel.internal:4318/v1/traces' });
+    expect(parseNodeConfig(serializeNodeConfig(c)).tracing).toEqual(c.tracing);
+  });
+
+  test('enabled: false is off', () => {
+    expect(compileMesh(model(nodes, { tracing: { enabled: false, samplingPercentage: 100 } }))[0].tracing).toBeUndefined();
+  });
+});
+
 describe('the canary mesh', () => {
   const configs = compileMesh(canaryModel());
   const caller = configOf(configs, 'api-gateway');

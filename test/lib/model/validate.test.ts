@@ -124,6 +124,29 @@ test('the base mesh is valid', () => {
   expect(check('')).toEqual([]);
 });
 
+describe('mesh tracing', () => {
+  const mesh = (tracing: string) => [{ file: 'mesh.yaml', text: `apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: { name: m }\nspec:\n  tracing: ${tracing}\n` }];
+
+  test('a percentage outside 0-100 fails at load with its field path', () => {
+    const { errors } = loadMeshSources(mesh('{ samplingPercentage: 150 }'));
+    expect(errors.map(formatModelError)).toEqual(["mesh.yaml:5: Mesh/m: spec.tracing.samplingPercentage: must be at most 100, got: 150"]);
+  });
+
+  test.each(['localhost:4318/v1/traces', 'ftp://collector/v1/traces', 'http://', 'not a url'])('endpoint %p is refused with its field path', (endpoint) => {
+    const { meshes, errors } = loadMeshSources(mesh(`{ endpoint: '${endpoint}' }`));
+    expect(errors).toEqual([]);
+    expect(validateMesh(meshes[0]).map(formatModelError)).toEqual([expect.stringMatching(/spec\.tracing\.endpoint: must be the collector's OTLP\/HTTP traces URL .*got: /)]);
+  });
+
+  test('defaults and a well-formed endpoint are valid', () => {
+    for (const t of ['{}', '{ enabled: false }', "{ samplingPercentage: 0, endpoint: 'https://otel.example.com:4318/v1/traces' }"]) {
+      const { meshes, errors } = loadMeshSources(mesh(t));
+      expect(errors).toEqual([]);
+      expect(validateMesh(meshes[0])).toEqual([]);
+    }
+  });
+});
+
 test('errors carry file, line, document, resource and path', () => {
   const model = loadWith(
     node(`    backends: []`, 'idle'),

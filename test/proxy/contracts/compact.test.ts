@@ -47,9 +47,9 @@ function generate(node: SchemaNode, r: () => number, breakRate: number, depth = 
   if (r() < breakRate) return pick(JUNK);
   switch (node.kind) {
     case 'string':
-      return r() < 0.8 ? pick(fitting(node, STRINGS)) : pick(STRINGS);
+      return r() < 0.9 ? pick(fitting(node, STRINGS)) : pick(STRINGS);
     case 'number':
-      return r() < 0.8 ? pick(fitting(node, NUMBERS)) : pick(NUMBERS);
+      return r() < 0.9 ? pick(fitting(node, NUMBERS)) : pick(NUMBERS);
     case 'boolean':
       return r() < 0.5;
     case 'literal':

@@ -166,8 +166,11 @@ test('a TCP stream through CONNECT: one record with the bytes both ways', async 
   expect(made[0]).toMatchObject({ kind: 'tcp', protocol: 'TCP', route: 'echo/r', cluster: 'echo:7000', bytesReceived: 4, bytesSent: 4 });
 });
 
-test("the record keeps the client's headers and the request id the sidecar sent", async () => {
-  const made = await recordsOf(() => get(egress(), '/ok/trace', { ...svc, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }));
-  expect(made[0].headers?.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+test('without tracing in the config, trace headers pass through untouched; the record keeps the client headers and has no trace context', async () => {
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const made = await recordsOf(() => get(egress(), '/ok/trace', { ...svc, traceparent }));
+  expect(app.seen[app.seen.length - 1].headers.traceparent).toBe(traceparent);
+  expect(made[0]).toMatchObject({ traceId: undefined, spanId: undefined, parentSpanId: undefined, traceSampled: undefined });
+  expect(made[0].headers?.traceparent).toBe(traceparent);
   expect(made[0].requestId).toMatch(/^[0-9a-f-]{36}$/);
 });
