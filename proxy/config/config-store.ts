@@ -203,6 +203,16 @@ export class ConfigStore {
     if (expectMesh !== undefined && config.mesh.name !== expectMesh) {
       throw new WeftError(CONFIG_MISMATCH, `${this.opts.source.location}: mesh.name is '${config.mesh.name}', but this sidecar is in mesh '${expectMesh}'`);
     }
+    // The certificate is the node's identity to every peer: one that names another node would
+    // have this sidecar present itself as that node (or be refused by every caller that expects
+    // this one), so a config and certificate that disagree never run together.
+    const cert = this.opts.certificates.current();
+    if (cert !== undefined && cert.spiffeId !== config.node.spiffeId) {
+      throw new WeftError(
+        CONFIG_MISMATCH,
+        `${this.opts.source.location}: node.spiffeId is '${config.node.spiffeId}', but the mesh certificate (WEFT_CERT_SOURCE) names ${cert.spiffeId === undefined ? 'no SPIFFE id' : `'${cert.spiffeId}'`}`,
+      );
+    }
   }
 
   private async build(config: NodeConfig): Promise<Snapshot> {

@@ -169,3 +169,13 @@ test('a rotated certificate is used for new connections without a restart', asyn
   writeFileSync(join(clientDir, 'cert.pem'), good.cert);
   await eventually(async () => (await get(egress, '/', { host: 'orders.demo.local' })).status === 200, 'the good certificate to be used again');
 });
+
+test("a sidecar does not start with another node's certificate: the config's SPIFFE id and the certificate's must agree", async () => {
+  // The client's certificate under the orders node's config: it would present itself as the client.
+  await expect(
+    startWith(nodeBody({ name: 'orders', inbound: [{ port: 8080, protocol: 'http', tls: strict, timeout: TIMEOUT }] }), { appPorts: [String(web.port)], certSource: `file:${clientDir}` }),
+  ).rejects.toMatchObject({
+    code: 'WEFT_ERR_CONFIG_MISMATCH',
+    message: expect.stringContaining(`node.spiffeId is '${ORDERS_ID}', but the mesh certificate (WEFT_CERT_SOURCE) names '${CLIENT_ID}'`),
+  });
+});
