@@ -204,6 +204,10 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     headersTimeoutMs: settings.requestHeadersTimeoutMs,
   };
   const listeners: Listener[] = [];
+  // One line per listener and reason a minute: a peer can fail handshakes at will; the counter
+  // (weft_tls_handshake_failures_total) has the full count.
+  const onTlsFailure = (listener: string) => (reason: string, peer: string): void =>
+    ctx.events.log('warn', 'tls_handshake_failed', `${listener}|${reason}`, () => ({ direction: 'inbound', listener, peer, reason }));
   const onInternalError = (err: unknown, listener: string): void => {
     stats.internalErrors++;
     const e = err as Error;
@@ -278,6 +282,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
           maxConnections: settings.maxConnections,
           stats,
           onInternalError,
+          onTlsFailure: onTlsFailure(`gateway:${gl.port}`),
           tls: () => store.current?.gatewayTls.get(gl.port),
           onRequest: gateway.forPort(gl.port),
         });
@@ -295,6 +300,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
         maxConnections: settings.maxConnections,
         stats,
         onInternalError,
+        onTlsFailure: onTlsFailure('inbound'),
         tls: () => store.current?.inboundTls,
         onRequest: inbound.onRequest,
         divert: inboundTcp,

@@ -85,6 +85,11 @@ export interface EndpointOutcome {
 export type OutcomeObserver = (cluster: ClusterRuntime, outcome: EndpointOutcome) => void;
 
 export class ClusterRuntime {
+  /**
+   * Told of every failed TLS handshake towards an endpoint (after it is counted in `stats`), with
+   * the endpoint's `address:port` and why, when known; the config store logs it, rate-limited.
+   */
+  onTlsFailure: ((endpoint: string, reason: string | undefined) => void) | undefined = undefined;
   readonly stats: ClusterStats = {
     ...newTrafficStats(),
     overflow: 0,

@@ -14,7 +14,7 @@ import { ClusterRuntime } from '../cluster/cluster-runtime';
 import { monitorCluster } from '../health';
 import type { EndpointSource } from '../endpoints/endpoint-source';
 import { WeftError } from '../errors';
-import type { Logger } from '../log';
+import { RateLimitedLog, type Logger } from '../log';
 import type { CertificateProvider } from '../tls/certificate-provider';
 import { resolveClientTls, resolveServerTls, type ServerTlsRuntime } from '../tls/tls-options';
 import { clusterDispatch } from '../exchange/attempt';
@@ -95,9 +95,11 @@ export class ConfigStore {
 
   /** The retry layer's factory (its settings are the sidecar's, not the config's). */
   private readonly retry: RouteLayerFactory;
+  private readonly tlsFailureLog: RateLimitedLog;
 
   constructor(private readonly opts: ConfigStoreOptions) {
     this.retry = retryLayerFactory({ bufferBytes: opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES, random: opts.random ?? Math.random });
+    this.tlsFailureLog = new RateLimitedLog(opts.logger);
   }
 
   /** The snapshot in force (undefined only before {@link start} resolved). */
@@ -193,6 +195,11 @@ export class ConfigStore {
     for (const l of this.appliedListeners) l(next);
   }
 
+  /** An outbound handshake failed: one line per cluster and reason a minute (a peer can make them at will). */
+  private logTlsFailure(cluster: string, endpoint: string, reason: string | undefined): void {
+    this.tlsFailureLog.log('warn', 'tls_handshake_failed', `${cluster}|${reason}`, () => ({ direction: 'outbound', cluster, endpoint, reason: reason ?? 'handshake failed' }));
+  }
+
   private checkIdentity(config: NodeConfig): void {
     // A sidecar's identity never changes by reload: without settings, the first config pins it.
     const expectNode = this.opts.expectNode ?? this.snapshot?.config.node.name;
@@ -254,6 +261,7 @@ export class ConfigStore {
           clusters.set(def.name, old);
         } else {
           const runtime = new ClusterRuntime(def, key, tls, this.opts.endpoints, this.opts.localZone, this.opts.random);
+          if (tls !== undefined) runtime.onTlsFailure = (endpoint, reason) => this.logTlsFailure(def.name, endpoint, reason);
           created.push(runtime);
           monitorCluster(runtime, { scalePercent: this.opts.healthCheckScalePercent ?? 100 });
           clusters.set(def.name, runtime);

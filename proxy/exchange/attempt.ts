@@ -123,7 +123,10 @@ export class Attempt implements H2AwareHandler, AttemptOutcome {
       if (kind === 'timeout' || kind === 'try-timeout') stats.timeouts++;
       else if (kind === 'connect' || kind === 'tls') {
         stats.connectFailures++;
-        if (kind === 'tls') stats.tlsFailures++;
+        if (kind === 'tls') {
+          stats.tlsFailures++;
+          this.cluster?.onTlsFailure?.(this.endpoint === undefined ? '' : `${this.endpoint.address}:${this.endpoint.port}`, err.message);
+        }
       }
     }
     this.report();

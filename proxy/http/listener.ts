@@ -94,6 +94,11 @@ export interface ListenerOptions {
   /** Connections open at most; more are closed at accept and counted. 0: no limit. */
   maxConnections: number;
   stats: SidecarStats;
+  /**
+   * A TLS handshake on this listener failed or its peer's SAN was not accepted (after it is
+   * counted in `stats`): `reason` is the TLS error's code or message, `peer` the client's address.
+   */
+  onTlsFailure?: (reason: string, peer: string) => void;
   /** Handling a connection threw: it was destroyed; count and log. */
   onInternalError: (err: unknown, listener: string) => void;
   /** The TLS to apply to the next connection (read from the current snapshot). */
@@ -284,6 +289,8 @@ export class Listener {
     const tls = this.opts.tls();
     (socket as Socket & Tagged)[kAcceptedTls] = tls ?? null;
     if (tls !== undefined && tls.mode === 'STRICT') {
+      // Read now, while the peer is surely connected: the socket keeps it for a failed handshake's log line.
+      if (this.opts.onTlsFailure !== undefined) void socket.remoteAddress;
       this.tlsServer(tls).emit('connection', socket);
       return;
     }
@@ -372,7 +379,12 @@ export class Listener {
         secureOptions: tls.mutual ? cryptoConstants.SSL_OP_NO_TICKET : 0,
       });
       server.on('secureConnection', (socket: TLSSocket) => this.guard(socket, () => this.secured(socket, tls)));
-      server.on('tlsClientError', () => this.stats.tlsHandshakeFailures++);
+      server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+        this.stats.tlsHandshakeFailures++;
+        // A reset peer's TLS socket has lost its address; the accepted socket under it cached it.
+        const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+        this.opts.onTlsFailure?.(err.code ?? err.message, peerAddress(socket.remoteAddress ?? raw?.remoteAddress));
+      });
       this.tlsServers.set(tls, server);
     }
     return server;
@@ -383,6 +395,7 @@ export class Listener {
     const cert = tls.mutual ? socket.getPeerCertificate() : undefined;
     if (tls.mutual && tls.subjectAlternativeNames.length > 0 && (!cert || !sansAccepted(cert, tls.subjectAlternativeNames))) {
       this.stats.tlsHandshakeFailures++;
+      this.opts.onTlsFailure?.(`peer SAN not accepted: ${cert ? uriSans(cert.subjectaltname).join(',') || 'none' : 'no certificate'}`, peerAddress(socket.remoteAddress));
       socket.destroy();
       return;
     }

@@ -170,7 +170,10 @@ export class TcpProxy {
       },
       failed: (kind) => {
         cluster.stats.connectFailures++;
-        if (kind === 'tls') cluster.stats.tlsFailures++;
+        if (kind === 'tls') {
+          cluster.stats.tlsFailures++;
+          cluster.onTlsFailure?.(`${endpoint.address}:${endpoint.port}`, undefined);
+        }
         outcome(kind);
         failed(kind === 'tls' ? 'WEFT_ERR_UPSTREAM_TLS' : 'WEFT_ERR_UPSTREAM_CONNECT');
       },

@@ -20,6 +20,13 @@ let orders: Running;
 let permissive: Running;
 let client: Running;
 
+/** The `tls_handshake_failed` log lines of a sidecar. */
+type Logged = { event: string; fields: Record<string, unknown> };
+const logsOf = (into: Logged[]) => ({ logger: { log: (_level: string, event: string, fields: Record<string, unknown> = {}) => void into.push({ event, fields }) } });
+const ordersLogs: Logged[] = [];
+const clientLogs: Logged[] = [];
+const handshakeFailures = (logs: Logged[]) => logs.filter((l) => l.event === 'tls_handshake_failed').map((l) => l.fields);
+
 const mtls = (sans: string[]) => ({ mode: 'MUTUAL' as const, certificate: { mesh: true as const }, trust: { mesh: true as const }, subjectAlternativeNames: sans });
 const strict = { mode: 'STRICT' as const, certificate: { mesh: true as const }, validation: { trust: { mesh: true as const }, subjectAlternativeNames: [CLIENT_ID] } };
 
@@ -42,6 +49,7 @@ beforeAll(async () => {
       ],
     }),
     { appPorts: [String(web.port), String(admin.port)], certSource: `file:${ordersDir}` },
+    logsOf(ordersLogs),
   );
   permissive = await startWith(
     nodeBody({ name: 'orders', inbound: [{ port: 8080, protocol: 'http', tls: { ...strict, mode: 'PERMISSIVE' }, timeout: TIMEOUT }] }),
@@ -66,6 +74,7 @@ beforeAll(async () => {
       ],
     }),
     { certSource: `file:${clientDir}` },
+    logsOf(clientLogs),
   );
 }, 30_000);
 
@@ -94,6 +103,10 @@ test('a peer proving another identity than the cluster expects is refused: WEFT_
   const res = await get(client.handle.ports.egress!, '/', { host: 'impostor.demo.local' });
   expect(res.status).toBe(503);
   expect(res.headers['x-weft-error']).toBe('WEFT_ERR_UPSTREAM_TLS');
+  // The caller's side says why, once a minute per cluster and reason.
+  expect(handshakeFailures(clientLogs)).toContainEqual(
+    expect.objectContaining({ direction: 'outbound', cluster: 'impostor:8080', endpoint: `127.0.0.1:${orders.handle.ports.inbound}`, reason: expect.stringMatching(/spiffe|altnames|SAN/i) }),
+  );
 });
 
 /** Sends one request over TLS with the given client certificate; resolves with what came back. */
@@ -125,6 +138,7 @@ test('a client certificate from another CA is refused', async () => {
   // The handshake is torn down (TLS 1.3 finishes it client-side first): no HTTP byte comes back.
   expect(res.text).toBe('');
   expect(web.seen.length + admin.seen.length).toBe(before);
+  await eventually(() => handshakeFailures(ordersLogs).some((f) => f.listener === 'inbound' && f.peer === '127.0.0.1'), 'a tls_handshake_failed line on the callee');
 });
 
 test('a mesh client certificate directly is accepted, and its target port is trusted', async () => {
@@ -142,6 +156,7 @@ test('plaintext to a STRICT port gets no HTTP answer', async () => {
     s.on('close', () => resolve(t));
   });
   expect(text).not.toContain('HTTP/1.1 200');
+  await eventually(() => handshakeFailures(ordersLogs).some((f) => /WRONG_VERSION|HTTP_REQUEST|wrong version|http request/i.test(String(f.reason))), 'a tls_handshake_failed line for plaintext');
 });
 
 test('PERMISSIVE accepts mTLS and plaintext on one port; only mTLS peers are trusted', async () => {
