@@ -27,7 +27,7 @@ import type { AppHealth } from '../health/app-health';
 import { boundedTimeout } from '../message/grpc';
 import { upstreamRequestHeaders } from '../message/headers';
 import { serverPath } from '../message/request-path';
-import { peerOf, type PeerIdentity } from '../tls/peer-identity';
+import { FORWARDED_CLIENT_CERT, forwardedClientCert, peerOf, type PeerIdentity } from '../tls/peer-identity';
 import { checkPolicy } from './pipeline';
 
 /** The app port speaks HTTP/2 (cleartext, prior knowledge) when its listener is http2 or grpc. */
@@ -98,6 +98,8 @@ export class InboundHandler {
       proto: peer.encrypted ? 'https' : 'http',
       stripProxyAuthorization: false,
     });
+    const xfcc = forwardedClientCert(peer, ctx.store.current?.config.node.spiffeId);
+    if (xfcc !== undefined) headers[FORWARDED_CLIENT_CERT] = xfcc;
     const record = responder.record;
     record.requestId = headers['x-request-id'] as string;
     record.headers = req.headers;

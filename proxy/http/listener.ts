@@ -400,7 +400,8 @@ export class Listener {
       return;
     }
     const principal = cert ? uriSans(cert.subjectaltname)[0] : undefined;
-    setPeer(socket, { authenticated: tls.mutual && socket.authorized, principal, encrypted: true });
+    const authenticated = tls.mutual && socket.authorized;
+    setPeer(socket, { authenticated, principal, encrypted: true, certificateHash: authenticated && cert ? cert.fingerprint256.replaceAll(':', '').toLowerCase() : undefined });
     (socket as TLSSocket & Tagged)[kAcceptedTls] = tls;
     this.track(socket);
     const alpnH2 = socket.alpnProtocol === 'h2';

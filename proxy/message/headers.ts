@@ -14,7 +14,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * Request fields rebuilt by the proxy (host, forwarding chain, identity) or answered by it
  * (`expect`: Node already sent 100-continue; undici cannot forward it).
  */
-const REBUILT = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'expect']);
+// `x-forwarded-client-cert` from anyone is dropped (Envoy's SANITIZE): only an inbound sidecar
+// sets it, from the mTLS handshake it saw itself (SANITIZE_SET), so an app can believe it.
+const REBUILT = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'expect', 'x-forwarded-client-cert']);
 
 const CONTROL_PREFIX = CONTROL_HEADERS.prefix;
 

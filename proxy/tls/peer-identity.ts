@@ -12,6 +12,10 @@ export interface PeerIdentity {
   /** The client certificate's SPIFFE id (first URI SAN), when authenticated. */
   principal: string | undefined;
   encrypted: boolean;
+  /** Lower-case hex SHA-256 of the client certificate's DER, when authenticated (Envoy's XFCC `Hash`). */
+  certificateHash?: string;
+  /** The `x-forwarded-client-cert` value for requests on this connection, made once on first use. */
+  forwardedClientCert?: string;
 }
 
 const PLAINTEXT: PeerIdentity = Object.freeze({ authenticated: false, principal: undefined, encrypted: false });
@@ -31,4 +35,24 @@ export function peerOfSocket(socket: Duplex | null | undefined): PeerIdentity {
 /** The identity established for the connection a request arrived on. */
 export function peerOf(req: IncomingMessage): PeerIdentity {
   return peerOfSocket(req.socket);
+}
+
+/** The XFCC header's name: Envoy's, which apps behind Envoy and Istio already read. */
+export const FORWARDED_CLIENT_CERT = 'x-forwarded-client-cert';
+
+/**
+ * The `x-forwarded-client-cert` value telling an app who called over mTLS, in Envoy's format
+ * (`By=<this node's SPIFFE id>;Hash=<client certificate SHA-256>;URI=<caller's SPIFFE id>`);
+ * undefined for a peer that did not authenticate. Made once per connection.
+ */
+export function forwardedClientCert(peer: PeerIdentity, ownId: string | undefined): string | undefined {
+  if (!peer.authenticated) return undefined;
+  if (peer.forwardedClientCert === undefined) {
+    const parts = [];
+    if (ownId !== undefined) parts.push(`By=${ownId}`);
+    if (peer.certificateHash !== undefined) parts.push(`Hash=${peer.certificateHash}`);
+    if (peer.principal !== undefined) parts.push(`URI=${peer.principal}`);
+    peer.forwardedClientCert = parts.join(';');
+  }
+  return peer.forwardedClientCert;
 }

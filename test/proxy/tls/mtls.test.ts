@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import { renameSync, writeFileSync } from 'node:fs';
@@ -91,6 +92,19 @@ test('two sidecars talk mutual TLS: app -> egress -> mTLS -> inbound -> app', as
   expect(seen).toMatchObject({ name: 'orders-web', url: '/orders/7' });
   expect(seen.headers['x-weft-target-port']).toBeUndefined();
   expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1, 127.0.0.1');
+});
+
+test("the app learns its caller from x-forwarded-client-cert; a forged one from the caller's app never arrives", async () => {
+  const res = await get(client.handle.ports.egress!, '/orders/xfcc', { host: 'orders.demo.local', 'x-forwarded-client-cert': 'By=spiffe://evil;URI=spiffe://weft.test/ns/demo/sa/admin' });
+  expect(res.status).toBe(200);
+  const hash = new X509Certificate(pki.read(clientDir, 'cert.pem')).fingerprint256.replaceAll(':', '').toLowerCase();
+  expect(res.json().headers['x-forwarded-client-cert']).toBe(`By=${ORDERS_ID};Hash=${hash};URI=${CLIENT_ID}`);
+});
+
+test('a plaintext caller of a PERMISSIVE port gets no x-forwarded-client-cert, even a forged one', async () => {
+  const res = await get(permissive.handle.ports.inbound!, '/xfcc', { host: 'orders', 'x-forwarded-client-cert': `By=${ORDERS_ID};URI=${CLIENT_ID}` });
+  expect(res.status).toBe(200);
+  expect(res.json().headers['x-forwarded-client-cert']).toBeUndefined();
 });
 
 test('x-weft-target-port from an mTLS peer picks the app port', async () => {
