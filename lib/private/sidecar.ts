@@ -10,12 +10,14 @@ import {
   DEFAULT_ADMIN_PORT,
   DEFAULT_EGRESS_PORT,
   DEFAULT_INBOUND_PORT,
+  DEFAULT_METRICS_PORT,
   SIDECAR_UID,
   certificateSecretName,
   nodeConfigKey,
   settingsToEnv,
   type Settings,
 } from '../../proxy/contracts';
+import { metricSinks } from '../../proxy/telemetry/metric-sinks';
 import type { SidecarOptions } from '../sidecar';
 import { checkPort } from './checks';
 import type { MeshRegistry } from './registry';
@@ -46,6 +48,9 @@ export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition,
   const inboundPort = settings.inboundPort ?? DEFAULT_INBOUND_PORT;
   const egressPort = settings.egressPort ?? DEFAULT_EGRESS_PORT;
   const adminPort = settings.adminPort ?? DEFAULT_ADMIN_PORT;
+  // Refused at synth as the sidecar would refuse it at start (`cloudwatch`, a typo).
+  const prometheus = metricSinks(settings.metrics ?? 'emf').has('prometheus');
+  const metricsPort = settings.metricsPort ?? DEFAULT_METRICS_PORT;
   const appPorts = options.appPorts ?? target.listenerPorts;
   appPorts.forEach((p) => checkPort('appPorts', p));
   const transparent = options.transparent ?? false;
@@ -87,7 +92,13 @@ export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition,
     memoryReservationMiB: options.memoryReservationMiB ?? 128,
     cpu: options.cpu,
     stopTimeout: options.stopTimeout ?? cdk.Duration.seconds(30),
-    portMappings: (target.kind === 'virtualNode' ? [inboundPort] : target.listenerPorts).map((containerPort) => ({ containerPort, protocol: ecs.Protocol.TCP })),
+    portMappings: [...(target.kind === 'virtualNode' ? [inboundPort] : target.listenerPorts), ...(prometheus ? [metricsPort] : [])].map((containerPort) => ({
+      containerPort,
+      protocol: ecs.Protocol.TCP,
+    })),
+    // The labels the CloudWatch agent's (and ADOT's) ECS service discovery reads to find a
+    // Prometheus endpoint; the read-only metrics port serves only this path.
+    dockerLabels: prometheus ? { ECS_PROMETHEUS_EXPORTER_PORT: String(metricsPort), ECS_PROMETHEUS_METRICS_PATH: '/stats/prometheus' } : undefined,
   });
 
   const app = target.appContainer;

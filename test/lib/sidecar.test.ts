@@ -7,7 +7,7 @@ import { cfnText, newStack, publishProperties, statementsOfRole } from './synth-
 
 const image = ecs.ContainerImage.fromRegistry('example.com/weft-sidecar:test');
 
-function nodeWithTask(transparent: boolean, props: Partial<weft.MeshProps> = {}) {
+function nodeWithTask(transparent: boolean, props: Partial<weft.MeshProps> = {}, sidecar: Partial<weft.VirtualNodeSidecarOptions> = {}) {
   const stack = newStack();
   const mesh = new weft.Mesh(stack, 'Mesh', { meshName: 'shop', ...props });
   const node = mesh.addVirtualNode('Orders', {
@@ -17,7 +17,7 @@ function nodeWithTask(transparent: boolean, props: Partial<weft.MeshProps> = {})
   });
   const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task', { family: 'orders-v2' });
   const app = taskDefinition.addContainer('app', { image: ecs.ContainerImage.fromRegistry('example.com/orders:2'), portMappings: [{ containerPort: 8080 }] });
-  node.addToTaskDefinition(taskDefinition, { appContainer: app, image, transparent });
+  node.addToTaskDefinition(taskDefinition, { appContainer: app, image, transparent, ...sidecar });
   return { stack, taskDefinition };
 }
 
@@ -116,6 +116,25 @@ describe('VirtualNode.addToTaskDefinition', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 's3:GetObject' })]) },
     });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('cloudwatch:PutMetricData');
+  });
+
+  test("with the prometheus sink the metrics port is mapped and labelled for ECS service discovery; a sink the sidecar would refuse fails synth", () => {
+    // GIVEN / WHEN
+    const { stack } = nodeWithTask(false, {}, { settings: { metrics: 'emf,prometheus' } });
+    // THEN
+    const { 'weft-sidecar': sidecar } = containers(Template.fromStack(stack));
+    expect(parseSettings([], envOf(sidecar)).metrics).toBe('emf,prometheus');
+    expect(sidecar.PortMappings).toEqual([
+      { ContainerPort: 15000, Protocol: 'tcp' },
+      { ContainerPort: 15090, Protocol: 'tcp' },
+    ]);
+    expect(sidecar.DockerLabels).toEqual({ ECS_PROMETHEUS_EXPORTER_PORT: '15090', ECS_PROMETHEUS_METRICS_PATH: '/stats/prometheus' });
+    // The default (emf) maps no metrics port and labels nothing.
+    const { 'weft-sidecar': plain } = containers(Template.fromStack(nodeWithTask(false).stack));
+    expect(plain.PortMappings).toEqual([{ ContainerPort: 15000, Protocol: 'tcp' }]);
+    expect(plain.DockerLabels).toBeUndefined();
+    expect(() => nodeWithTask(false, {}, { settings: { metrics: 'cloudwatch' } })).toThrow(/metrics: 'cloudwatch' \(PutMetricData\) is not built yet/);
+    expect(() => nodeWithTask(false, {}, { settings: { metrics: 'prometheus,statsd' } })).toThrow(/metrics must be 'none' or a comma-separated list of prometheus, emf, got: 'prometheus,statsd'/);
   });
 
   test('only awsvpc task definitions are accepted', () => {
