@@ -96,8 +96,8 @@ export function addSidecar(scope: Construct, taskDefinition: ecs.TaskDefinition,
       containerPort,
       protocol: ecs.Protocol.TCP,
     })),
-    // The labels the CloudWatch agent's (and ADOT's) ECS service discovery reads to find a
-    // Prometheus endpoint; the read-only metrics port serves only this path.
+    // The label names AWS's guide configures the CloudWatch agent's docker-label ECS service
+    // discovery with (sd_port_label, sd_metrics_path_label); the metrics port serves only this path.
     dockerLabels: prometheus ? { ECS_PROMETHEUS_EXPORTER_PORT: String(metricsPort), ECS_PROMETHEUS_METRICS_PATH: '/stats/prometheus' } : undefined,
   });
 
