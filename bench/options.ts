@@ -50,8 +50,9 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
                      server that never answers), weft-authz
                      (weft-mtls with a 10-rule inbound ALLOW policy),
                      weft-observability, weft-observability-mtls
-                     (metrics emf,prometheus and an access log line of
-                     every request to stdout)
+                     (metrics emf,prometheus, an access log line of
+                     every request to stdout, and tracing at 1% with
+                     spans exported to a collector that answers 200)
                      (direct always runs: ratios need it)
   --out DIR          results directory (default bench/results)
   --no-pin           do not pin wrk and servers to separate cores

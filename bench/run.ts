@@ -60,7 +60,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags }),
     weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-resilience', label: 'Weft with resilience on', resilience: true }),
     // Tracing joins this path when it is built.
-    weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-observability', label: 'Weft with metrics and access logs on', observability: true }),
+    weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-observability', label: 'Weft with metrics, access logs and 1% tracing on', observability: true }),
   ];
   if (o.weftCliB !== undefined) {
     const nodeB = o.nodeBinB ?? o.nodeBin;

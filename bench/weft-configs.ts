@@ -44,7 +44,14 @@ export interface OutboundNodeOptions {
   resilience?: boolean;
   /** An access log of every request, Weft's default JSON line, to stdout. */
   accessLog?: boolean;
+  /** Tracing on at {@link BENCH_TRACING_PERCENT}, spans exported to this OTLP/HTTP endpoint. */
+  tracingEndpoint?: string;
 }
+
+/** The observability path's sampling rate: Istio's default. */
+export const BENCH_TRACING_PERCENT = 1;
+
+const tracingAt = (endpoint: string | undefined) => (endpoint === undefined ? {} : { tracing: { samplingPercentage: BENCH_TRACING_PERCENT, endpoint } });
 
 const STDOUT_ACCESS_LOG = { accessLog: { path: '/dev/stdout' } };
 
@@ -57,6 +64,7 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(o.node),
     ...(o.accessLog ? { logging: STDOUT_ACCESS_LOG } : {}),
+    ...tracingAt(o.tracingEndpoint),
     inbound: { listeners: [], policy: {} },
     outbound: {
       services: [
@@ -134,11 +142,12 @@ function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] 
   return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, { from: [{ principals: [client] }], to: [{ methods: ['GET'], paths: ['/*'] }] }] }];
 }
 
-/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}; `accessLog`: every request logged to stdout. */
-export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean; accessLog?: boolean } = {}): NodeConfig {
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}; `accessLog`: every request logged to stdout; `tracingEndpoint`: tracing on. */
+export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean; accessLog?: boolean; tracingEndpoint?: string } = {}): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
     ...(opts.accessLog ? { logging: STDOUT_ACCESS_LOG } : {}),
+    ...tracingAt(opts.tracingEndpoint),
     inbound: {
       listeners: [
         {

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { serializeNodeConfig, type NodeConfig } from '../proxy/contracts';
@@ -30,7 +31,7 @@ export interface WeftProxyOptions {
   resilience?: boolean;
   /** The serving node holds an inbound ALLOW policy of 10 rules, matched at the last (weft-configs.ts). */
   authz?: boolean;
-  /** Metrics `emf,prometheus` and an access log line of every request on stdout (drained, discarded). */
+  /** Metrics `emf,prometheus`, an access log line of every request on stdout (drained, discarded) and tracing at 1%, spans exported to a collector in the bench process. */
   observability?: boolean;
 }
 
@@ -53,6 +54,20 @@ async function silentServer(): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   server.unref();
   return (server.address() as { port: number }).port;
+}
+
+/**
+ * The observability path's span collector: answers every OTLP/HTTP export with 200 after reading
+ * it, as a collector that keeps up would. In the bench process, unref'd, like {@link silentServer}.
+ */
+async function spanCollector(): Promise<string> {
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 }).end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`;
 }
 
 export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
@@ -104,7 +119,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     unavailable,
     async oneHop(ctx) {
       const mirrorPort = opts.resilience ? await silentServer() : undefined;
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mirrorPort, mtls: false, resilience: opts.resilience, accessLog: opts.observability });
+      const tracingEndpoint = opts.observability ? await spanCollector() : undefined;
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'app', targetPort: ctx.upstreamPort, endpointPort: ctx.upstreamPort, mirrorPort, mtls: false, resilience: opts.resilience, accessLog: opts.observability, tracingEndpoint });
       const sidecar = await startSidecar(ctx, 'weft-1hop', config, undefined);
       const url = `http://127.0.0.1:${sidecar.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);
@@ -112,9 +128,10 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
     },
     async twoHopMtls(ctx) {
       const certs = ctx.certificates();
-      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort, { authz: opts.authz, accessLog: opts.observability }), certs.get('server')!.dir);
+      const tracingEndpoint = opts.observability ? await spanCollector() : undefined;
+      const server = await startSidecar(ctx, 'weft-inbound', inboundNodeConfig('server', ctx.upstreamPort, { authz: opts.authz, accessLog: opts.observability, tracingEndpoint }), certs.get('server')!.dir);
       const mirrorPort = opts.resilience ? await silentServer() : undefined;
-      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience, accessLog: opts.observability });
+      const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience, accessLog: opts.observability, tracingEndpoint });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
       const url = `http://127.0.0.1:${client.egressPort}/`;
       await waitForOk(url, BENCH_SERVICE);
