@@ -36,7 +36,7 @@ function keyReader(key: KeyedRateLimit['key']): KeyOf {
     const name = key.header;
     return (r) => {
       const v = r.http?.req.headers[name];
-      return v === undefined || typeof v === 'string' ? v : v[0];
+      return v === undefined || typeof v === 'string' ? v : v.join(',');
     };
   }
   if ('sourceIp' in key) return (r) => r.peerAddress;
