@@ -5,29 +5,20 @@
  * gateway, the completion record and the counters, and a reload that keeps or replaces the buckets.
  */
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { connect as netConnect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import type { CompletionRecord } from '../../../proxy/exchange/record';
 import type { RateLimit } from '../../../proxy/contracts';
 import { freePorts } from '../../../bench/ports';
 import { startSidecarProcess } from '../hardening/sidecar-process';
-import { agent, eventually, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type ConfigBody, type Running, type Upstream } from '../harness';
+import { agent, eventually, gatewayBody, get, nodeBody, startUpstream, startWith, TIMEOUT, type ConfigBody, type Running, type Upstream } from '../harness';
 
 let app: Upstream;
-let tcpApp: NetServer;
 const running: Running[] = [];
 
-beforeAll(async () => {
-  app = await startUpstream('app');
-  tcpApp = createNetServer((s) => {
-    s.on('error', () => undefined);
-    s.on('data', (d) => s.end(`echo:${d}`));
-  });
-  await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
-});
-
+beforeAll(async () => (app = await startUpstream('app')));
 afterAll(async () => {
   await Promise.all(running.map((r) => r.close()));
-  await Promise.all([app.close(), agent.close(), new Promise((r) => tcpApp.close(r))]);
+  await Promise.all([app.close(), agent.close()]);
 });
 
 const limited = (rateLimit: RateLimit | Omit<RateLimit, 'statusCode'>, inbound: ConfigBody['inbound']['listeners'] = [{ port: 8080, protocol: 'http', timeout: TIMEOUT }]): ConfigBody => {
@@ -147,6 +138,9 @@ describe('in-process sidecars', () => {
   });
 
   test('a TCP listener: each connection takes a token; one over the limit is closed before the app sees it', async () => {
+    // The app answers what it reads and closes.
+    const tcpApp = createNetServer((s) => s.on('error', () => undefined).on('data', (d) => s.end(`echo:${d}`)));
+    await new Promise<void>((r) => tcpApp.listen(0, '127.0.0.1', r));
     const tcpPort = (tcpApp.address() as { port: number }).port;
     const r = await start(limited({ maxTokens: 2, tokensPerFill: 1, fillIntervalMs: HOUR }, [{ port: 5432, protocol: 'tcp', timeout: TIMEOUT }]), undefined, tcpPort);
     const exchange = (text: string) =>
@@ -159,22 +153,11 @@ describe('in-process sidecars', () => {
       });
     expect([await exchange('a'), await exchange('b'), await exchange('c')]).toEqual(['echo:a', 'echo:b', '']);
     expect(r.handle.tcpStats.refused).toEqual({ WEFT_ERR_RATE_LIMITED: 1 });
+    await new Promise((done) => tcpApp.close(done));
   });
 
   test("the gateway enforces its own limit on its listeners", async () => {
-    const body: ConfigBody = {
-      mesh: { name: 'demo', egressFilter: 'DROP_ALL', trustDomain: 'weft.test' },
-      node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
-      inbound: { listeners: [], policy: {} },
-      gateway: {
-        listeners: [{ port: 8443, protocol: 'http' }],
-        routes: [{ name: 'edge/app', priority: 0, protocol: 'http', match: { path: { prefix: '/' } }, target: { virtualService: 'orders.demo.local' }, rewrite: {} }],
-        policy: { rateLimit: { maxTokens: 2, tokensPerFill: 1, fillIntervalMs: HOUR } },
-      },
-      outbound: { services: [{ name: 'orders.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('app/r', { 'app:8080': 1 })] }] }] },
-      clusters: [staticCluster('app:8080', [app.port])],
-    };
-    const r = await startWith(body, {}, { bindGatewayPort: () => 0 });
+    const r = await startWith(gatewayBody(app.port, { rateLimit: { maxTokens: 2, tokensPerFill: 1, fillIntervalMs: HOUR } }), {}, { bindGatewayPort: () => 0 });
     running.push(r);
     expect(await statuses(r.handle.ports.gateway[8443], 3)).toEqual([200, 200, 429]);
   });
