@@ -58,7 +58,7 @@ export interface KeyedRateLimit {
   /** Time between fills. */
   readonly fillInterval: cdk.Duration;
   /**
-   * The most keys tracked at once (least recently used evicted), per sidecar.
+   * The most keys tracked at once (a key not used lately is evicted), per sidecar.
    * @default 10000
    */
   readonly maxKeys?: number;

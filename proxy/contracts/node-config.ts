@@ -422,7 +422,7 @@ export const MAX_RATE_LIMIT_KEYS = 1_000_000;
 
 /**
  * A token bucket per distinct value of `key` (schema v2), in a table of at most `maxKeys` buckets
- * (least recently used evicted). A request without the key (no such header, no mTLS identity) is
+ * (a key not used lately evicted). A request without the key (no such header, no mTLS identity) is
  * not limited by it.
  */
 export const KeyedRateLimitSchema = z.strictObject({

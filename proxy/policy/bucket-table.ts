@@ -1,43 +1,61 @@
 /**
  * The buckets of a keyed rate limit: one per distinct key, at most `maxKeys` of them. When the
- * table is full, a new key takes the bucket of the least recently used one, reset to full, so any
+ * table is full, a new key takes over the bucket of a key not used lately, reset to full, so any
  * number of distinct keys (a scan, spoofed headers) never grows memory past the cap.
  *
- * A Map keeps insertion order: touching a key moves it to the end (delete, set), so the first
- * key is always the least recently used. A lookup of a known key allocates nothing.
+ * Eviction is CLOCK (second chance), an approximation of least recently used that costs a known
+ * key's lookup nothing but setting a bit: a Map keeps insertion order, the eviction hand walks it
+ * from the oldest key, moves a key used since the hand last passed to the back (clearing its bit)
+ * and evicts the first that was not.
  */
 import { TokenBucket, type BucketShape } from './token-bucket';
 
+class Slot {
+  /** A new key starts unused: a key seen once (a scan) goes before keys that come back. */
+  used = false;
+  constructor(readonly bucket: TokenBucket) {}
+}
+
 export class BucketTable {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly slots = new Map<string, Slot>();
 
   constructor(
     private readonly shape: BucketShape,
     readonly maxKeys: number,
   ) {}
 
-  /** The bucket of `key`, created (or taken over from the least recently used key) at `now`. */
+  /** The bucket of `key`, created (or taken over from a key not used lately) at `now`. */
   bucket(key: string, now: number): TokenBucket {
-    const buckets = this.buckets;
-    let b = buckets.get(key);
-    if (b !== undefined) {
-      buckets.delete(key);
-      buckets.set(key, b);
-      return b;
+    const found = this.slots.get(key);
+    if (found !== undefined) {
+      found.used = true;
+      return found.bucket;
     }
-    if (buckets.size >= this.maxKeys) {
-      const oldest = buckets.keys().next().value as string;
-      b = buckets.get(oldest)!;
-      buckets.delete(oldest);
-      b.reset(now);
+    let slot: Slot;
+    if (this.slots.size >= this.maxKeys) {
+      slot = this.evict();
+      slot.bucket.reset(now);
     } else {
-      b = new TokenBucket(this.shape, now);
+      slot = new Slot(new TokenBucket(this.shape, now));
     }
-    buckets.set(key, b);
-    return b;
+    this.slots.set(key, slot);
+    return slot.bucket;
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.slots.size;
+  }
+
+  /** Removes a key not used since the hand last passed it, and returns its slot. */
+  private evict(): Slot {
+    const slots = this.slots;
+    // Terminates: a slot moved to the back has its bit cleared, so the second pass evicts.
+    for (const [key, slot] of slots) {
+      slots.delete(key);
+      if (!slot.used) return slot;
+      slot.used = false;
+      slots.set(key, slot);
+    }
+    throw new Error('unreachable: an empty table is never full');
   }
 }
