@@ -104,26 +104,30 @@ export class RateLimitCheck implements PolicyCheck {
   }
 }
 
+interface Built {
+  readonly key: string;
+  readonly check: RateLimitCheck;
+}
+
 /**
- * The rate-limit policy of one sidecar: a {@link PolicyFactory} that remembers the check it built
- * for each listener kind and returns it again while the limit is unchanged.
+ * The rate-limit policy of one sidecar: a {@link PolicyFactory} that remembers the checks it built
+ * for each listener kind and returns one again while its limit is unchanged. It remembers the last
+ * two limits, not one: a config can be compiled and then refused (a later check throws), and the
+ * limit in force must keep its buckets when the config after that one brings it back.
  */
 export class RateLimits {
-  private readonly built = new Map<'inbound' | 'gateway', { key: string; check: RateLimitCheck }>();
+  private readonly built = new Map<'inbound' | 'gateway', Built[]>();
 
   constructor(private readonly now?: () => number) {}
 
   readonly policy: PolicyFactory = (config: NodeConfig, listener) => {
     const limit = listener === 'inbound' ? config.inbound.policy.rateLimit : config.gateway?.policy.rateLimit;
-    if (limit === undefined) {
-      this.built.delete(listener);
-      return undefined;
-    }
+    if (limit === undefined) return undefined;
     const key = canonicalJson(limit);
-    const previous = this.built.get(listener);
-    if (previous !== undefined && previous.key === key) return previous.check;
-    const check = new RateLimitCheck(limit, this.now);
-    this.built.set(listener, { key, check });
+    const recent = this.built.get(listener) ?? [];
+    const known = recent.find((b) => b.key === key);
+    const check = known?.check ?? new RateLimitCheck(limit, this.now);
+    this.built.set(listener, [{ key, check }, ...recent.filter((b) => b !== known)].slice(0, 2));
     return check;
   };
 }

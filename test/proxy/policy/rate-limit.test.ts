@@ -110,4 +110,16 @@ describe('the factory across reloads', () => {
     expect(limits.policy(withLimit(base, undefined), 'inbound')).toBeUndefined();
     expect(limits.policy(withLimit(base, limit()), 'gateway')).toBeUndefined();
   });
+
+  test('a config compiled and then refused does not cost the limit in force its buckets', () => {
+    const limits = new RateLimits(now);
+    const inForce = limits.policy(withLimit(base, limit()), 'inbound') as RateLimitCheck;
+    expect(admitted(inForce, request(), 2)).toBe(2);
+    // The next config is compiled, then refused by a later check: its limit never ran.
+    limits.policy(withLimit(base, limit({ maxTokens: 5 })), 'inbound');
+    // The one after brings back the limit in force: same buckets, still empty.
+    const back = limits.policy(withLimit(base, limit(), 'other.test'), 'inbound') as RateLimitCheck;
+    expect(back).toBe(inForce);
+    expect(back.check(request())?.code).toBe(RATE_LIMITED);
+  });
 });
