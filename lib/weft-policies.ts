@@ -36,6 +36,7 @@ export abstract class RateLimitKey {
   static principal(): RateLimitKey {
     return new RateLimitKeyImpl({ principal: true });
   }
+  /** Renders the key as the node config writes it. */
   abstract bind(): KeyedRateLimitConfig['key'];
 }
 
