@@ -72,7 +72,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const authz = weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-authz', label: 'Weft with authorization', authz: true });
   all.push({
     id: 'weft-authz',
-    label: 'Weft -> mTLS -> Weft with a 10-rule ALLOW policy (2 hops)',
+    label: 'Weft -> mTLS -> Weft with a 10-rule ALLOW policy and a rate limit (2 hops)',
     family: 'weft-authz',
     kind: 'two-hop-mtls',
     unavailable: () => authz.unavailable(),

@@ -142,7 +142,10 @@ function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] 
   return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, { from: [{ principals: [client] }], to: [{ methods: ['GET'], paths: ['/*'] }] }] }];
 }
 
-/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}; `accessLog`: every request logged to stdout; `tracingEndpoint`: tracing on. */
+/** The weft-authz path's node rate limit: a billion tokens, never reached, so each request pays the bucket's cost and is never refused. */
+const BENCH_RATE_LIMIT = { maxTokens: 1e9, tokensPerFill: 1e9, fillIntervalMs: 1_000 };
+
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization} and {@link BENCH_RATE_LIMIT}; `accessLog`: every request logged to stdout; `tracingEndpoint`: tracing on. */
 export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean; accessLog?: boolean; tracingEndpoint?: string } = {}): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
@@ -157,7 +160,7 @@ export function inboundNodeConfig(node: string, appPort: number, opts: { authz?:
           timeout: ROUTE_DEFAULTS.timeout,
         },
       ],
-      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [] } : {},
+      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [], rateLimit: BENCH_RATE_LIMIT } : {},
     },
     outbound: { services: [] },
     clusters: [],

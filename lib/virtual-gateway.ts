@@ -72,8 +72,8 @@ export interface VirtualGatewayBaseProps {
    */
   readonly jwt?: JwtRule[];
   /**
-   * Weft: local rate limit of traffic entering the gateway. Refused until the sidecar enforces
-   * it: a gateway with a rate limit throws, rather than run without it.
+   * Weft: local rate limit of traffic entering the gateway, enforced by each of its proxies (so
+   * per replica), optionally with buckets per caller (`perKey`).
    * @default - no limit
    */
   readonly rateLimit?: RateLimit;

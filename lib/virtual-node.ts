@@ -85,8 +85,8 @@ export interface VirtualNodeBaseProps {
    */
   readonly jwt?: JwtRule[];
   /**
-   * Weft: local rate limit of traffic entering this node. Refused until the sidecar enforces it:
-   * a node with a rate limit throws, rather than run without it.
+   * Weft: local rate limit of traffic entering this node, enforced by each of its sidecars (so
+   * per replica), optionally with buckets per caller (`perKey`).
    * @default - no limit
    */
   readonly rateLimit?: RateLimit;

@@ -1,14 +1,14 @@
 /**
  * Weft extensions beyond App Mesh: inbound policy (Istio AuthorizationPolicy and
  * RequestAuthentication shapes, local rate limits) and load balancing of a node's endpoints.
- * The sidecar does not enforce inbound policy yet, so nodes and gateways refuse it (after checking
- * its shape here); the types are the API it will have.
+ * The sidecar enforces authorization and rate limits; it does not enforce JWT yet, so nodes and
+ * gateways refuse JWT rules (after checking their shape here); the types are the API it will have.
  */
 import type * as cdk from 'aws-cdk-lib';
 import type { z } from 'zod';
-import { authorizationIssues, AuthzPolicySchema, ContractError, JwtRuleSchema, parseWith } from '../proxy/contracts';
+import { authorizationIssues, AuthzPolicySchema, ContractError, JwtRuleSchema, MAX_RATE_LIMIT_KEYS, parseWith, RateLimitKeySchema, type KeyedRateLimit as KeyedRateLimitConfig, type RateLimit as RateLimitConfig } from '../proxy/contracts';
 import type { LoadBalancerSchema } from './model/schema';
-import { checkIntRange, checkRange } from './private/checks';
+import { checkCount, checkIntRange, checkRange } from './private/checks';
 import { compact, renderDuration } from './private/model-shapes';
 
 /**
@@ -22,7 +22,53 @@ export type AuthorizationPolicy = z.input<typeof AuthzPolicySchema>;
 /** An Istio RequestAuthentication JWT rule (issuer, audiences, JWKS, where the token is read from). */
 export type JwtRule = z.input<typeof JwtRuleSchema>;
 
-/** Local token-bucket rate limit of a node's or gateway's inbound traffic. */
+/** What a keyed rate limit counts by. */
+export abstract class RateLimitKey {
+  /** The value of a request header (a request without it is not limited by the keyed limit). */
+  static header(name: string): RateLimitKey {
+    return new RateLimitKeyImpl({ header: name });
+  }
+  /** The caller's address (the TCP peer of the sidecar). */
+  static sourceIp(): RateLimitKey {
+    return new RateLimitKeyImpl({ sourceIp: true });
+  }
+  /** The caller's mTLS identity (its SPIFFE id); a plaintext caller is not limited by the keyed limit. */
+  static principal(): RateLimitKey {
+    return new RateLimitKeyImpl({ principal: true });
+  }
+  /** Renders the key as the node config writes it. */
+  abstract bind(): KeyedRateLimitConfig['key'];
+}
+
+class RateLimitKeyImpl extends RateLimitKey {
+  constructor(private readonly key: KeyedRateLimitConfig['key']) {
+    super();
+  }
+  bind(): KeyedRateLimitConfig['key'] {
+    return this.key;
+  }
+}
+
+/** A token bucket of the same shape for each distinct value of a key. */
+export interface KeyedRateLimit {
+  readonly key: RateLimitKey;
+  /** Bucket size, per key. */
+  readonly maxTokens: number;
+  /** Tokens added each fill interval, per key. */
+  readonly tokensPerFill: number;
+  /** Time between fills. */
+  readonly fillInterval: cdk.Duration;
+  /**
+   * The most keys tracked at once (a key not used lately is evicted), per sidecar.
+   * @default 10000
+   */
+  readonly maxKeys?: number;
+}
+
+/**
+ * Local token-bucket rate limit of a node's or gateway's inbound traffic, enforced by each
+ * sidecar: the limit holds per replica (a task), not for the node as a whole.
+ */
 export interface RateLimit {
   /** Bucket size. */
   readonly maxTokens: number;
@@ -35,6 +81,11 @@ export interface RateLimit {
    * @default 429
    */
   readonly statusCode?: number;
+  /**
+   * Buckets per caller as well (a header value, source address or principal); a request must pass them and the node's bucket.
+   * @default - the node's bucket only
+   */
+  readonly perKey?: KeyedRateLimit[];
 }
 
 /** Checks policies where they are written (shape, then values) and applies the contract's defaults (ALLOW). */
@@ -49,13 +100,24 @@ export function renderJwt(rules: JwtRule[] | undefined): z.infer<typeof JwtRuleS
   return rules?.map((r, i) => parseWith(JwtRuleSchema, r, 'WEFT_ERR_POLICY_INVALID', `jwt[${i}]`));
 }
 
-export function renderRateLimit(r: RateLimit | undefined): { maxTokens: number; tokensPerFill: number; fillIntervalMs: number; statusCode: number } | undefined {
+export function renderRateLimit(r: RateLimit | undefined): RateLimitConfig | undefined {
   if (!r) return undefined;
-  checkIntRange('rateLimit.maxTokens', r.maxTokens, 1, Number.MAX_SAFE_INTEGER);
-  checkIntRange('rateLimit.tokensPerFill', r.tokensPerFill, 1, Number.MAX_SAFE_INTEGER);
+  const bucket = renderBucket('rateLimit', r);
   checkIntRange('rateLimit.statusCode', r.statusCode, 400, 599);
-  if (r.fillInterval.toMilliseconds() < 1) throw new Error(`rateLimit.fillInterval must be at least 1 ms, got: ${r.fillInterval.toHumanString()}`);
-  return { maxTokens: r.maxTokens, tokensPerFill: r.tokensPerFill, fillIntervalMs: r.fillInterval.toMilliseconds(), statusCode: r.statusCode ?? 429 };
+  checkCount('rateLimit.perKey', r.perKey, 1, 8);
+  const perKey = r.perKey?.map((k, i): KeyedRateLimitConfig => {
+    checkIntRange(`rateLimit.perKey[${i}].maxKeys`, k.maxKeys, 1, MAX_RATE_LIMIT_KEYS);
+    const key = parseWith(RateLimitKeySchema, k.key.bind(), 'WEFT_ERR_POLICY_INVALID', `rateLimit.perKey[${i}].key`);
+    return { key, ...renderBucket(`rateLimit.perKey[${i}]`, k), maxKeys: k.maxKeys ?? 10_000 };
+  });
+  return { ...bucket, statusCode: r.statusCode ?? 429, ...(perKey && { perKey }) };
+}
+
+function renderBucket(at: string, b: Pick<RateLimit, 'maxTokens' | 'tokensPerFill' | 'fillInterval'>): Pick<RateLimitConfig, 'maxTokens' | 'tokensPerFill' | 'fillIntervalMs'> {
+  checkIntRange(`${at}.maxTokens`, b.maxTokens, 1, Number.MAX_SAFE_INTEGER);
+  checkIntRange(`${at}.tokensPerFill`, b.tokensPerFill, 1, Number.MAX_SAFE_INTEGER);
+  if (b.fillInterval.toMilliseconds() < 1) throw new Error(`${at}.fillInterval must be at least 1 ms, got: ${b.fillInterval.toHumanString()}`);
+  return { maxTokens: b.maxTokens, tokensPerFill: b.tokensPerFill, fillIntervalMs: b.fillInterval.toMilliseconds() };
 }
 
 /** Load-balancing policies. */

@@ -26,6 +26,7 @@ export const WEFT_ERRORS = {
   WEFT_ERR_OVERLOADED: { status: 503, body: 'circuit breaker open: too many requests to this cluster' },
   WEFT_ERR_APP_UNREACHABLE: { status: 503, body: 'could not connect to the local application' },
   WEFT_ERR_POLICY_DENIED: { status: 403, body: "refused by this node's inbound policy" },
+  WEFT_ERR_RATE_LIMITED: { status: 429, body: "over this node's local rate limit; retry after the seconds in retry-after" },
   WEFT_ERR_POLICY_FAILED: { status: 500, body: 'an inbound policy check failed; the request was refused (fail closed)' },
   WEFT_ERR_TCP_LISTENER_AMBIGUOUS: { status: 400, body: 'the node has several TCP listeners and the connection names none' },
   WEFT_ERR_ORIGINAL_DST_UNAVAILABLE: { status: 502, body: "the connection's original destination cannot be read" },

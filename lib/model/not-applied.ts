@@ -12,7 +12,7 @@ import type { Resource } from './schema';
 export type ResourceSpec = Resource extends infer R ? (R extends Resource ? Pick<R, 'kind' | 'spec'> : never) : never;
 
 type Listener = { healthCheck?: { protocol: string; path?: string } };
-type PolicySpec = { jwt?: { issuer: string }[]; rateLimit?: { maxTokens: number } };
+type PolicySpec = { jwt?: { issuer: string }[] };
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -33,7 +33,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
   const inbound = (spec: PolicySpec) => {
     const jwt = spec.jwt ?? [];
     if (jwt.length > 0) add('jwt', 'spec.jwt', `${plural(jwt.length, 'rule')} (issuer ${jwt.map((r) => r.issuer).join(', ')})`);
-    if (spec.rateLimit) add('rateLimit', 'spec.rateLimit', `maxTokens ${spec.rateLimit.maxTokens}`);
   };
 
   switch (resource.kind) {

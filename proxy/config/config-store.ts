@@ -23,6 +23,7 @@ import { faultLayer } from '../resilience/fault';
 import { mirrorLayer } from '../resilience/mirror';
 import { retryLayerFactory } from '../resilience/retry';
 import { compilePolicies, type CompiledPolicies, type PolicyFactory } from '../policy/policy';
+import { RateLimits } from '../policy/rate-limit';
 import { CONFIG_UNREADABLE, type ConfigSource } from '../sources/config-source';
 
 export const CONFIG_MISMATCH = 'WEFT_ERR_CONFIG_MISMATCH';
@@ -96,6 +97,8 @@ export class ConfigStore {
   /** The retry layer's factory (its settings are the sidecar's, not the config's). */
   private readonly retry: RouteLayerFactory;
   private readonly tlsFailureLog: RateLimitedLog;
+  /** The config's rate limits, compiled into each snapshot's policy after authorization; their buckets outlive a reload that keeps them. */
+  private readonly rateLimits = new RateLimits();
 
   constructor(private readonly opts: ConfigStoreOptions) {
     this.retry = retryLayerFactory({ bufferBytes: opts.retryBufferBytes ?? DEFAULT_RETRY_BUFFER_BYTES, random: opts.random ?? Math.random });
@@ -271,7 +274,7 @@ export class ConfigStore {
       for (const runtime of created) void runtime.destroy();
       throw err;
     }
-    const policy = compilePolicies(config, this.opts.policy ?? []);
+    const policy = compilePolicies(config, [this.rateLimits.policy, ...(this.opts.policy ?? [])]);
     const stacks = buildStacks(config, clusters, this.opts.random ?? Math.random, this.retry, this.opts.routeLayers ?? []);
     const stackFor = stacks === undefined ? bottomOnly : (route: HttpRoute | GrpcRoute | undefined) => (route === undefined ? clusterDispatch : (stacks.get(route) ?? clusterDispatch));
     return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls, policy, stackFor };

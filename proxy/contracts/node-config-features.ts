@@ -37,6 +37,9 @@ export const NODE_CONFIG_FEATURES: readonly NodeConfigFeature[] = [
   { path: 'logging.accessLog.samplePercent', since: 2 },
   // Distributed tracing: sampling percentage and collector endpoint; absent is off.
   { path: 'tracing', since: 2 },
+  // Keyed local rate limits (a bucket per header value, source address or principal); absent is the node bucket only.
+  { path: 'inbound.policy.rateLimit.perKey', since: 2 },
+  { path: 'gateway.policy.rateLimit.perKey', since: 2 },
 ];
 
 /** Where a config uses a feature: the field's concrete path, e.g. `clusters[2].discovery.type`. */

@@ -409,11 +409,42 @@ export const JwtRuleSchema = z.strictObject({
 });
 export type JwtRule = z.infer<typeof JwtRuleSchema>;
 
+/** What a keyed rate limit counts by: a request header's value, the peer's address, or its mTLS identity (SPIFFE id). */
+export const RateLimitKeySchema = z.union([
+  z.strictObject({ header: headerName }),
+  z.strictObject({ sourceIp: z.literal(true) }),
+  z.strictObject({ principal: z.literal(true) }),
+]);
+export type RateLimitKey = z.infer<typeof RateLimitKeySchema>;
+
+/** The most distinct keys a keyed limit may track (its table's cap). */
+export const MAX_RATE_LIMIT_KEYS = 1_000_000;
+
+/**
+ * A token bucket per distinct value of `key` (schema v2), in a table of at most `maxKeys` buckets
+ * (a key not used lately evicted). A request without the key (no such header, no mTLS identity) is
+ * not limited by it.
+ */
+export const KeyedRateLimitSchema = z.strictObject({
+  key: RateLimitKeySchema,
+  maxTokens: z.number().int().min(1),
+  tokensPerFill: z.number().int().min(1),
+  fillIntervalMs: z.number().int().min(1),
+  maxKeys: z.number().int().min(1).max(MAX_RATE_LIMIT_KEYS).default(10_000),
+});
+export type KeyedRateLimit = z.infer<typeof KeyedRateLimitSchema>;
+
+/**
+ * A local token bucket in each sidecar (Envoy's local rate limit): one bucket for the node's (or
+ * gateway's) listeners, so a limit is per replica. A TCP connection takes one token when it opens.
+ */
 export const RateLimitSchema = z.strictObject({
   maxTokens: z.number().int().min(1),
   tokensPerFill: z.number().int().min(1),
   fillIntervalMs: z.number().int().min(1),
   statusCode: z.number().int().min(400).max(599).default(429),
+  /** Buckets per caller as well; a request must pass its keys' buckets and the node's. Since v2. */
+  perKey: z.array(KeyedRateLimitSchema).min(1).max(8).optional(),
 });
 export type RateLimit = z.infer<typeof RateLimitSchema>;
 

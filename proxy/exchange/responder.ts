@@ -43,6 +43,8 @@ export interface Refusal {
   flag?: string;
   headers?: Record<string, string>;
   body?: string;
+  /** The gRPC status for gRPC requests (when absent, the one gRPC maps `status` to). */
+  grpcStatus?: number;
 }
 
 export interface ForwardOptions {
@@ -146,7 +148,7 @@ export class Responder implements ResponseHandler {
     this.record.flag(v.flag ?? RESPONSE_FLAGS.policyDenied);
     this.record.errorCode = v.code;
     if (isGrpcRequest(this.req.headers)) {
-      sendGrpcStatus(this.res, grpcStatusForHttp(v.status), v.body ?? v.code, { ...v.headers, [CONTROL_HEADERS.errorCode]: v.code });
+      sendGrpcStatus(this.res, v.grpcStatus ?? grpcStatusForHttp(v.status), v.body ?? v.code, { ...v.headers, [CONTROL_HEADERS.errorCode]: v.code });
       this.finish(200);
       return;
     }

@@ -7,9 +7,11 @@
  * address, port).
  *
  * The node config's authorization policies compile into the first check (./authz.ts); its JWT
- * and rate-limit fields will compile into checks here as their enforcement is built, and until
- * then the sidecar refuses configs that carry them (fail closed). Checks can also come from the
- * sidecar's embedder (`SidecarDeps.policy`), built from each config, after the config's own.
+ * fields will compile into checks here as their enforcement is built, and until then the sidecar
+ * refuses configs that carry them (fail closed). Its rate limit is the next check (./rate-limit.ts,
+ * passed first among `factories` by the config store, which keeps its buckets across reloads).
+ * Checks can also come from the sidecar's embedder (`SidecarDeps.policy`), built from each
+ * config, after the config's own.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NodeConfig } from '../contracts/node-config';

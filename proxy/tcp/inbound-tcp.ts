@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Snapshot } from '../config/config-store';
 import type { ProxyContext } from '../config/proxy-context';
+import { RATE_LIMITED } from '../policy/rate-limit';
 import { peerOfSocket } from '../tls/peer-identity';
 import { looksLikeTls } from './client-hello';
 import { originalDestination, type OriginalDestination } from './original-dst';
@@ -98,7 +99,8 @@ export class InboundTcp implements ConnectionDivert {
     }
     const deny = (reason: string): void => this.proxy.refuse(socket, record, 'WEFT_ERR_POLICY_DENIED', { ...where, reason });
     const decide = (refusal: { code: string } | undefined): void => {
-      if (refusal !== undefined) deny(refusal.code);
+      if (refusal?.code === RATE_LIMITED) this.proxy.refuse(socket, record, 'WEFT_ERR_RATE_LIMITED', where);
+      else if (refusal !== undefined) deny(refusal.code);
       else if (socket.destroyed) deny('the peer closed while its connection was judged');
       else join();
     };

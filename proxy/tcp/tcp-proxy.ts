@@ -38,6 +38,7 @@ export type TcpRefusalCode = Extract<
   | 'WEFT_ERR_TCP_LISTENER_AMBIGUOUS'
   | 'WEFT_ERR_BAD_TARGET'
   | 'WEFT_ERR_POLICY_DENIED'
+  | 'WEFT_ERR_RATE_LIMITED'
 >;
 
 /** Connection counters of the TCP paths (also reflected in the sidecar and cluster stats). */
@@ -73,6 +74,7 @@ const REFUSAL_FLAGS: Partial<Record<TcpRefusalCode, string>> = {
   WEFT_ERR_ORIGINAL_DST_UNAVAILABLE: RESPONSE_FLAGS.localRefusal,
   WEFT_ERR_BAD_TARGET: RESPONSE_FLAGS.downstreamProtocolError,
   WEFT_ERR_POLICY_DENIED: RESPONSE_FLAGS.policyDenied,
+  WEFT_ERR_RATE_LIMITED: RESPONSE_FLAGS.rateLimited,
 };
 
 export class TcpProxy {

@@ -136,7 +136,7 @@ describe('VirtualNode', () => {
     expect(cluster?.loadBalancer).toMatchObject({ policy: 'CONSISTENT_HASH', consistentHash: { header: 'x-user' }, zoneAware: { minHealthyPercent: 60 } });
   });
 
-  test('JWT and rate limits are refused with their field paths until the sidecar enforces them; authorization is enforced, its values checked', () => {
+  test('JWT is refused with its field path until the sidecar enforces it; authorization and rate limits are enforced, their values checked', () => {
     // GIVEN
     const mesh = meshIn(newStack());
     const authorization: weft.AuthorizationPolicy[] = [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }];
@@ -145,11 +145,38 @@ describe('VirtualNode', () => {
     // THEN
     expect(() => mesh.addVirtualNode('A', { authorization })).not.toThrow();
     expect(() => mesh.addVirtualNode('B', { jwt })).toThrow(/^VirtualNode Stack\/Mesh\/B: spec\.jwt: the sidecar does not enforce JWT rules yet, .*got: 1 rule \(issuer https:\/\/issuer\.example\)$/);
-    expect(() => mesh.addVirtualNode('C', { rateLimit })).toThrow(/^VirtualNode Stack\/Mesh\/C: spec\.rateLimit: the sidecar does not enforce rate limits yet, .*got: maxTokens 10$/);
-    expect(() => mesh.addVirtualNode('D', { authorization, jwt, rateLimit })).toThrow(/spec\.jwt: .*; spec\.rateLimit: /);
+    expect(() => mesh.addVirtualNode('C', { rateLimit })).not.toThrow();
+    expect(() => mesh.addVirtualNode('D', { authorization, jwt, rateLimit })).toThrow(/^VirtualNode Stack\/Mesh\/D: spec\.jwt: .*got: 1 rule \(issuer https:\/\/issuer\.example\)$/);
     expect(() => mesh.addVirtualNode('E', { authorization: [{ name: 'bad', rules: [{ from: [{ ipBlocks: ['10.0.0.0/33'] }] }] }] })).toThrow(
       /authorization\[0\]\.rules\[0\]\.from\[0\]\.ipBlocks\[0\]: '10\.0\.0\.0\/33' is not an IPv4 or IPv6 address or CIDR/,
     );
+  });
+
+  test('a rate limit with keyed buckets is carried to the config the sidecar enforces (schema v2)', () => {
+    // GIVEN
+    const stack = newStack();
+    const mesh = meshIn(stack);
+    // WHEN
+    mesh.addVirtualNode('Limited', {
+      virtualNodeName: 'limited',
+      listeners: [weft.VirtualNodeListener.http()],
+      rateLimit: {
+        maxTokens: 100,
+        tokensPerFill: 50,
+        fillInterval: cdk.Duration.seconds(1),
+        perKey: [{ key: weft.RateLimitKey.header('X-User'), maxTokens: 10, tokensPerFill: 5, fillInterval: cdk.Duration.millis(500) }],
+      },
+    });
+    // THEN
+    const config = publishedConfigs(Template.fromStack(stack)).find((c) => c.node.name === 'limited')!;
+    expect(config.inbound.policy.rateLimit).toEqual({
+      maxTokens: 100,
+      tokensPerFill: 50,
+      fillIntervalMs: 1000,
+      statusCode: 429,
+      perKey: [{ key: { header: 'x-user' }, maxTokens: 10, tokensPerFill: 5, fillIntervalMs: 500, maxKeys: 10_000 }],
+    });
+    expect(config.schema).toBe('weft.dev/node-config/v2');
   });
 
   test('access logs, listener health checks and outlier detection are applied: carried to the config, not warned about', () => {
@@ -183,6 +210,10 @@ describe('VirtualNode', () => {
     expect(() => mesh.addVirtualNode('A', { authorization: [{ name: 'p', action: 'PERMIT' as never }] })).toThrow(/authorization\[0\]: action: /);
     expect(() => mesh.addVirtualNode('B', { jwt: [{ issuer: 'i', jwksUri: 'not a url' }] })).toThrow(/jwt\[0\]: jwksUri: /);
     expect(() => mesh.addVirtualNode('C', { rateLimit: { maxTokens: 0, tokensPerFill: 1, fillInterval: cdk.Duration.seconds(1) } })).toThrow(/rateLimit\.maxTokens must be an integer between 1 .*got: 0/);
+    const bucket = { maxTokens: 10, tokensPerFill: 1, fillInterval: cdk.Duration.seconds(1) };
+    expect(() => mesh.addVirtualNode('D', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.sourceIp(), maxKeys: 0 }] } })).toThrow(/rateLimit\.perKey\[0\]\.maxKeys must be an integer between 1 and 1000000, got: 0/);
+    expect(() => mesh.addVirtualNode('E', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.header('bad header') }] } })).toThrow(/rateLimit\.perKey\[0\]\.key: header: must be an HTTP token/);
+    expect(() => mesh.addVirtualNode('F', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.principal(), fillInterval: cdk.Duration.millis(0) }] } })).toThrow(/rateLimit\.perKey\[0\]\.fillInterval must be at least 1 ms, got: 0 millis/);
   });
 
   test('addListener and addBackend after construction are part of the model', () => {

@@ -115,6 +115,22 @@ export function nodeBody(opts: {
   };
 }
 
+/** A virtual gateway config body: an HTTP listener on 8443 routing every request to `app.demo.local`, served on `appPort`; `policy` is the gateway's. */
+export function gatewayBody(appPort: number, policy: ConfigBody['inbound']['policy'] = {}): ConfigBody {
+  return {
+    mesh: { name: 'demo', egressFilter: 'DROP_ALL', trustDomain: 'weft.test' },
+    node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
+    inbound: { listeners: [], policy: {} },
+    gateway: {
+      listeners: [{ port: 8443, protocol: 'http' }],
+      routes: [{ name: 'edge/app', priority: 0, protocol: 'http', match: { path: { prefix: '/' } }, target: { virtualService: 'app.demo.local' }, rewrite: {} }],
+      policy,
+    },
+    outbound: { services: [{ name: 'app.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('app/r', { 'app:8080': 1 })] }] }] },
+    clusters: [staticCluster('app:8080', [appPort])],
+  };
+}
+
 /** Settings as parsed from an empty environment, with every port ephemeral. */
 export function testSettings(overrides: Partial<Settings> = {}): Settings {
   return { ...parseSettings([], {}), inboundPort: 0, egressPort: 0, adminPort: 0, listenAddress: '127.0.0.1', ...overrides };

@@ -531,7 +531,25 @@ describe('inbound listeners and policy', () => {
     expect(c.logging).toEqual({ accessLog: { path: '/dev/stdout', format: { json: { status: '%RESPONSE_CODE%' } } } });
   });
 
-  test('a node or gateway with JWT or a rate limit does not compile: the sidecar does not enforce them yet (authorization it does)', () => {
+  test("a rate limit compiles into the node's and the gateway's policy; keyed limits make the config schema v2", () => {
+    const bucket = { maxTokens: 10, tokensPerFill: 10, fillIntervalMs: 1000, statusCode: 429 };
+    const perKey = [{ key: { header: 'x-user' }, maxTokens: 2, tokensPerFill: 1, fillIntervalMs: 1000, maxKeys: 100 }];
+    const m = model({
+      virtualNodes: [
+        node('plain', { listeners: [httpListener()], serviceDiscovery: { dns: { hostname: 'plain.internal' } }, rateLimit: bucket }),
+        node('keyed', { listeners: [httpListener()], serviceDiscovery: { dns: { hostname: 'keyed.internal' } }, rateLimit: { ...bucket, perKey } }),
+      ],
+      virtualGateways: [gateway('edge', { listeners: [{ portMapping: { port: 8088, protocol: 'http' } }], rateLimit: bucket })],
+    });
+    const byName = new Map(compileMesh(m).map((c) => [c.node.name, c]));
+    expect(byName.get('plain')!.inbound.policy.rateLimit).toEqual(bucket);
+    expect(byName.get('plain')!.schema).toBe('weft.dev/node-config/v1');
+    expect(byName.get('keyed')!.inbound.policy.rateLimit).toEqual({ ...bucket, perKey });
+    expect(byName.get('keyed')!.schema).toBe('weft.dev/node-config/v2');
+    expect(byName.get('edge')!.gateway!.policy.rateLimit).toEqual(bucket);
+  });
+
+  test('a node or gateway with JWT does not compile: the sidecar does not enforce it yet (authorization and rate limits it does)', () => {
     const m = model({
       virtualNodes: [
         node('secure', {
@@ -551,7 +569,6 @@ describe('inbound listeners and policy', () => {
     }
     expect(thrown).toBeInstanceOf(MeshValidationError);
     expect((thrown as MeshValidationError).errors.map((e) => [e.resource, e.path])).toEqual([
-      ['VirtualNode/secure', 'spec.rateLimit'],
       ['VirtualGateway/edge', 'spec.jwt'],
     ]);
   });

@@ -895,7 +895,7 @@ describe('fields the sidecar does not apply yet', () => {
     logging: { accessLog: { file: { path: /dev/stdout, format: { text: '%REQ(X-REQUEST-ID?:AUTHORITY):10% %%' } } } }`))).toEqual([]);
   });
 
-  test('JWT rules and rate limits are errors: the sidecar does not enforce them yet (authorization it does)', () => {
+  test('JWT rules are errors: the sidecar does not enforce them yet (authorization and rate limits it does)', () => {
     const docs = [
       node(`
     authorization:
@@ -911,10 +911,43 @@ describe('fields the sidecar does not apply yet', () => {
         jwt: [{ issuer: https://issuer.example, jwksUri: https://issuer.example/jwks.json }]`,
     ];
     expect(check(...docs)).toEqual([
-      'case.yaml:8: VirtualNode/n: spec.rateLimit: the sidecar does not enforce rate limits yet, so they are refused rather than run open; remove them until it does, got: maxTokens 100',
       'case.yaml:15: VirtualGateway/api: spec.jwt: the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does, got: 1 rule (issuer https://issuer.example)',
     ]);
     expect(warnings(...docs)).toEqual([]);
+  });
+
+  test('rate limits are checked at their field paths: bucket values, perKey keys and the key table cap', () => {
+    const { errors } = loadMeshSources([
+      { file: 'base.yaml', text: BASE },
+      {
+        file: 'case.yaml',
+        text: yaml(
+          node(`
+    rateLimit:
+      maxTokens: 0
+      tokensPerFill: 10
+      fillIntervalMs: 1000
+      perKey:
+        - { key: { header: 'bad header' }, maxTokens: 5, tokensPerFill: 1, fillIntervalMs: 1000 }
+        - { key: { sourceIp: true }, maxTokens: 5, tokensPerFill: 1, fillIntervalMs: 0, maxKeys: 2000000 }`),
+        ),
+      },
+    ]);
+    expect(errors.map(formatModelError)).toEqual([
+      'case.yaml:6: VirtualNode/n: spec.rateLimit.maxTokens: must be at least 1, got: 0',
+      'case.yaml:10: VirtualNode/n: spec.rateLimit.perKey[0].key.header: must be an HTTP token (RFC 9110 field-name), got: bad header',
+      'case.yaml:11: VirtualNode/n: spec.rateLimit.perKey[1].fillIntervalMs: must be at least 1, got: 0',
+      'case.yaml:11: VirtualNode/n: spec.rateLimit.perKey[1].maxKeys: must be at most 1000000, got: 2000000',
+    ]);
+    // A valid limit with keys is no error and no warning: the sidecar enforces it.
+    const valid = node(`
+    rateLimit:
+      maxTokens: 100
+      tokensPerFill: 10
+      fillIntervalMs: 1000
+      perKey: [{ key: { principal: true }, maxTokens: 5, tokensPerFill: 1, fillIntervalMs: 1000, maxKeys: 500 }]`);
+    expect(check(valid)).toEqual([]);
+    expect(warnings(valid)).toEqual([]);
   });
 
   test('authorization values are checked at their field paths: CIDRs, principals, ports, when keys', () => {

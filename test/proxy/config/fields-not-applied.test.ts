@@ -93,16 +93,16 @@ test('a config with a JWT rule is refused at start with WEFT_ERR_POLICY_NOT_ENFO
   }
 });
 
-test('a reload to a config with a rate limit (and an authorization policy, which is enforced) keeps the last good config and records the error', async () => {
+test('a reload to a config with JWT rules (and an authorization policy and a rate limit, which are enforced) keeps the last good config and records the error', async () => {
   const logger = recordingLogger();
   const sidecar = await startWith(body(), {}, { logger });
   try {
     const good = sidecar.handle.store.current!;
-    sidecar.config.write(body({}, { authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 1_000 } }));
+    sidecar.config.write(body({}, { authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }], jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 1_000 } }));
     await eventually(() => sidecar.handle.store.lastError?.code === 'WEFT_ERR_POLICY_NOT_ENFORCED', 'the policy config to be refused');
     expect(sidecar.handle.store.current).toBe(good);
-    expect(sidecar.handle.store.lastError!.message).toMatch(/: inbound\.policy\.rateLimit: /);
-    expect(sidecar.handle.store.lastError!.message).not.toMatch(/authorization/);
+    expect(sidecar.handle.store.lastError!.message).toMatch(/: inbound\.policy\.jwt: /);
+    expect(sidecar.handle.store.lastError!.message).not.toMatch(/authorization|rateLimit/);
     expect(logger.events.find((e) => e.event === 'config_rejected')).toMatchObject({ level: 'error', fields: { code: 'WEFT_ERR_POLICY_NOT_ENFORCED', keeping: good.version } });
   } finally {
     await sidecar.close();

@@ -48,7 +48,6 @@ describe('fieldsNotApplied', () => {
     body.inbound.policy = { authorization: [{ name: 'p', rules: [{}] }], jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }], rateLimit: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1 } };
     expect(paths(sealNodeConfig(body))).toEqual([
       ['error', 'inbound.policy.jwt'],
-      ['error', 'inbound.policy.rateLimit'],
     ]);
   });
 
@@ -60,7 +59,6 @@ describe('fieldsNotApplied', () => {
     };
     expect(paths(sealNodeConfig(body))).toEqual([
       ['warning', 'gateway.listeners[0].healthCheck'],
-      ['error', 'gateway.policy.rateLimit'],
     ]);
   });
 
@@ -141,7 +139,6 @@ describe('checkFieldsApplied (the sidecar\'s load check)', () => {
         code: POLICY_NOT_ENFORCED,
         issues: [
           { path: 'inbound.policy.jwt', message: expect.stringMatching(/^the sidecar does not enforce JWT rules yet/) },
-          { path: 'inbound.policy.rateLimit', message: expect.stringMatching(/^the sidecar does not enforce rate limits yet/) },
         ],
       }),
     );

@@ -8,7 +8,7 @@ import { connect as h2connect } from 'node:http2';
 import { connect as netConnect, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { ConfigBody } from '../harness';
 import type { PolicyFactory } from '../../../proxy/policy/policy';
-import { agent, eventually, get, httpRoute, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type Running, type Upstream } from '../harness';
+import { agent, eventually, gatewayBody, get, nodeBody, startUpstream, startWith, TIMEOUT, type Running, type Upstream } from '../harness';
 
 /** Refuses everything while the config's trust domain says so: the verdict comes from the config in force. */
 const fromConfig: PolicyFactory = (config, listener) =>
@@ -108,18 +108,7 @@ test('a TCP listener: the reloaded config refuses the next connection (only what
 });
 
 test('the gateway: the reloaded config denies the next request', async () => {
-  const body: ConfigBody = {
-    mesh: { name: 'demo', egressFilter: 'DROP_ALL', trustDomain: 'weft.test' },
-    node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
-    inbound: { listeners: [], policy: {} },
-    gateway: {
-      listeners: [{ port: 8443, protocol: 'http' }],
-      routes: [{ name: 'edge/app', priority: 0, protocol: 'http', match: { path: { prefix: '/' } }, target: { virtualService: 'app.demo.local' }, rewrite: {} }],
-      policy: {},
-    },
-    outbound: { services: [{ name: 'app.demo.local', listeners: [{ port: 8080, protocol: 'http', routes: [httpRoute('app/r', { 'app:8080': 1 })] }] }] },
-    clusters: [staticCluster('app:8080', [app.port])],
-  };
+  const body = gatewayBody(app.port);
   const r = await start(body);
   const port = r.handle.ports.gateway[8443];
   expect((await get(port, '/before', { host: 'www.example.com' })).status).toBe(200);
