@@ -39,8 +39,13 @@ const FIELD_VCHAR = new Uint8Array(256);
 
 const enum State {
   Size, // chunk-size digits
-  SizeBws, // SP/HTAB after the size: only ';' may follow
-  Ext, // chunk-ext bytes up to CR
+  ExtNameStart, // after ';': a chunk-ext-name (token)
+  ExtName,
+  ExtValueStart, // after '=': a token or a quoted-string
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedPair, // after '\\' in a quoted-string
+  ExtAfterQuoted, // after the closing '"': ';' or CR
   SizeLf, // LF ending the chunk line
   Data,
   DataCr,
@@ -136,30 +141,28 @@ export class ChunkedDecoder {
           } else if (c === CR) {
             this.state = State.SizeLf;
           } else if (c === SEMI) {
-            this.state = State.Ext;
-          } else if (c === SP || c === HTAB) {
-            this.state = State.SizeBws;
+            this.state = State.ExtNameStart;
           } else {
-            return this.fail(c === LF ? 'bare LF' : 'invalid chunk size');
+            // No whitespace after the size (RFC 9112's BWS before ';' included): llhttp refuses it,
+            // and a parser in front of it must not be laxer.
+            return this.fail(c === LF ? 'bare LF' : c === SP || c === HTAB ? 'whitespace after chunk size' : 'invalid chunk size');
           }
           if (++this.lineBytes > MAX_CHUNK_LINE) return this.fail('chunk line too long');
           i++;
           break;
         }
-        case State.SizeBws: {
-          const c = buf[i];
-          if (c === SEMI) this.state = State.Ext;
-          else if (c !== SP && c !== HTAB) return this.fail('whitespace after chunk size');
-          if (++this.lineBytes > MAX_CHUNK_LINE) return this.fail('chunk line too long');
-          i++;
-          break;
-        }
-        case State.Ext: {
-          // Extensions carry nothing we use; they are skipped but must stay a single bounded line.
-          const c = buf[i];
-          if (c === CR) this.state = State.SizeLf;
-          else if (c === LF) return this.fail('bare LF');
-          else if (c !== HTAB && FIELD_VCHAR[c] !== 1) return this.fail('control character in chunk extension');
+        case State.ExtNameStart:
+        case State.ExtName:
+        case State.ExtValueStart:
+        case State.ExtToken:
+        case State.ExtQuoted:
+        case State.ExtQuotedPair:
+        case State.ExtAfterQuoted: {
+          // chunk-ext = *( ";" token [ "=" ( token / quoted-string ) ] ), strictly (no BWS):
+          // extensions carry nothing Weft uses, but two parsers must agree on where the line ends.
+          const next = extStep(this.state, buf[i]);
+          if (next === State.Failed) return this.fail(buf[i] === LF ? 'bare LF' : 'invalid chunk extension');
+          this.state = next;
           if (++this.lineBytes > MAX_CHUNK_LINE) return this.fail('chunk line too long');
           i++;
           break;
@@ -285,6 +288,34 @@ export class ChunkedDecoder {
 }
 
 /** The chunk framing for one payload piece: returns the size line ("<hex>\r\n"); the caller writes line, data, "\r\n". */
+/** quoted-string text (RFC 9110 §5.6.4): HTAB, SP, VCHAR but '"' and '\\', obs-text. */
+const QDTEXT = new Uint8Array(256);
+for (let c = 0; c < 256; c++) QDTEXT[c] = c === HTAB || c === SP || (c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x5c) || c >= 0x80 ? 1 : 0;
+
+/** The chunk-extension grammar, one byte at a time: the next state, or Failed. */
+function extStep(state: State, c: number): State {
+  switch (state) {
+    case State.ExtNameStart:
+      return TCHAR[c] === 1 ? State.ExtName : State.Failed;
+    case State.ExtName:
+      if (TCHAR[c] === 1) return State.ExtName;
+      return c === 0x3d /* = */ ? State.ExtValueStart : c === SEMI ? State.ExtNameStart : c === CR ? State.SizeLf : State.Failed;
+    case State.ExtValueStart:
+      return TCHAR[c] === 1 ? State.ExtToken : c === 0x22 /* " */ ? State.ExtQuoted : State.Failed;
+    case State.ExtToken:
+      if (TCHAR[c] === 1) return State.ExtToken;
+      return c === SEMI ? State.ExtNameStart : c === CR ? State.SizeLf : State.Failed;
+    case State.ExtQuoted:
+      if (c === 0x22) return State.ExtAfterQuoted;
+      if (c === 0x5c /* \\ */) return State.ExtQuotedPair;
+      return QDTEXT[c] === 1 ? State.ExtQuoted : State.Failed;
+    case State.ExtQuotedPair:
+      return c === HTAB || c === SP || (c >= 0x21 && c !== 0x7f) ? State.ExtQuoted : State.Failed;
+    default:
+      return c === SEMI ? State.ExtNameStart : c === CR ? State.SizeLf : State.Failed;
+  }
+}
+
 export function chunkHeader(length: number): string {
   // A zero size would be the last-chunk and end the body early: that is a caller bug, not data.
   if (!Number.isSafeInteger(length) || length <= 0) throw new RangeError(`chunk length must be a positive integer, got: ${length}`);

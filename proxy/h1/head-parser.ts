@@ -320,6 +320,7 @@ function parseStartLine(buf: Latin1Buffer, offset: number, end: number, limits: 
     }
     if (i >= end) return stop();
     if (buf[i] !== SP || i === line.c) return new Refusal(400, 'invalid request-target');
+    if (!requestTargetForm(buf, line.a, line.b, line.c, i)) return new Refusal(400, 'invalid request-target');
     line.d = i;
     i++;
     // "HTTP/1.x" CR LF
@@ -504,11 +505,22 @@ function buildHead(buf: Latin1Buffer, offset: number, headEnd: number, count: nu
         headers[lname] = value;
         break;
       case KIND_CONTENT_LENGTH: {
-        const n = parseContentLength(buf, vStart, vEnd);
+        // RFC 9110 §8.6 lets a recipient accept a list of equal values ("5, 5") or repeated equal
+        // fields. llhttp (and so node:http) refuses both in requests, and the sidecar's request
+        // parser, in front of such servers, must not be laxer: one field, digits only. A response
+        // comes from the app or a cluster the mesh owns: equal values collapse to one there.
+        if (isRequest) {
+          if (contentLength >= 0) return new Refusal(400, 'duplicate Content-Length');
+          const n = parseContentLength(buf, vStart, vEnd);
+          if (n < 0 || tabAfter(buf, vEnd)) return new Refusal(400, 'invalid Content-Length');
+          headers[lname] = value;
+          contentLength = n;
+          break;
+        }
+        const n = parseContentLengthList(buf, vStart, vEnd);
         if (n < 0) return new Refusal(400, 'invalid Content-Length');
         if (contentLength >= 0 && n !== contentLength) return new Refusal(400, 'conflicting Content-Length');
-        // A list of equal values ("5, 5") collapses to the one number.
-        if (contentLength < 0) headers[lname] = isDigits(buf, vStart, vEnd) ? value : String(n);
+        if (contentLength < 0) headers[lname] = String(n);
         contentLength = n;
         break;
       }
@@ -516,12 +528,13 @@ function buildHead(buf: Latin1Buffer, offset: number, headEnd: number, count: nu
         // Only a single `chunked` is accepted, so any second field line can never be valid.
         if (++teCount > 1) return new Refusal(400, 'duplicate Transfer-Encoding');
         if (!isChunked(buf, vStart, vEnd)) return new Refusal(400, 'unsupported Transfer-Encoding');
+        if (tabAfter(buf, vEnd)) return new Refusal(400, 'unsupported Transfer-Encoding');
         chunked = true;
         headers[lname] = value;
         break;
       case KIND_CONNECTION: {
         const r = scanConnection(buf, vStart, vEnd);
-        if (r < 0) return new Refusal(400, 'invalid Connection token');
+        if (r < 0 || tabAfter(buf, vEnd)) return new Refusal(400, 'invalid Connection token');
         if (r & CONN_CLOSE) closeToken = true;
         if (r & CONN_KEEP_ALIVE) keepAliveToken = true;
         if (r & CONN_UPGRADE) upgradeToken = true;
@@ -591,33 +604,41 @@ function addJoined(headers: Record<string, string | string[]>, lname: string, va
   else headers[lname] = (prev as string) + sep + value;
 }
 
-function isDigits(buf: Buffer, start: number, end: number): boolean {
+/**
+ * Whether a tab follows a field value (in its trailing whitespace). llhttp reads the framing
+ * fields (Content-Length, Transfer-Encoding, Connection) with a tab there as invalid or as another
+ * token, though RFC 9110 calls it OWS; Weft refuses them rather than read them otherwise.
+ */
+function tabAfter(buf: Buffer, vEnd: number): boolean {
+  for (let k = vEnd; buf[k] === SP || buf[k] === HTAB; k++) if (buf[k] === HTAB) return true;
+  return false;
+}
+
+/** Content-Length = 1*DIGIT, at most 15 digits; returns the number, or -1 when invalid. */
+function parseContentLength(buf: Buffer, start: number, end: number): number {
+  const digits = end - start;
+  if (digits === 0 || digits > MAX_CONTENT_LENGTH_DIGITS) return -1;
+  let n = 0;
   for (let k = start; k < end; k++) {
     const c = buf[k];
-    if (c < 0x30 || c > 0x39) return false;
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
   }
-  return true;
+  return n;
 }
 
 /**
- * Content-Length = 1*DIGIT, or a list of equal values ("5, 5", RFC 9110 §8.6), each at most 15
- * digits; returns the number, or -1 when invalid or the list disagrees.
+ * A response's Content-Length: 1*DIGIT or a list of equal values ("5, 5", RFC 9110 §8.6), each at
+ * most 15 digits; returns the number, or -1 when invalid or the list disagrees.
  */
-function parseContentLength(buf: Buffer, start: number, end: number): number {
+function parseContentLengthList(buf: Buffer, start: number, end: number): number {
   let result = -1;
   let k = start;
   for (;;) {
-    let n = 0;
     const dStart = k;
-    while (k < end) {
-      const c = buf[k];
-      if (c < 0x30 || c > 0x39) break;
-      n = n * 10 + (c - 0x30);
-      k++;
-    }
-    const digits = k - dStart;
-    if (digits === 0 || digits > MAX_CONTENT_LENGTH_DIGITS) return -1;
-    if (result >= 0 && n !== result) return -1;
+    while (k < end && buf[k] >= 0x30 && buf[k] <= 0x39) k++;
+    const n = parseContentLength(buf, dStart, k);
+    if (n < 0 || (result >= 0 && n !== result)) return -1;
     result = n;
     if (k === end) return result;
     while (k < end && (buf[k] === SP || buf[k] === HTAB)) k++;
@@ -625,6 +646,37 @@ function parseContentLength(buf: Buffer, start: number, end: number): number {
     k++;
     while (k < end && (buf[k] === SP || buf[k] === HTAB)) k++;
   }
+}
+
+const CONNECT = [0x43, 0x4f, 0x4e, 0x4e, 0x45, 0x43, 0x54]; // "CONNECT" (methods are case-sensitive)
+
+/** Bytes of an authority (RFC 3986 reg-name, IP literal, port): unreserved, pct-encoded, sub-delims, ':', '[', ']'. */
+const AUTHORITY = new Uint8Array(256);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%!$&'()*+,;=:[]") AUTHORITY[ch.charCodeAt(0)] = 1;
+
+/**
+ * One of RFC 9112 §3.2's four request-target forms, as llhttp reads them: origin-form (`/...`),
+ * absolute-form (`scheme://...`), authority-form (`host:port`, CONNECT only) or asterisk-form
+ * (`*`). The bytes are already VCHAR. Anything else (`GET x`, `GET http:#`) is refused: a target
+ * that two parsers would split differently is a way past routing.
+ */
+function requestTargetForm(buf: Buffer, methodStart: number, methodEnd: number, start: number, end: number): boolean {
+  let isConnect = methodEnd - methodStart === CONNECT.length;
+  for (let k = 0; isConnect && k < CONNECT.length; k++) if (buf[methodStart + k] !== CONNECT[k]) isConnect = false;
+  if (isConnect) {
+    for (let k = start; k < end; k++) if (AUTHORITY[buf[k]] !== 1) return false;
+    return true;
+  }
+  const first = buf[start];
+  if (first === 0x2f /* / */) return true;
+  if (first === 0x2a /* * */) return end - start === 1;
+  // absolute-form as llhttp takes it: a scheme of letters only, "://", an authority (userinfo
+  // allowed) up to the first '/' or '?', then anything (VCHAR already).
+  let k = start;
+  while (k < end && (buf[k] | 0x20) >= 0x61 && (buf[k] | 0x20) <= 0x7a) k++;
+  if (k === start || end - k < 4 || buf[k] !== 0x3a || buf[k + 1] !== 0x2f || buf[k + 2] !== 0x2f) return false;
+  for (k += 3; k < end && buf[k] !== 0x2f && buf[k] !== 0x3f; k++) if (AUTHORITY[buf[k]] !== 1 && buf[k] !== 0x40 /* @ */) return false;
+  return true;
 }
 
 const CHUNKED = [0x63, 0x68, 0x75, 0x6e, 0x6b, 0x65, 0x64]; // "chunked"

@@ -146,6 +146,17 @@ describe('line endings and control characters', () => {
     ['NUL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n', 'NUL byte'],
     ['NUL in a name', 'GET / HTTP/1.1\r\nHost: a\r\nX\0: b\r\n\r\n', 'NUL byte'],
     ['NUL in the target', 'GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    // Targets of none of RFC 9112's four forms, or forms llhttp reads differently.
+    ['a target that is no form', 'GET x HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['an asterisk with more', 'OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['absolute-form without //', 'GET http:#//a/ HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['absolute-form scheme with a digit', 'GET h5tp://a/ HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['absolute-form authority with a quote', 'GET http://a"b/ HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['authority-form outside CONNECT', 'GET a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['CONNECT authority with a fragment', 'CONNECT a.example:443# HTTP/1.1\r\nHost: a\r\n\r\n', 'invalid request-target'],
+    ['a tab after chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n', 'unsupported Transfer-Encoding'],
+    ['a tab after Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\t\r\n\r\nabc', 'invalid Content-Length'],
+    ['a tab after a Connection token', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\t\r\nUpgrade: ws\r\n\r\n', 'invalid Connection token'],
     ['VT in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\x0bb\r\n\r\n', 'control character'],
     ['DEL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n', 'control character'],
     ['ESC in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[31m\r\n\r\n', 'control character'],
@@ -252,23 +263,21 @@ describe('Host', () => {
 
 describe('Content-Length', () => {
   test.each([
-    ['0', 0], ['5', 5], ['00012', 12], ['999999999999999', 999999999999999], ['5, 5', 5], ['5,5,5', 5],
+    ['0', 0], ['5', 5], ['00012', 12], ['999999999999999', 999999999999999],
   ])('accepts %j', (value, n) => {
     const h = ok(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${value}\r\n\r\n`);
     expect(h.contentLength).toBe(n);
-    expect(h.headers['content-length']).toBe(/^\d+$/.test(value) ? value : String(n));
+    expect(h.headers['content-length']).toBe(value);
   });
 
-  test.each([['+5'], ['-1'], ['5 5'], ['0x5'], [''], ['1000000000000000'], ['5,'], [',5'], ['5, 6'], ['5;'], ['1e3'], ['5.0']])('refuses %j', (value) => {
+  // Lists of equal values are allowed by RFC 9110 §8.6 but refused by llhttp: refused here too.
+  test.each([['+5'], ['-1'], ['5 5'], ['0x5'], [''], ['1000000000000000'], ['5,'], [',5'], ['5, 6'], ['5;'], ['1e3'], ['5.0'], ['5, 5'], ['5,5,5']])('refuses %j', (value) => {
     expect(refused(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${value}\r\n\r\n`)).toMatch(/Content-Length/);
   });
 
-  test('equal duplicates collapse, differing duplicates are refused', () => {
-    const h = ok('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n');
-    expect(h.contentLength).toBe(5);
-    expect(h.headers['content-length']).toBe('5');
-    expect(h.rawHeaders).toEqual(['Host', 'a', 'Content-Length', '5', 'content-length', '5']);
-    expect(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n')).toBe('conflicting Content-Length');
+  test('a second Content-Length field is refused, equal or not (as llhttp does)', () => {
+    expect(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n')).toBe('duplicate Content-Length');
+    expect(refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n')).toBe('duplicate Content-Length');
   });
 });
 

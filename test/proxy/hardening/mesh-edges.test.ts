@@ -137,11 +137,18 @@ describe('absolute-form targets on the inbound listener (over mTLS)', () => {
     expect(lastSeen().rawHeaders.filter((h) => h.toLowerCase() === 'host')).toHaveLength(1);
   });
 
-  test.each(['http://user@evil.example/', 'ftp://evil.example/', 'evil.example:80', 'http://evil.example/a#frag', 'http:///x'])('%s is refused: 400 WEFT_ERR_BAD_TARGET, nothing reaches the app', async (target) => {
+  test.each([
+    ['http://user@evil.example/', 'WEFT_ERR_BAD_TARGET'],
+    ['ftp://evil.example/', 'WEFT_ERR_BAD_TARGET'],
+    // Authority-form outside CONNECT is no request-target at all: the parser refuses it, as llhttp does.
+    ['evil.example:80', 'WEFT_ERR_BAD_REQUEST'],
+    ['http://evil.example/a#frag', 'WEFT_ERR_BAD_TARGET'],
+    ['http:///x', 'WEFT_ERR_BAD_TARGET'],
+  ])('%s is refused: 400 %s, nothing reaches the app', async (target, code) => {
     const before = app.seen.length;
     const reply = await rawExchange(server.ports.inbound, `GET ${target} HTTP/1.1\r\nHost: server\r\n\r\n`, { tls: asPeer() });
     expect(reply.status).toBe(400);
-    expect(reply.headers['x-weft-error']).toBe('WEFT_ERR_BAD_TARGET');
+    expect(reply.headers['x-weft-error']).toBe(code);
     expect(app.seen.length).toBe(before);
   });
 });
