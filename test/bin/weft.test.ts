@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { parseNodeConfig, type NodeConfig } from '../../proxy/contracts';
+import { freePorts } from '../../bench/ports';
+import { parseNodeConfig, SETTINGS, type NodeConfig } from '../../proxy/contracts';
 
 const root = join(__dirname, '..', '..');
 const canary = join(root, 'examples', 'order-service-canary.yaml');
@@ -204,6 +206,91 @@ describe('weft compile', () => {
     const r = weft('compile', canary, '--frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('usage: weft compile');
+  });
+});
+
+describe('weft proxy', () => {
+  // A sidecar that starts would run until killed: every run here is one that must stop at start,
+  // and the timeout only keeps a regression from hanging the suite.
+  const proxy = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'weft.js'), 'proxy', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  let config: string;
+  let endpoints: string;
+  beforeAll(() => {
+    expect(weft('compile', canary, '--node', 'api-gateway', '--out', join(work, 'proxy')).status).toBe(0);
+    config = join(work, 'proxy', 'production', 'nodes', 'api-gateway.json');
+    endpoints = join(work, 'proxy', 'endpoints.json');
+    writeFileSync(endpoints, JSON.stringify({ schema: 'weft.dev/endpoints/v1', services: {} }));
+  });
+
+  test('--help shows every setting with its flag, variable and default, as the settings table says them', () => {
+    const r = proxy('--help');
+    expect(r.status).toBe(0);
+    for (const s of Object.values(SETTINGS)) {
+      expect(r.stdout).toContain(`\n  ${s.flag}, ${s.env}${s.default === undefined ? '' : ` (default: ${String(s.default)})`}\n      ${s.doc}\n`);
+    }
+    expect(r.stdout).toContain('--inbound-port, WEFT_INBOUND_PORT (default: 15000)');
+    expect(r.stdout).toContain('--egress-port, WEFT_EGRESS_PORT (default: 15001)');
+    expect(r.stdout).toContain('--admin-port, WEFT_ADMIN_PORT (default: 9901)');
+    expect(r.stdout).toContain('--app-ports, WEFT_APP_PORTS\n      Local app ports; default: the node config listener ports.');
+    expect(weft('help', 'proxy').stdout).toBe(r.stdout);
+  });
+
+  test('a --log-level or --metrics outside its set: exit 2, the allowed values, then the usage', () => {
+    const r = proxy('--config', config, '--log-level', 'loud', '--metrics', 'statsd');
+    expect(r.status).toBe(2);
+    const [line, ...rest] = r.stderr.split('\n');
+    expect(JSON.parse(line)).toMatchObject({
+      event: 'settings_invalid',
+      code: 'WEFT_ERR_SETTINGS_INVALID',
+      issues: [
+        { path: '--metrics', message: 'expected \'none\' or a comma-separated list of prometheus, emf, got: "statsd"' },
+        { path: '--log-level', message: 'expected one of debug, info, warn, error, got: "loud"' },
+      ],
+    });
+    expect(rest.join('\n')).toContain('usage: weft proxy [flags]');
+  });
+
+  test.each([
+    ['--egress-port', 'WEFT_EGRESS_PORT', 'the egress port'],
+    ['--admin-port', 'WEFT_ADMIN_PORT', 'the admin port'],
+  ])('a port already in use (%s): exit 1 naming the flag and variable that move it', async (flag, env, what) => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const held = (holder.address() as AddressInfo).port;
+    try {
+      const [inbound, egress, admin] = await freePorts(3);
+      const ports: Record<string, number> = { '--inbound-port': inbound, '--egress-port': egress, '--admin-port': admin, [flag]: held };
+      const args = Object.entries(ports).flatMap(([f, p]) => [f, String(p)]);
+      const r = proxy('--config', config, '--endpoints', `file:${endpoints}`, '--listen-address', '127.0.0.1', '--metrics', 'none', ...args);
+      expect(r.status).toBe(1);
+      const failed = r.stdout.split('\n').filter((l) => l.includes('sidecar_start_failed')).map((l) => JSON.parse(l) as { code: string; message: string });
+      expect(failed).toEqual([
+        expect.objectContaining({
+          code: 'WEFT_ERR_SIDECAR_START_FAILED',
+          message: `cannot listen: ${what} (127.0.0.1:${held}) is already in use: set ${flag} (or ${env}) to another port, or stop what holds it`,
+        }),
+      ]);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  test.each([['YAML', canary], ['JSON', 'json']])('a mesh file (%s) given as --config: exit 1, saying to run weft compile', (_kind, source) => {
+    let file = source;
+    if (source === 'json') {
+      file = join(work, 'mesh.json');
+      writeFileSync(file, JSON.stringify({ apiVersion: 'weft.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'm' } }));
+    }
+    const r = proxy('--config', file, '--endpoints', `file:${endpoints}`, '--metrics', 'none');
+    expect(r.status).toBe(1);
+    const failed = r.stdout.split('\n').filter((l) => l.includes('sidecar_start_failed')).map((l) => JSON.parse(l) as { code: string; message: string });
+    expect(failed).toHaveLength(1);
+    expect(failed[0].code).toBe('WEFT_ERR_NODE_CONFIG_INVALID');
+    expect(failed[0].message).toContain(`${file}: `);
+    expect(failed[0].message).toContain("this is a mesh file (Weft resources or a CloudFormation template), not a node config: compile it first with 'weft compile <file> --node <name> --out <dir>'");
   });
 });
 
