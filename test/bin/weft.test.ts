@@ -158,6 +158,54 @@ describe('weft validate', () => {
     expect(r.stderr).toBe(`${file}:10: VirtualNode/a: spec.backends[0].virtualService.virtualServiceName: a backend must name a virtual service of mesh m, got: nowhere.svc\n1 error\n`);
   });
 
+  test('a misspelt field of the Mesh: one error naming it with a suggestion, not one per resource of the mesh', () => {
+    const file = join(work, 'typo.yaml');
+    writeFileSync(file, readFileSync(canary, 'utf8').replace('egressFilter:', 'egresFilter:'));
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`${file}:17: Mesh/production: spec.egresFilter: unknown field 'egresFilter'; did you mean 'egressFilter'?\n1 error\n`);
+  });
+
+  test('the same directory twice: each file is read once, as if named once', () => {
+    const once = weft('validate', 'examples/');
+    const twice = weft('validate', 'examples/', 'examples', join(root, 'examples', 'gateway.yaml'));
+    expect(once.status).toBe(0);
+    expect(twice).toEqual(once);
+  });
+
+  test('a 5 MB name: the error echoes 200 characters of it and its length', () => {
+    const file = meshWith('big-name.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('metadata: { name: a, mesh: m }', `metadata: { name: ${'n'.repeat(5_000_000)}, mesh: m }`));
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`${file}:7: VirtualNode/${'n'.repeat(188)}... (5000012 characters): metadata.name: metadata.name must be at most 255 characters, got: 5000000\n1 error\n`);
+  });
+
+  test('a binary file: one error, no control bytes printed', () => {
+    const file = join(work, 'binary.yaml');
+    const bytes = Buffer.alloc(12 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    writeFileSync(file, bytes);
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^${file}:\\d+: not a text file \\(control byte 0x[0-9a-f]{2}\\): mesh sources are YAML or JSON text\n1 error\n$`));
+  });
+
+  test('100,000 nested [: nesting too deep, with file and line', () => {
+    const file = join(work, 'deep.yaml');
+    writeFileSync(file, `# deep\n${'['.repeat(100_000)}\n`);
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`${file}:2: nesting too deep: more than 256 levels of [ and {\n1 error\n`);
+  });
+
+  test('a YAML syntax error: reported at the line where the bracket was left open', () => {
+    const file = meshWith('syntax.yaml', '---', 'apiVersion: weft.dev/v1alpha1', 'kind: VirtualService', 'metadata: { name: a.m.local, mesh: m', 'spec: {}');
+    const r = weft('validate', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`${file}:14: Flow map in block collection must be sufficiently indented and end with a }\n1 error\n`);
+  });
+
   test('a missing file: exit 1 with the path', () => {
     const r = weft('validate', join(work, 'nope.yaml'));
     expect(r.status).toBe(1);
