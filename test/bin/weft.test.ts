@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -242,6 +242,21 @@ describe('weft compile', () => {
     const written = join(out, 'production', 'nodes', 'order-service-v2.json');
     expect(r.stdout).toContain(`wrote ${written}\n`);
     expect(parseNodeConfig(readFileSync(written, 'utf8')).node.name).toBe('order-service-v2');
+  });
+
+  test('--out replaces a config by renaming a finished file over it, so a watching sidecar never reads half of one', () => {
+    const out = join(work, 'atomic');
+    const nodes = join(out, 'production', 'nodes');
+    mkdirSync(nodes, { recursive: true });
+    const target = join(nodes, 'api-gateway.json');
+    writeFileSync(target, 'the previous config');
+    const before = statSync(target).ino;
+    const r = weft('compile', canary, '--node', 'api-gateway', '--out', out);
+    expect(r.status).toBe(0);
+    // Written in place, the file would keep its inode; a rename brings the new file's.
+    expect(statSync(target).ino).not.toBe(before);
+    expect(parseNodeConfig(readFileSync(target, 'utf8')).node.name).toBe('api-gateway');
+    expect(readdirSync(nodes)).toEqual(['api-gateway.json']);
   });
 
   test('an unknown --node: exit 1 naming it', () => {
