@@ -1,6 +1,7 @@
 /**
  * Loading meshes from source files: every document of every file goes to the front end its shape
- * calls for (Weft YAML, App Mesh `describe-*` JSON, CloudFormation), each spec is checked against
+ * calls for (Weft YAML, App Mesh `describe-*` JSON, CloudFormation; local mode's endpoints files
+ * are checked and add nothing), each spec is checked against
  * the model's schema, resources are assigned to their mesh and grouped. Every error of every file
  * is collected; a mesh is returned only when all of its resources loaded, so later stages never
  * see half a mesh.
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { type ModelError } from './errors';
 import { readAppMeshDescribeDocument, isAppMeshDescribeDocument } from './front-ends/app-mesh-json';
 import { isCloudFormationDocument, readCloudFormationTemplate } from './front-ends/cloudformation';
+import { isEndpointsDocument, readEndpointsDocument } from './front-ends/endpoints-file';
 import { type FrontEndResult, type RawResource, frontEndError, show } from './front-ends/raw-resource';
 import { checkSpec } from './front-ends/spec-issues';
 import { isWeftDocument, readWeftDocument } from './front-ends/weft';
@@ -55,6 +57,7 @@ export function loadMeshSources(sources: SourceText[]): LoadResult {
       if (isWeftDocument(root, src)) collect(readWeftDocument(root, src, file));
       else if (isAppMeshDescribeDocument(root, src)) collect(readAppMeshDescribeDocument(root, src, file));
       else if (isCloudFormationDocument(root, src)) cfn.push({ root, src });
+      else if (isEndpointsDocument(root, src)) collect(readEndpointsDocument(root, src, file));
       else {
         failed.push(undefined);
         const got = show(root.toJSON()).slice(0, 80);
