@@ -316,29 +316,60 @@ describe('weft proxy', () => {
     expect(rest.join('\n')).toContain('usage: weft proxy [flags]');
   });
 
-  test.each([
-    ['--egress-port', 'WEFT_EGRESS_PORT', 'the egress port'],
-    ['--admin-port', 'WEFT_ADMIN_PORT', 'the admin port'],
-  ])('a port already in use (%s): exit 1 naming the flag and variable that move it', async (flag, env, what) => {
+  /** Runs `weft proxy` with a port held by another socket; returns its `sidecar_start_failed` lines. */
+  const startWithPortHeld = async (args: (held: number, ports: Record<string, number>) => string[]) => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const held = (holder.address() as AddressInfo).port;
     try {
       const [inbound, egress, admin] = await freePorts(3);
-      const ports: Record<string, number> = { '--inbound-port': inbound, '--egress-port': egress, '--admin-port': admin, [flag]: held };
-      const args = Object.entries(ports).flatMap(([f, p]) => [f, String(p)]);
-      const r = proxy('--config', config, '--endpoints', `file:${endpoints}`, '--listen-address', '127.0.0.1', '--metrics', 'none', ...args);
+      const r = proxy(...args(held, { '--inbound-port': inbound, '--egress-port': egress, '--admin-port': admin }), '--endpoints', `file:${endpoints}`, '--listen-address', '127.0.0.1', '--metrics', 'none');
       expect(r.status).toBe(1);
-      const failed = r.stdout.split('\n').filter((l) => l.includes('sidecar_start_failed')).map((l) => JSON.parse(l) as { code: string; message: string });
-      expect(failed).toEqual([
-        expect.objectContaining({
-          code: 'WEFT_ERR_SIDECAR_START_FAILED',
-          message: `cannot listen: ${what} (127.0.0.1:${held}) is already in use: set ${flag} (or ${env}) to another port, or stop what holds it`,
-        }),
-      ]);
+      return { held, failed: r.stdout.split('\n').filter((l) => l.includes('sidecar_start_failed')).map((l) => JSON.parse(l) as { code: string; message: string }) };
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
+  };
+  const flagsOf = (ports: Record<string, number>) => Object.entries(ports).flatMap(([f, p]) => [f, String(p)]);
+
+  test.each([
+    ['--egress-port', 'WEFT_EGRESS_PORT', 'the egress port'],
+    ['--admin-port', 'WEFT_ADMIN_PORT', 'the admin port'],
+  ])('a port already in use (%s): exit 1 naming the flag and variable that move it', async (flag, env, what) => {
+    const { held, failed } = await startWithPortHeld((port, ports) => ['--config', config, ...flagsOf({ ...ports, [flag]: port })]);
+    expect(failed).toEqual([
+      expect.objectContaining({
+        code: 'WEFT_ERR_SIDECAR_START_FAILED',
+        message: `cannot listen: ${what} (127.0.0.1:${held}) is already in use: set ${flag} (or ${env}) to another port, or stop what holds it`,
+      }),
+    ]);
+  });
+
+  test("a gateway listener port already in use: exit 1 saying it is the mesh's port", async () => {
+    const { held, failed } = await startWithPortHeld((port, ports) => {
+      const mesh = join(work, 'gateway-port.yaml');
+      writeFileSync(
+        mesh,
+        [
+          'apiVersion: weft.dev/v1alpha1',
+          'kind: Mesh',
+          'metadata: { name: m }',
+          '---',
+          'apiVersion: weft.dev/v1alpha1',
+          'kind: VirtualGateway',
+          'metadata: { name: ingress, mesh: m }',
+          `spec: { listeners: [{ portMapping: { port: ${port}, protocol: http } }] }`,
+        ].join('\n'),
+      );
+      expect(weft('compile', mesh, '--out', join(work, 'gateway-port')).status).toBe(0);
+      return ['--config', join(work, 'gateway-port', 'm', 'nodes', 'ingress.json'), ...flagsOf(ports)];
+    });
+    expect(failed).toEqual([
+      expect.objectContaining({
+        code: 'WEFT_ERR_SIDECAR_START_FAILED',
+        message: `cannot listen: gateway listener port ${held} (127.0.0.1:${held}) is already in use: change the listener port in the mesh, or stop what holds it`,
+      }),
+    ]);
   });
 
   test.each([['YAML', canary], ['JSON', 'json']])('a mesh file (%s) given as --config: exit 1, saying to run weft compile', (_kind, source) => {
