@@ -1,10 +1,9 @@
 /**
  * Loading meshes from source files: every document of every file goes to the front end its shape
  * calls for (Weft YAML, App Mesh `describe-*` JSON, CloudFormation; local mode's endpoints files
- * are checked and add nothing), each spec is checked against
- * the model's schema, resources are assigned to their mesh and grouped. Every error of every file
- * is collected; a mesh is returned only when all of its resources loaded, so later stages never
- * see half a mesh.
+ * are checked and add nothing), each spec is checked against the model's schema, resources are
+ * assigned to their mesh and grouped. Every error of every file is collected; a mesh is returned
+ * only when all of its resources loaded, so later stages never see half a mesh.
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
