@@ -4,8 +4,8 @@
  *
  * Exit codes: 0 success, 1 the input has errors (every one is printed), 2 the command line is wrong.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { NodeConfig } from '../proxy/contracts';
 import type { ModelError } from '../lib/model/errors';
@@ -98,6 +98,21 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/**
+ * Writes `file` by renaming a finished temporary file of the same directory over it, so a sidecar
+ * watching `file` reads the old config or the new one, never half of one.
+ */
+async function writeFileAtomically(file: string, text: string): Promise<void> {
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    await writeFile(temp, text);
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
 // --- Commands ---
 
 const commands: Record<string, Command> = {
@@ -176,7 +191,7 @@ const commands: Record<string, Command> = {
         for (const c of configs) {
           const file = join(out, nodeConfigKey(c.mesh.name, c.node.name));
           await mkdir(dirname(file), { recursive: true });
-          await writeFile(file, serializeNodeConfig(c));
+          await writeFileAtomically(file, serializeNodeConfig(c));
           process.stdout.write(`wrote ${file}\n`);
         }
         return EXIT_OK;

@@ -3,7 +3,9 @@
  * lifecycle and config events only; the request path never logs. What each request did goes to
  * its completion record (proxy/exchange/record.ts), the one place access logs and metrics read.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { LogLevel } from './contracts/settings';
+
+export type { LogLevel } from './contracts/settings';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {

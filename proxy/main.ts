@@ -287,7 +287,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
           onRequest: gateway.forPort(gl.port),
         });
         listeners.push(l);
-        ports.gateway[gl.port] = await l.listen();
+        ports.gateway[gl.port] = await listenNamed(() => l.listen(), `gateway listener port ${gl.port}`, undefined);
       }
     } else {
       const inboundListener = new Listener({
@@ -306,7 +306,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
         divert: inboundTcp,
       });
       listeners.push(inboundListener);
-      ports.inbound = await inboundListener.listen();
+      ports.inbound = await listenNamed(() => inboundListener.listen(), 'the inbound port', SETTINGS.inboundPort);
       const egressListener = new Listener({
         name: 'egress',
         kind: 'egress',
@@ -324,10 +324,10 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       });
       egress.attach(egressListener);
       listeners.push(egressListener);
-      ports.egress = await egressListener.listen();
+      ports.egress = await listenNamed(() => egressListener.listen(), 'the egress port', SETTINGS.egressPort);
     }
-    ports.admin = await admin.listen(settings.adminPort, settings.adminAddress);
-    if (metricsServer !== undefined) ports.metrics = await metricsServer.listen(settings.metricsPort, settings.listenAddress);
+    ports.admin = await listenNamed(() => admin.listen(settings.adminPort, settings.adminAddress), 'the admin port', SETTINGS.adminPort);
+    if (metricsServer !== undefined) ports.metrics = await listenNamed(() => metricsServer.listen(settings.metricsPort, settings.listenAddress), 'the metrics port', SETTINGS.metricsPort);
   } catch (err) {
     for (const l of listeners) l.destroy();
     await admin.close();
@@ -412,6 +412,21 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
       await finalClose(true);
     },
   };
+}
+
+/**
+ * Listens, turning a port someone else holds into an error that says which setting moves it (a
+ * gateway's ports come from the mesh, so for those the mesh is what changes).
+ */
+async function listenNamed(listen: () => Promise<number>, what: string, setting: { flag: string; env: string } | undefined): Promise<number> {
+  try {
+    return await listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (e.code !== 'EADDRINUSE') throw err;
+    const move = setting === undefined ? 'change the listener port in the mesh, or stop what holds it' : `set ${setting.flag} (or ${setting.env}) to another port, or stop what holds it`;
+    throw new Error(`${what} (${e.address ?? ''}:${e.port ?? ''}) is already in use: ${move}`);
+  }
 }
 
 /**
@@ -530,10 +545,17 @@ export function handleSignals(handle: SidecarHandle, deadlineMs: number, onExit:
   };
 }
 
-/** Usage text of `weft proxy`: every setting with its flag and environment variable. */
+/** Usage text of `weft proxy`: every setting with its flag, environment variable and default, from the settings table. */
 export function proxyUsage(): string {
-  const lines = Object.values(SETTINGS).map((s) => `  ${s.flag.padEnd(30)} ${s.env.padEnd(32)} ${s.doc}`);
-  return ['usage: weft proxy [flags]', '', 'Runs the Weft sidecar until SIGTERM. Every flag can also be set by its environment variable.', '', ...lines].join('\n');
+  const lines = Object.values(SETTINGS).flatMap((s) => [`  ${s.flag}, ${s.env}${s.default === undefined ? '' : ` (default: ${String(s.default)})`}`, `      ${s.doc}`]);
+  return [
+    'usage: weft proxy [flags]',
+    '',
+    'Runs the Weft sidecar until SIGTERM. Every flag can also be set by its environment variable; a',
+    'flag beats the environment, which beats the default.',
+    '',
+    ...lines,
+  ].join('\n');
 }
 
 /**
@@ -550,7 +572,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     settings = parseSettings(argv, process.env);
   } catch (err) {
     if (err instanceof ContractError) {
-      process.stderr.write(`${JSON.stringify({ level: 'error', event: 'settings_invalid', code: err.code, issues: err.issues })}\n`);
+      // The JSON line for log pipelines, then the usage for the person who typed the command.
+      process.stderr.write(`${JSON.stringify({ level: 'error', event: 'settings_invalid', code: err.code, issues: err.issues })}\n\n${proxyUsage()}\n`);
       return 2;
     }
     throw err;

@@ -1,12 +1,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNodeConfig, serializeNodeConfig } from '../proxy/contracts';
+import { endpointsFileKey, parseEndpointsFile, parseNodeConfig, serializeNodeConfig } from '../proxy/contracts';
+import { matchesAttributes } from '../proxy/endpoints/instance-endpoint';
 import { compileMesh } from '../lib/model/compile';
 import { formatModelError } from '../lib/model/errors';
 import { loadMeshFiles, loadMeshSources } from '../lib/model/load';
 
 const dir = join(__dirname, '..', 'examples');
-const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+const ENDPOINTS_FILE = /\.endpoints\.json$/;
+const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !ENDPOINTS_FILE.test(f)).sort();
 
 test('there are examples', () => {
   expect(files).toEqual(expect.arrayContaining(['gateway.yaml', 'order-service-canary.yaml']));
@@ -25,6 +27,21 @@ describe.each(files)('examples/%s', (file) => {
       for (const c of configs) expect(c.schema).toBe('weft.dev/node-config/v1');
     }
   });
+});
+
+test('examples/order-service-canary.endpoints.json: an instance for each cluster of the api-gateway, and nothing added to the mesh', async () => {
+  const endpointsFile = join(dir, 'order-service-canary.endpoints.json');
+  const endpoints = parseEndpointsFile(JSON.parse(readFileSync(endpointsFile, 'utf8')));
+  const { meshes, errors } = await loadMeshFiles([join(dir, 'order-service-canary.yaml'), endpointsFile]);
+  expect(errors).toEqual([]);
+  const [caller] = compileMesh(meshes[0], { nodes: ['api-gateway'] });
+  expect(caller.clusters.length).toBeGreaterThan(0);
+  for (const c of caller.clusters) {
+    if (c.discovery.type !== 'cloudMap') throw new Error(`${c.name} is not discovered through Cloud Map`);
+    const wanted = c.discovery.attributes ?? {};
+    const instances = endpoints.services[endpointsFileKey(c.discovery.namespaceName, c.discovery.serviceName)] ?? [];
+    expect(instances.filter((i) => matchesAttributes(i.attributes, wanted)).map((i) => i.attributes.version)).toEqual([wanted.version]);
+  }
 });
 
 test('the canary example compiles to the header route first, then 90/10', async () => {

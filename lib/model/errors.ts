@@ -20,7 +20,7 @@ export interface ModelError {
 
 /** `file:line: Kind/name: path: message`, the form the CLI prints and tests assert on. */
 export function formatModelError(e: ModelError): string {
-  return [whereOf(e), e.resource, e.path, e.message].filter((p) => p !== undefined && p !== '').join(': ');
+  return [whereOf(e), e.resource, e.path, e.message].filter((p): p is string => p !== undefined && p !== '').map(echo).join(': ');
 }
 
 /**
@@ -28,11 +28,42 @@ export function formatModelError(e: ModelError): string {
  * {@link ModelError}) that does not make the mesh invalid.
  */
 export function formatModelWarning(w: ModelError): string {
-  return [whereOf(w), 'warning', w.resource, w.path, w.message].filter((p) => p !== undefined && p !== '').join(': ');
+  return [whereOf(w), 'warning', w.resource, w.path, w.message].filter((p): p is string => p !== undefined && p !== '').map(echo).join(': ');
 }
 
 function whereOf(e: ModelError): string {
   return e.line !== undefined ? `${e.file}:${e.line}` : e.document !== undefined ? `${e.file}#${e.document}` : e.file;
+}
+
+/** The longest run of non-space characters (a name, a value) an error prints whole. */
+const ECHO_MAX_WORD = 200;
+/** The longest part (message, path, resource) an error prints whole. */
+const ECHO_MAX_PART = 1_000;
+
+/**
+ * Errors echo what the user wrote, and what they wrote may be a 5 MB name or the bytes of a binary
+ * file: control characters (and the invisible ones that reorder text) are escaped, so an error
+ * cannot rewrite the terminal, and what is too long is cut, saying how long it was.
+ */
+function echo(text: string): string {
+  const escaped = text.replace(UNPRINTABLE, escapeChar);
+  const words = escaped.replace(LONG_WORD, (w) => clip(w, ECHO_MAX_WORD));
+  return clip(words, ECHO_MAX_PART);
+}
+
+// C0 and C1 controls, DEL, line and paragraph separators, and bidirectional overrides.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const LONG_WORD = new RegExp(`\\S{${ECHO_MAX_WORD + 1},}`, 'g');
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  return NAMED_ESCAPES[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
 }
 
 /** Builds an error that points at `path` inside `resource`, with its line when the source knows it. */

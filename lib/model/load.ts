@@ -1,15 +1,16 @@
 /**
  * Loading meshes from source files: every document of every file goes to the front end its shape
- * calls for (Weft YAML, App Mesh `describe-*` JSON, CloudFormation), each spec is checked against
- * the model's schema, resources are assigned to their mesh and grouped. Every error of every file
- * is collected; a mesh is returned only when all of its resources loaded, so later stages never
- * see half a mesh.
+ * calls for (Weft YAML, App Mesh `describe-*` JSON, CloudFormation; local mode's endpoints files
+ * are checked and add nothing), each spec is checked against the model's schema, resources are
+ * assigned to their mesh and grouped. Every error of every file is collected; a mesh is returned
+ * only when all of its resources loaded, so later stages never see half a mesh.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ModelError } from './errors';
 import { readAppMeshDescribeDocument, isAppMeshDescribeDocument } from './front-ends/app-mesh-json';
 import { isCloudFormationDocument, readCloudFormationTemplate } from './front-ends/cloudformation';
+import { isEndpointsDocument, readEndpointsDocument } from './front-ends/endpoints-file';
 import { type FrontEndResult, type RawResource, frontEndError, show } from './front-ends/raw-resource';
 import { checkSpec } from './front-ends/spec-issues';
 import { isWeftDocument, readWeftDocument } from './front-ends/weft';
@@ -55,6 +56,7 @@ export function loadMeshSources(sources: SourceText[]): LoadResult {
       if (isWeftDocument(root, src)) collect(readWeftDocument(root, src, file));
       else if (isAppMeshDescribeDocument(root, src)) collect(readAppMeshDescribeDocument(root, src, file));
       else if (isCloudFormationDocument(root, src)) cfn.push({ root, src });
+      else if (isEndpointsDocument(root, src)) collect(readEndpointsDocument(root, src, file));
       else {
         failed.push(undefined);
         const got = show(root.toJSON()).slice(0, 80);
@@ -74,7 +76,17 @@ export function loadMeshSources(sources: SourceText[]): LoadResult {
 /** Reads mesh sources from files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted). */
 export async function loadMeshFiles(paths: string[]): Promise<LoadResult> {
   const files: string[] = [];
-  for (const p of paths) files.push(...(await sourceFiles(p)));
+  // The same file named twice (`examples/ examples/`, a directory and a file in it, a symlink) is
+  // read once: otherwise every resource in it would be its own duplicate.
+  const seen = new Set<string>();
+  for (const p of paths) {
+    for (const file of await sourceFiles(p)) {
+      const real = await realpath(file);
+      if (seen.has(real)) continue;
+      seen.add(real);
+      files.push(file);
+    }
+  }
   const sources = await Promise.all(files.map(async (file) => ({ file, text: await readFile(file, 'utf8') })));
   return loadMeshSources(sources);
 }
@@ -138,7 +150,8 @@ function assemble(raw: RawResource[], errors: ModelError[], failed: FrontEndResu
     }
     const model = models.get(meshName);
     if (!model) {
-      errors.push(rawError(r, 'metadata.mesh', `the mesh is not defined in the sources${meshNames.length > 0 ? ` (defined: ${meshNames.join(', ')})` : ''}, got: ${meshName}`));
+      // A mesh that is defined but did not load has its own errors; one per resource in it would bury them.
+      if (!meshNames.includes(meshName)) errors.push(rawError(r, 'metadata.mesh', `the mesh is not defined in the sources${meshNames.length > 0 ? ` (defined: ${meshNames.join(', ')})` : ''}, got: ${meshName}`));
       continue;
     }
     addToMeshModel(model, resource);

@@ -24,12 +24,15 @@ export const NODE_CONFIG_SCHEMA_UNSUPPORTED = 'WEFT_ERR_CONFIG_SCHEMA_UNSUPPORTE
 export function parseNodeConfig(input: unknown, source = 'node config'): NodeConfig {
   let value = input;
   if (typeof input === 'string' || Buffer.isBuffer(input)) {
+    const text = input.toString();
     try {
-      value = JSON.parse(input.toString());
+      value = JSON.parse(text);
     } catch (err) {
-      throw new ContractError(NODE_CONFIG_INVALID, source, [{ path: '', message: `not JSON: ${(err as Error).message}` }]);
+      const message = MESH_YAML.test(text) ? `not JSON: ${MESH_SOURCE_HINT}` : `not JSON: ${(err as Error).message}`;
+      throw new ContractError(NODE_CONFIG_INVALID, source, [{ path: '', message }]);
     }
   }
+  if (isMeshSourceDocument(value)) throw new ContractError(NODE_CONFIG_INVALID, source, [{ path: '', message: MESH_SOURCE_HINT }]);
   refuseNewerSchema(value, source);
   const config = validateContract('nodeConfig', value, NODE_CONFIG_INVALID, source);
   // A field newer than the stamp would make the sidecars of the stamped version refuse the config.
@@ -55,6 +58,17 @@ export function parseNodeConfig(input: unknown, source = 'node config'): NodeCon
   );
   if (issues.length > 0) throw new ContractError(NODE_CONFIG_INVALID, source, issues);
   return config;
+}
+
+// A mesh file where a node config belongs is the first mistake of a new user (`weft proxy --config
+// mesh.yaml`): say what to run instead of listing every field the node config lacks.
+const MESH_SOURCE_HINT =
+  "this is a mesh file (Weft resources or a CloudFormation template), not a node config: compile it first with 'weft compile <file> --node <name> --out <dir>' and give the sidecar the node config it writes";
+const MESH_YAML = /^(apiVersion|kind)\s*:/m;
+
+function isMeshSourceDocument(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || 'schema' in value) return false;
+  return ('apiVersion' in value && 'kind' in value) || 'AWSTemplateFormatVersion' in value || 'Resources' in value;
 }
 
 function refuseNewerSchema(value: unknown, source: string): void {

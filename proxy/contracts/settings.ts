@@ -16,12 +16,34 @@ interface SettingSpec<K extends Kind = Kind> {
   /** `undefined`: the setting is optional and has no default. */
   default: ValueOf<K> | undefined;
   doc: string;
+  /** Refuses a value the kind alone lets through: returns what is wrong, naming what is allowed. */
+  check?: (value: string) => string | undefined;
 }
 
 type ValueOf<K extends Kind> = K extends 'port' | 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string;
 
-function setting<K extends Kind>(env: string, flag: string, kind: K, def: ValueOf<K> | undefined, doc: string): SettingSpec<K> {
-  return { env, flag, kind, default: def, doc };
+function setting<K extends Kind>(env: string, flag: string, kind: K, def: ValueOf<K> | undefined, doc: string, check?: (value: string) => string | undefined): SettingSpec<K> {
+  return check === undefined ? { env, flag, kind, default: def, doc } : { env, flag, kind, default: def, doc, check };
+}
+
+/** The sidecar's log levels, least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The metrics sinks `--metrics` can name (or `none` alone). */
+export const METRIC_SINKS = ['prometheus', 'emf'] as const;
+export type MetricSink = (typeof METRIC_SINKS)[number];
+
+const oneOf = (allowed: readonly string[]) => (value: string): string | undefined =>
+  allowed.includes(value) ? undefined : `expected one of ${allowed.join(', ')}, got: ${JSON.stringify(value)}`;
+
+/** `none`, or a comma-separated list of {@link METRIC_SINKS}; `cloudwatch` is named in the plans but not built, so it is refused with its own reason. */
+export function checkMetricSinks(value: string): string | undefined {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 1 && names[0] === 'none') return undefined;
+  if (names.includes('cloudwatch')) return `'cloudwatch' (PutMetricData) is not built yet; use 'emf' (CloudWatch through the log driver) or 'prometheus', got: ${JSON.stringify(value)}`;
+  if (names.length === 0 || names.some((n) => !(METRIC_SINKS as readonly string[]).includes(n))) return `expected 'none' or a comma-separated list of ${METRIC_SINKS.join(', ')}, got: ${JSON.stringify(value)}`;
+  return undefined;
 }
 
 /** The default ports and uid, as App Mesh's Envoy used them where it had an equivalent. */
@@ -56,13 +78,13 @@ export const SETTINGS = {
   certPollMs: setting('WEFT_CERT_POLL_MS', '--cert-poll-ms', 'int', 600_000, 'Certificate secret poll interval (±20% jitter).'),
   zone: setting('WEFT_ZONE', '--zone', 'string', undefined, 'This task\'s availability zone (zone-aware routing); on ECS read from task metadata when unset.'),
   region: setting('AWS_REGION', '--region', 'string', undefined, 'AWS Region of the mesh.'),
-  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sinks, comma-separated: `prometheus` (counts requests and serves `/stats/prometheus` on the admin port and the metrics port), `emf` (CloudWatch Embedded Metric Format on stdout), or `none`. `cloudwatch` (PutMetricData) is not built yet and is refused.'),
+  metrics: setting('WEFT_METRICS', '--metrics', 'string', 'emf', 'Metrics sinks, comma-separated: `prometheus` (counts requests and serves `/stats/prometheus` on the admin port and the metrics port), `emf` (CloudWatch Embedded Metric Format on stdout), or `none`. `cloudwatch` (PutMetricData) is not built yet and is refused.', checkMetricSinks),
   emfIntervalMs: setting('WEFT_EMF_INTERVAL_MS', '--emf-interval-ms', 'int', 60_000, 'How often the `emf` sink writes its CloudWatch Embedded Metric Format documents to stdout.'),
   tracingEndpoint: setting('WEFT_TRACING_ENDPOINT', '--tracing-endpoint', 'string', undefined, 'Replaces the node config\'s tracing collector endpoint (an OTLP/HTTP traces URL, `http://` or `https://`); tracing is still turned on and sampled by the node config. Unset: the config\'s endpoint.'),
   tracingMaxQueue: setting('WEFT_TRACING_MAX_QUEUE', '--tracing-max-queue', 'int', 2_048, 'Spans waiting for export at most (OpenTelemetry\'s batch default); a span past it is dropped and counted. Bounds the memory a slow or dead collector costs.'),
   tracingIntervalMs: setting('WEFT_TRACING_INTERVAL_MS', '--tracing-interval-ms', 'int', 5_000, 'How often queued spans are exported when fewer than a full batch (512) wait.'),
   metricsPort: setting('WEFT_METRICS_PORT', '--metrics-port', 'port', DEFAULT_METRICS_PORT, 'Read-only metrics listener (only `GET /stats/prometheus`), bound to the listen address; opened when `--metrics` names `prometheus`.'),
-  logLevel: setting('WEFT_LOG_LEVEL', '--log-level', 'string', 'info', 'Log level: `debug`, `info`, `warn` or `error`.'),
+  logLevel: setting('WEFT_LOG_LEVEL', '--log-level', 'string', 'info', 'Log level: `debug`, `info`, `warn` or `error`.', oneOf(LOG_LEVELS)),
   maxRequestHeadersBytes: setting('WEFT_MAX_REQUEST_HEADERS_BYTES', '--max-request-headers-bytes', 'int', 60 * 1024, 'Request header block limit (431 past it).'),
   maxRequestHeaders: setting('WEFT_MAX_REQUEST_HEADERS', '--max-request-headers', 'int', 100, 'Request header count limit (431 past it).'),
   maxRequestBodyBytes: setting('WEFT_MAX_REQUEST_BODY_BYTES', '--max-request-body-bytes', 'int', 0, 'Request body limit (413 past it); 0 is unlimited.'),
@@ -108,7 +130,8 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
       continue;
     }
     const value = convert(spec.kind, raw);
-    if (value === undefined) issues.push({ path: where, message: `expected ${describeKind(spec.kind)}, got: ${JSON.stringify(raw)}` });
+    const problem = value === undefined ? `expected ${describeKind(spec.kind)}, got: ${JSON.stringify(raw)}` : spec.check?.(raw);
+    if (problem !== undefined) issues.push({ path: where, message: problem });
     else out[key] = value;
     flags.delete(spec.flag);
   }

@@ -134,7 +134,7 @@ describe('VirtualNode.addToTaskDefinition', () => {
     expect(plain.PortMappings).toEqual([{ ContainerPort: 15000, Protocol: 'tcp' }]);
     expect(plain.DockerLabels).toBeUndefined();
     expect(() => nodeWithTask(false, {}, { settings: { metrics: 'cloudwatch' } })).toThrow(/metrics: 'cloudwatch' \(PutMetricData\) is not built yet/);
-    expect(() => nodeWithTask(false, {}, { settings: { metrics: 'prometheus,statsd' } })).toThrow(/metrics must be 'none' or a comma-separated list of prometheus, emf, got: 'prometheus,statsd'/);
+    expect(() => nodeWithTask(false, {}, { settings: { metrics: 'prometheus,statsd' } })).toThrow(/metrics: expected 'none' or a comma-separated list of prometheus, emf, got: "prometheus,statsd"/);
   });
 
   test('only awsvpc task definitions are accepted', () => {

@@ -72,8 +72,14 @@ function describe(issue: Issue, base: readonly Key[], root: unknown, schema: z.Z
   const got = `got: ${show(value)}`;
   if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union')) return [{ path, message: 'is required' }];
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => ({ path: [...path, k], message: `unknown field '${k}'` }));
+    case 'unrecognized_keys': {
+      const target = schemaAt(schema, path);
+      const known = (target && objectKeys(target)) ?? [];
+      return issue.keys.map((k) => {
+        const meant = closest(k, known);
+        return { path: [...path, k], message: `unknown field '${k}'${meant === undefined ? '' : `; did you mean '${meant}'?`}` };
+      });
+    }
     case 'invalid_type':
       return [{ path, message: `must be ${issue.expected === 'object' ? 'an object' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}, ${got}` }];
     case 'too_small':
@@ -117,4 +123,35 @@ function describeUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: K
     return [{ path, message: `must set exactly one of ${forms.map((k) => k![0]).join(', ')}, got: ${present.length > 0 ? present.join(', ') : 'none'}` }];
   }
   return [{ path, message: `does not match any allowed form, got: ${show(value)}` }];
+}
+
+/**
+ * The known field a misspelt one was most likely meant to be: within two edits (one for short
+ * names), case aside, and closer than any other. Undefined when nothing is that close.
+ */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = word.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase(), limit);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance with adjacent swaps counting one; anything past `limit` is `limit + 1`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], prev2[j - 2] + 1);
+    }
+    [prev2, prev] = [prev, row];
+  }
+  return Math.min(prev[b.length], limit + 1);
 }

@@ -8,13 +8,16 @@ import {
   type Document,
   type Node,
   type ScalarTag,
+  type YAMLError,
   isAlias,
+  isCollection,
   isMap,
   isPair,
   isScalar,
   isSeq,
   LineCounter,
   parseAllDocuments,
+  visit,
 } from 'yaml';
 
 /** CloudFormation intrinsic functions, by the name used in short form (`!Ref`) and long form (`Fn::Join`). */
@@ -45,17 +48,100 @@ export interface ParsedSource {
   errors: { document: number; line: number; message: string }[];
 }
 
-/** Splits a YAML (or JSON) file into its documents, collecting every syntax error. */
+/**
+ * How deep `[` and `{` may nest. Meshes nest a dozen levels; the YAML parser runs out of stack near
+ * a thousand, and would then report that instead of the problem.
+ */
+export const MAX_NESTING = 256;
+
+/**
+ * Splits a YAML (or JSON) file into its documents, collecting every syntax error. A file that is
+ * not text, or that nests deeper than {@link MAX_NESTING}, is refused before parsing with one error.
+ */
 export function parseSource(text: string): ParsedSource {
+  const refused = refuseUnreadable(text);
+  if (refused) return { documents: [], errors: [refused] };
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter, customTags: CFN_TAGS, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number) => lineCounter.linePos(offset).line;
   const docs = Array.isArray(parsed) ? parsed : [];
   const errors: ParsedSource['errors'] = [];
   docs.forEach((doc, index) => {
-    for (const e of doc.errors) errors.push({ document: index, line: lineAt(e.pos[0]), message: e.message.split('\n')[0] });
+    const seen = new Set<string>();
+    for (const e of doc.errors) {
+      const line = lineAt(openingOf(doc, e) ?? e.pos[0]);
+      const message = e.code === 'RESOURCE_EXHAUSTION' ? `nesting too deep to read (${e.message.split('\n')[0]})` : e.message.split('\n')[0];
+      // One unclosed bracket is reported once, not once per collection it leaves open.
+      if (seen.has(`${line}\0${message}`)) continue;
+      seen.add(`${line}\0${message}`);
+      errors.push({ document: index, line, message });
+    }
   });
   return { documents: docs.map((doc, index) => ({ index, doc, lineAt })), errors };
+}
+
+/**
+ * Where the construct an error is about was opened, for the errors the parser can only notice
+ * where the construct should have ended (at the next line, or at the end of the file): an
+ * unclosed `[`, `{` or quote. Undefined for every other error, whose own position is right.
+ */
+function openingOf(doc: Document.Parsed, e: YAMLError): number | undefined {
+  const flow = e.code === 'BAD_INDENT' && /^Flow (sequence|map)/.test(e.message);
+  const quote = e.code === 'MISSING_CHAR' && /closing .?quote/i.test(e.message);
+  if (!flow && !quote) return undefined;
+  let start: number | undefined;
+  visit(doc, (_key, node) => {
+    const range = (node as Node).range;
+    if (!range || range[0] > e.pos[0] || range[2] < e.pos[0]) return undefined;
+    const opens = flow ? isCollection(node) && node.flow === true : isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE');
+    // Visited outside in, so the last one found is the innermost.
+    if (opens && range[0] < e.pos[0]) start = range[0];
+    return undefined;
+  });
+  return start;
+}
+
+/** One error for a file the parser should not be given: control bytes (a binary file) or nesting past {@link MAX_NESTING}. */
+function refuseUnreadable(text: string): ParsedSource['errors'][number] | undefined {
+  // YAML allows no C0 control but tab, LF and CR, and no DEL; a binary file has them early.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const control = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.exec(text);
+  if (control) {
+    const byte = `0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
+    return { document: 0, line: lineOfOffset(text, control.index), message: `not a text file (control byte ${byte}): mesh sources are YAML or JSON text` };
+  }
+  const deep = flowNestingPast(text, MAX_NESTING);
+  if (deep !== undefined) return { document: 0, line: lineOfOffset(text, deep), message: `nesting too deep: more than ${MAX_NESTING} levels of [ and {` };
+  return undefined;
+}
+
+/**
+ * Offset of the first `[` or `{` nested deeper than `limit`, skipping comments and quoted
+ * strings. A scan rather than a parse, so it cannot run out of stack itself.
+ */
+function flowNestingPast(text: string, limit: number): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '[' || c === '{') {
+      if (++depth > limit) return i;
+    } else if (c === ']' || c === '}') {
+      depth = Math.max(0, depth - 1);
+    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) {
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? text.length : end;
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(text[i - 1]))) {
+      // A quote starts a quoted scalar only where a scalar can start (`don't` is plain text).
+      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === '\\') i++;
+    }
+  }
+  return undefined;
+}
+
+function lineOfOffset(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
 }
 
 /** 1-based line where a node starts. */

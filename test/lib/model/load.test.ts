@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatModelError } from '../../../lib/model/errors';
@@ -104,7 +104,7 @@ test('every error of every file is reported at once, in source order', () => {
     'shop.yaml:14: VirtualNode/pay: spec.listeners[0].portMapping.protocol: must be one of http, http2, grpc, tcp, got: https',
     'shop.yaml:15: VirtualNode/pay: spec.listeners[0].tls.certificate: is required',
     "shop.yaml:16: VirtualNode/pay: spec.serviceDiscovery.colour: unknown field 'colour'",
-    'shop.yaml:19: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    'shop.yaml:18: Flow sequence in block collection must be sufficiently indented and end with a ]',
     'shop.yaml:21: kind: kind must be one of Mesh, VirtualNode, VirtualService, VirtualRouter, Route, VirtualGateway, GatewayRoute, got: Gateway',
     'services.yaml:3: VirtualService/pay.shop.local: metadata.labels: metadata.labels must map names to strings, got: {"team":7}',
   ]);
@@ -155,6 +155,28 @@ describe('meshes', () => {
     expect(meshes.map((m) => m.mesh.name)).toEqual(['shop']);
   });
 
+  test('a Mesh that failed its schema is one error, not one more per resource of the mesh', () => {
+    const typo = `apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: { name: shop }\nspec: { egresFilter: { type: DROP_ALL } }\n`;
+    const { meshes, errors } = loadMeshSources([{ file: 'a.yaml', text: `${typo}---\n${router('r1', 'shop')}---\n${router('r2')}---\n${router('r3', 'zoo')}` }]);
+    expect(errors.map(formatModelError)).toEqual([
+      "a.yaml:4: Mesh/shop: spec.egresFilter: unknown field 'egresFilter'; did you mean 'egressFilter'?",
+      // A mesh no Mesh resource names is still reported.
+      'a.yaml:18: VirtualRouter/r3: metadata.mesh: the mesh is not defined in the sources (defined: shop), got: zoo',
+    ]);
+    expect(meshes).toEqual([]);
+  });
+
+  test('an unknown field is matched against its siblings: a near one is suggested, a far one is not', () => {
+    const node = (listener: string) =>
+      `apiVersion: weft.dev/v1alpha1\nkind: VirtualNode\nmetadata: { name: n }\nspec: { listeners: [{ ${listener} }], serviceDiscovery: { dns: { hostname: n.local } } }\n`;
+    const { errors } = loadMeshSources([{ file: 'a.yaml', text: `${mesh('shop')}---\n${node('portMapping: { port: 80, protocol: http }, HealthCheck: {}, colour: blue, tsl: {}')}` }]);
+    expect(errors.map((e) => e.message)).toEqual([
+      "unknown field 'HealthCheck'; did you mean 'healthCheck'?",
+      "unknown field 'colour'",
+      "unknown field 'tsl'; did you mean 'tls'?",
+    ]);
+  });
+
   test('route names are unique per router, not per mesh', () => {
     const route = (router: string) =>
       `apiVersion: weft.dev/v1alpha1\nkind: Route\nmetadata: { name: default, virtualRouter: ${router} }\nspec: { tcpRoute: { action: { weightedTargets: [{ virtualNode: n, weight: 1 }] } } }\n`;
@@ -193,6 +215,16 @@ describe('loadMeshFiles', () => {
     expect(meshes.map((m) => [m.mesh.name, m.virtualNodes.map((n) => n.source.file)])).toEqual([
       ['shop', [join(dir, 'b-nodes', 'a.yaml'), join(dir, 'b-nodes', 'z.json')]],
     ]);
+  });
+
+  test('a file named twice, directly, through its directory or through a link, is read once', async () => {
+    await mkdir(join(dir, 'nodes'));
+    await writeFile(join(dir, 'mesh.yaml'), 'apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: { name: shop }\n');
+    await writeFile(join(dir, 'nodes', 'a.yaml'), 'apiVersion: weft.dev/v1alpha1\nkind: VirtualNode\nmetadata: { name: a }\nspec: { serviceDiscovery: { dns: { hostname: a.local } } }\n');
+    await symlink(join(dir, 'nodes'), join(dir, 'linked'));
+    const { meshes, errors } = await loadMeshFiles([dir, join(dir, 'nodes', 'a.yaml'), `${dir}/`, join(dir, 'linked')]);
+    expect(errors).toEqual([]);
+    expect(meshes.map((m) => [m.mesh.name, m.virtualNodes.map((n) => n.source.file)])).toEqual([['shop', [join(dir, 'nodes', 'a.yaml')]]]);
   });
 
   test('a missing path is an I/O error (the CLI reports it)', async () => {

@@ -1,4 +1,4 @@
-import { parseSettings, settingsToEnv, SETTINGS, DEFAULT_INBOUND_PORT, type ContractError } from '../../../proxy/contracts';
+import { parseSettings, settingsToEnv, SETTINGS, DEFAULT_INBOUND_PORT, LOG_LEVELS, METRIC_SINKS, type ContractError } from '../../../proxy/contracts';
 
 describe('parseSettings', () => {
   test('defaults apply when nothing is set', () => {
@@ -50,5 +50,30 @@ describe('parseSettings', () => {
     const specs = Object.values(SETTINGS);
     expect(new Set(specs.map((s) => s.env)).size).toBe(specs.length);
     expect(new Set(specs.map((s) => s.flag)).size).toBe(specs.length);
+  });
+});
+
+describe('settings with a fixed set of values', () => {
+  const issuesOf = (argv: string[], env: NodeJS.ProcessEnv = {}): unknown => {
+    try {
+      parseSettings(argv, env);
+    } catch (err) {
+      return (err as ContractError).issues;
+    }
+    return [];
+  };
+
+  test('--log-level and --metrics refuse a value outside the set, naming the allowed ones and where the value came from', () => {
+    expect(issuesOf(['--log-level', 'loud'], { WEFT_METRICS: 'statsd' })).toEqual([
+      { path: 'WEFT_METRICS', message: `expected 'none' or a comma-separated list of ${METRIC_SINKS.join(', ')}, got: "statsd"` },
+      { path: '--log-level', message: `expected one of ${LOG_LEVELS.join(', ')}, got: "loud"` },
+    ]);
+    expect(issuesOf(['--metrics', 'emf,cloudwatch'])).toEqual([{ path: '--metrics', message: expect.stringMatching(/^'cloudwatch' \(PutMetricData\) is not built yet/) as unknown }]);
+    expect(issuesOf(['--metrics', 'none,emf'])).toEqual([{ path: '--metrics', message: expect.stringMatching(/^expected 'none' or a comma-separated list/) as unknown }]);
+  });
+
+  test('every allowed value is accepted as given', () => {
+    for (const level of LOG_LEVELS) expect(parseSettings(['--log-level', level], {}).logLevel).toBe(level);
+    for (const metrics of ['none', 'emf', 'prometheus', 'prometheus, emf']) expect(parseSettings([], { WEFT_METRICS: metrics }).metrics).toBe(metrics);
   });
 });

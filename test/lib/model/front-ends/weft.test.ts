@@ -100,7 +100,7 @@ describe('spec schema errors point at the field', () => {
       ),
     ).toEqual([
       'shop.yaml:10: VirtualNode/n: spec.listeners[0].portMapping.protocol: is required',
-      "shop.yaml:12: VirtualNode/n: spec.listeners[0].portMapping.protocole: unknown field 'protocole'",
+      "shop.yaml:12: VirtualNode/n: spec.listeners[0].portMapping.protocole: unknown field 'protocole'; did you mean 'protocol'?",
       'shop.yaml:13: VirtualNode/n: spec.listeners[0].healthCheck.timeoutMillis: is required',
     ]);
   });
@@ -148,7 +148,7 @@ describe('spec schema errors point at the field', () => {
     ).toEqual([
       'shop.yaml:13: VirtualNode/n: spec.listeners[0].tls.certificate: must set exactly one of acm, file, sds, got: sds, file',
       'shop.yaml:17: VirtualNode/n: spec.serviceDiscovery.awsCloudMap.serviceName: is required',
-      "shop.yaml:17: VirtualNode/n: spec.serviceDiscovery.awsCloudMap.serviceNmae: unknown field 'serviceNmae'",
+      "shop.yaml:17: VirtualNode/n: spec.serviceDiscovery.awsCloudMap.serviceNmae: unknown field 'serviceNmae'; did you mean 'serviceName'?",
     ]);
   });
 
