@@ -60,6 +60,8 @@ export class MeshControlPlane extends Construct implements MeshPlane {
   readonly certificateAuthorityArn?: string;
   readonly configPublish: cdk.CustomResource;
   readonly discoverySync: nodejs.NodejsFunction;
+  /** Cloud Map service ids discovery sync registers tasks in (see allowRegistration). */
+  private readonly registrationServices = new Set<string>();
   readonly certificateSync?: nodejs.NodejsFunction;
   private readonly services = new Map<string, cloudmap.Service>();
   private readonly root = findWeftRoot('lambda');
@@ -148,12 +150,6 @@ export class MeshControlPlane extends Construct implements MeshPlane {
       // Without a cluster list, reconcile walks every cluster of the account and Region.
       this.discoverySync.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:ListClusters'], resources: ['*'] }));
     }
-    this.discoverySync.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['servicediscovery:RegisterInstance', 'servicediscovery:DeregisterInstance', 'servicediscovery:ListInstances', 'servicediscovery:GetInstance'],
-        resources: [stack.formatArn({ service: 'servicediscovery', resource: 'service', resourceName: '*' })],
-      }),
-    );
     if (this.namespace.type !== cloudmap.NamespaceType.HTTP) {
       // Registering in a DNS namespace makes Cloud Map write Route 53 records as the caller.
       this.discoverySync.addToRolePolicy(
@@ -165,10 +161,6 @@ export class MeshControlPlane extends Construct implements MeshPlane {
     }
     acknowledgeNag(this.discoverySync, [
       ['AwsSolutions-IAM5[Resource::*]', 'ecs:DescribeTasks, ecs:ListTasks and ecs:ListClusters have no resource-level scoping Weft can name before the tasks exist; ListTasks and DescribeTasks are conditioned on the mesh clusters when given'],
-      [
-        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:servicediscovery:<AWS::Region>:<AWS::AccountId>:service/*]`,
-        'Discovery sync registers tasks in the Cloud Map services named by the task registry, whose ids are only known at deploy (some are created by other stacks)',
-      ],
     ]);
     new events.Rule(this, 'TaskStateChange', {
       description: `Weft mesh ${mesh}: ECS task state changes to discovery sync`,
@@ -288,6 +280,26 @@ export class MeshControlPlane extends Construct implements MeshPlane {
   }
 
   /** The Cloud Map service `name` in the mesh's namespace; one per name. */
+  /**
+   * Discovery sync's Cloud Map grant names the services of the nodes that run tasks, one ARN each
+   * (`service/<id>`): RegisterInstance, DeregisterInstance, GetInstance and ListInstances all
+   * take the `service` resource type (arn:${Partition}:servicediscovery:${Region}:${Account}:service/${ServiceId})
+   * in the Service Authorization Reference's Cloud Map table. The statement is added with the
+   * first node and lists every node added later (the resources are rendered at synth).
+   */
+  allowRegistration(serviceId: string): void {
+    if (this.registrationServices.size === 0) {
+      const stack = cdk.Stack.of(this);
+      this.discoverySync.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['servicediscovery:RegisterInstance', 'servicediscovery:DeregisterInstance', 'servicediscovery:ListInstances', 'servicediscovery:GetInstance'],
+          resources: cdk.Lazy.list({ produce: () => [...this.registrationServices].map((id) => stack.formatArn({ service: 'servicediscovery', resource: 'service', resourceName: id })) }),
+        }),
+      );
+    }
+    this.registrationServices.add(serviceId);
+  }
+
   cloudMapService(name: string): cloudmap.IService {
     let service = this.services.get(name);
     if (!service) {

@@ -67,7 +67,7 @@ export function grantSidecar(scope: Construct, registry: MeshRegistry, meshName:
     acknowledgeNag(principal, [
       [
         'AwsSolutions-IAM5[Resource::*]',
-        'servicediscovery:DiscoverInstances has no resource-level permissions; Weft scopes it with the servicediscovery:NamespaceName and ServiceName conditions',
+        "servicediscovery:DiscoverInstances names a backend by namespace and service name, and a backend's Cloud Map ids are not always known to this app (a service named by name, or made by another stack); Weft scopes it to exactly those names with the servicediscovery:NamespaceName and ServiceName conditions",
       ],
     ]);
   }

@@ -32,6 +32,8 @@ export interface MeshPlane {
   readonly namespaceName: string;
   /** The Cloud Map service `name` in the mesh's namespace, created on first use. */
   cloudMapService(name: string): cloudmap.IService;
+  /** Lets discovery sync register and deregister instances in the Cloud Map service with this id (a token is fine). */
+  allowRegistration(serviceId: string): void;
 }
 
 export class MeshRegistry {
@@ -85,6 +87,7 @@ export class MeshRegistry {
       throw new Error(`task definition family '${family}' already runs virtual node '${existing.node}'; one family can run one node, got: '${node}'`);
     }
     this.families.set(family, { node, entry });
+    this.plane.allowRegistration(entry().cloudMap.serviceId);
   }
 
   get taskFamilies(): ReadonlyMap<string, { node: string; entry: () => TaskRegistryEntry }> {

@@ -161,6 +161,28 @@ describe('VirtualNode.addToTaskDefinition', () => {
     expect(() => b.addToTaskDefinition(td2, { appContainer: td2.addContainer('app', { image }), image })).toThrow(/family 'same' already runs virtual node 'a'.*got: 'b'/);
   });
 
+  test("discovery sync may register instances only in the Cloud Map services of nodes that run tasks, each named by its ARN", () => {
+    // GIVEN / WHEN
+    const { stack } = nodeWithTask(false);
+    // THEN
+    const template = Template.fromStack(stack);
+    const services = template.findResources('AWS::ServiceDiscovery::Service');
+    const [serviceId] = Object.keys(services).filter((id) => services[id].Properties.Name === 'orders');
+    const statements = statementsOfRole(template, 'MeshWeftDiscoverySyncFunction');
+    const cloudMap = statements.filter((st) => JSON.stringify(st.Action).includes('servicediscovery:'));
+    expect(cloudMap).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['servicediscovery:RegisterInstance', 'servicediscovery:DeregisterInstance', 'servicediscovery:ListInstances', 'servicediscovery:GetInstance'],
+        Resource: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':servicediscovery:eu-west-1:111111111111:service/', { 'Fn::GetAtt': [serviceId, 'Id'] }]] }],
+      },
+    ]);
+    // A mesh without tasks grants no Cloud Map write at all.
+    const bare = newStack();
+    new weft.Mesh(bare, 'Mesh', { meshName: 'shop' }).addVirtualNode('N', { virtualNodeName: 'n', listeners: [weft.VirtualNodeListener.http()] });
+    expect(JSON.stringify(Template.fromStack(bare).toJSON())).not.toContain('servicediscovery:RegisterInstance');
+  });
+
   test('local app health: the Mesh\'s Cloud Map service has a custom health config; the sidecar gets its id and exactly the one call on it', () => {
     // GIVEN / WHEN
     const { stack } = nodeWithTask(false);
