@@ -257,6 +257,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     drain: () => void shutdown(settings.drainDeadlineMs, false),
     prometheus: renderPrometheus,
     appHealth: () => ({ ...appHealth.view(), cloudMap: reporter?.view() ?? null }),
+    connections: () => listeners.filter((l) => l.kind !== 'egress').flatMap((l) => l.connections()),
     tracing: () => (tracing.exporter === undefined ? null : { on: tracing.tracer.on, endpoint: tracing.endpoint() ?? null, ...tracing.exporter.stats() }),
     onHealthcheckFailed: (failed) => {
       operatorFailed = failed;
