@@ -81,7 +81,8 @@ export function desiredUnits(meshes: readonly MeshModel[], workloads: readonly L
       const sd = node.spec.serviceDiscovery;
       const cm = sd !== undefined && 'awsCloudMap' in sd ? sd.awsCloudMap : { namespaceName: LOCAL_NAMESPACE, serviceName: w.name, attributes: [] };
       const discovery = { namespaceName: cm.namespaceName, serviceName: cm.serviceName, attributes: Object.fromEntries((cm.attributes ?? []).map((a) => [a.key, a.value])) };
-      const fingerprint = JSON.stringify([w.spec, listenerPorts, discovery]);
+      // The replica count is not part of it: raising it starts only the new replicas.
+      const fingerprint = JSON.stringify([{ ...w.spec, replicas: undefined }, listenerPorts, discovery]);
       for (let replica = 0; replica < w.spec.replicas; replica++) {
         units.push({ key: `${w.name}/${replica}`, kind: 'node', mesh: m.mesh.name, node: w.name, replica, listenerPorts, workload: w.spec, discovery, fingerprint });
       }

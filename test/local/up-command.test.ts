@@ -101,6 +101,23 @@ test('editing the route weights moves the split, with no failed request', async 
   expect(output).toContain('weft up: reloaded: 1 node config changed');
 }, 45_000);
 
+test('raising a replica count starts the new replica, which joins the ports file and takes traffic', async () => {
+  const local = join(work, 'mesh', 'local.yaml');
+  writeFileSync(local, readFileSync(local, 'utf8').replace('env: { NAME: orders-v2 }', 'env: { NAME: orders-v2 }\n  replicas: 2'));
+  await eventually(() => output.includes('started orders-v2/1'), 'the second replica to start', 30_000);
+  ports = JSON.parse(readFileSync(join(work, 'ports.json'), 'utf8')) as Ports;
+  expect(ports.nodes['orders-v2']).toHaveLength(2);
+  const second = ports.nodes['orders-v2'][1];
+  expect((await get(second.app, '/')).text).toBe('{"name":"orders-v2"}');
+  // Callers reach it through its sidecar: round robin over two replicas sends it every other request.
+  const inbound = async () => ((await get(second.admin, '/stats')).json() as unknown as { listeners: { inbound: { requests: number } } }).listeners.inbound.requests;
+  const before = await inbound();
+  await eventually(async () => {
+    expect((await calledVersion()).status).toBe(200);
+    return (await inbound()) > before;
+  }, 'the new replica to serve a request', 30_000);
+}, 45_000);
+
 test('an invalid edit prints its errors with file and line and keeps the last good mesh', async () => {
   const route = join(work, 'mesh', 'route.yaml');
   writeFileSync(route, readFileSync(route, 'utf8').replace('orders-v2, weight: 100', 'orders-v3, weight: 100'));
@@ -111,8 +128,8 @@ test('an invalid edit prints its errors with file and line and keeps the last go
 
 test('SIGTERM drains and stops everything: weft up exits 0 and none of its processes is left', async () => {
   const pids = descendants(up.pid!);
-  // Four sidecars and three apps.
-  expect(pids).toHaveLength(7);
+  // Five sidecars and four apps.
+  expect(pids).toHaveLength(9);
   up.kill('SIGTERM');
   expect(await exit).toBe(0);
   expect(pids.filter(alive)).toEqual([]);
