@@ -67,6 +67,7 @@ export class LocalRunner {
   /** Node configs as last written, by file: unchanged ones are not rewritten. */
   private readonly written = new Map<string, string>();
   private readonly issued = new Set<string>();
+  private portsText: string | undefined;
   private watches: FileWatch[] = [];
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
@@ -77,9 +78,9 @@ export class LocalRunner {
     this.identities = new LocalIdentities(this.state);
   }
 
-  /** Every pid any unit has run (apps and sidecars), for the final kill and for tests. */
-  get pids(): number[] {
-    return [...this.units.values()].flatMap((u) => [...u.sidecar.pids, ...(u.app?.pids ?? [])]);
+  /** The pids of the processes running now (apps and sidecars), each its own process group. */
+  private get pids(): number[] {
+    return [...this.units.values()].flatMap((u) => [u.sidecar.pid, u.app?.pid]).filter((p): p is number => p !== undefined);
   }
 
   /**
@@ -215,7 +216,12 @@ export class LocalRunner {
 
   private async writePortsFile(): Promise<void> {
     if (this.opts.portsFile === undefined) return;
-    await writeAtomically(this.opts.portsFile, `${JSON.stringify(portsFile([...this.units.values()]), null, 2)}\n`);
+    const text = `${JSON.stringify(portsFile([...this.units.values()]), null, 2)}\n`;
+    // Unchanged, it is not rewritten: a ports file inside a watched directory would otherwise
+    // set off a reload of its own after every reload.
+    if (text === this.portsText) return;
+    await writeAtomically(this.opts.portsFile, text);
+    this.portsText = text;
   }
 
   private async startUnit(spec: UnitSpec): Promise<RunningUnit> {
@@ -392,6 +398,8 @@ export class LocalRunner {
     }
     const { started, stopped, configs } = await this.apply(loaded, units);
     await this.writePortsFile();
+    // A file that is not part of the mesh changed (or an edit that changes nothing): no news.
+    if (configs === 0 && started.length === 0 && stopped.length === 0) return;
     const parts = [`${configs} node config${configs === 1 ? '' : 's'} changed`];
     if (started.length > 0) parts.push(`started ${started.join(', ')}`);
     if (stopped.length > 0) parts.push(`stopped ${stopped.join(', ')}`);

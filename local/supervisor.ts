@@ -34,8 +34,6 @@ export class Supervised {
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly tail: string[] = [];
-  /** Every pid this unit has run, for the leak check of the tests and the final group kill. */
-  readonly pids: number[] = [];
 
   constructor(private readonly opts: SupervisedOptions) {}
 
@@ -43,9 +41,9 @@ export class Supervised {
     return this.opts.name;
   }
 
-  /** Whether a process is running now. */
-  get running(): boolean {
-    return this.child !== undefined;
+  /** The pid (and process group) of the process running now. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** The last lines the process wrote (at most 20). */
@@ -58,7 +56,6 @@ export class Supervised {
     const startedAt = Date.now();
     const child = spawn(program, args, { env: this.opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    if (child.pid !== undefined) this.pids.push(child.pid);
     for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.line(line));
     this.exited = new Promise<void>((resolve) => {
       let done = false;
