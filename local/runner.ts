@@ -85,7 +85,7 @@ export class LocalRunner {
 
   /**
    * Validates, starts everything and waits until it is ready. Throws {@link UpError} with every
-   * validation error, or naming what could not start (after stopping what did).
+   * validation error, or naming what could not start; the caller then calls {@link stop}.
    */
   async start(): Promise<void> {
     const loaded = await this.load();
@@ -94,12 +94,7 @@ export class LocalRunner {
     const units = this.plan(loaded);
     if (units.length === 0) this.say('the mesh has no LocalWorkload and no gateway: nothing to run');
     this.noteUnservedNodes(loaded);
-    try {
-      await this.apply(loaded, units);
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
+    await this.apply(loaded, units);
     this.watch();
     await this.writePortsFile();
     this.say(`ready: ${this.summary()}${this.opts.portsFile !== undefined ? `; ports in ${this.opts.portsFile}` : ''}`);
@@ -175,7 +170,8 @@ export class LocalRunner {
   /**
    * Moves the running units to `desired`: units that went away or changed leave the endpoints
    * file and stop (draining), configs are written (running sidecars hot-reload them), new units
-   * start and join the endpoints file once ready.
+   * start, and join the endpoints file once their sidecar is ready and their app answers its
+   * health path (callers never see a replica that cannot answer yet).
    */
   private async apply(loaded: Loaded, desired: UnitSpec[]): Promise<{ started: string[]; stopped: string[]; configs: number }> {
     const diff = diffUnits(new Map([...this.units].map(([k, u]) => [k, u.spec])), desired);
@@ -185,14 +181,17 @@ export class LocalRunner {
       await Promise.all(diff.stop.map((u) => this.stopUnit(u.key)));
     }
     const configs = await this.writeConfigs(loaded.configs, desired);
+    const initial = this.units.size === 0;
     const fresh: RunningUnit[] = [];
-    for (const spec of diff.start) fresh.push(await this.startUnit(spec));
-    // Callers learn about new replicas now: the running units plus the new ones (which are not
-    // ready yet; their apps start below).
-    await this.writeEndpoints([...this.units.values()]);
+    for (const spec of diff.start) fresh.push(await this.prepareUnit(spec));
+    // At start every sidecar reads the whole file as it starts (nothing calls before "ready").
+    // Later, replicas are listed once they can answer, and callers pick them up as they see it.
+    if (initial) await this.writeEndpoints(fresh);
+    for (const u of fresh) u.sidecar.start();
     await this.waitReady(fresh);
     for (const u of fresh) this.startApp(u);
     await this.waitAppsHealthy(fresh);
+    if (!initial && fresh.length > 0) await this.writeEndpoints([...this.units.values()]);
     return { started: diff.start.map((u) => u.key), stopped: diff.stop.filter((u) => !desired.some((d) => d.key === u.key)).map((u) => u.key), configs };
   }
 
@@ -224,7 +223,8 @@ export class LocalRunner {
     this.portsText = text;
   }
 
-  private async startUnit(spec: UnitSpec): Promise<RunningUnit> {
+  /** Issues the unit's certificate (once per node), allocates its ports and makes its sidecar, not started yet. */
+  private async prepareUnit(spec: UnitSpec): Promise<RunningUnit> {
     if (this.stopped) throw new UpError('stopped while starting');
     const identity = `${spec.mesh}\0${spec.node}`;
     const config = this.written.get(this.state.configFile(spec.mesh, spec.node));
@@ -247,7 +247,6 @@ export class LocalRunner {
       },
     });
     this.units.set(spec.key, unit);
-    unit.sidecar.start();
     return unit;
   }
 
@@ -321,6 +320,7 @@ export class LocalRunner {
     const pending = new Set(units);
     const until = Date.now() + READY_TIMEOUT_MS;
     while (pending.size > 0) {
+      if (this.stopped) throw new UpError('stopped while starting');
       for (const u of [...pending]) {
         if (u.failedAtStart === true) throw new UpError(startFailure(u));
         if (await answers(u.ports.admin, '/ready')) {
@@ -341,6 +341,7 @@ export class LocalRunner {
       if (path === undefined) continue;
       const port = u.ports.listeners[u.spec.listenerPorts[0]];
       while (!(await answers(port, path))) {
+        if (this.stopped) throw new UpError('stopped while starting');
         if (Date.now() > until) throw new UpError(`${u.spec.key}: the app did not answer ${path} on port ${port} within ${READY_TIMEOUT_MS / 1000} s`);
         await delay(POLL_MS);
       }
