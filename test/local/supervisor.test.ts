@@ -1,5 +1,6 @@
 import { Supervised } from '../../local/supervisor';
 import { eventually } from '../proxy/harness';
+import { alive } from './processes';
 
 function supervised(script: string, restart = true): { unit: Supervised; lines: string[]; exits: (number | null)[] } {
   const lines: string[] = [];
@@ -13,15 +14,6 @@ function supervised(script: string, restart = true): { unit: Supervised; lines: 
     onExit: (code) => exits.push(code),
   });
   return { unit, lines, exits };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('output lines are prefixed with the name; an app that keeps exiting is restarted with doubling delays', async () => {

@@ -4,11 +4,12 @@
  * `front` calling `orders` v1 and v2 over mutual TLS, apps from test/local/apps/).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agent, eventually, get } from '../proxy/harness';
+import { alive, descendants } from './processes';
 
 const root = join(__dirname, '..', '..');
 const WEFT = join(root, 'dist', 'weft.js');
@@ -177,39 +178,3 @@ describe('refusing to start', () => {
     }
   }, 60_000);
 });
-
-/** The pids of `pid`'s children and their children, from /proc. */
-function descendants(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parent.set(Number(entry), ppid);
-    } catch {
-      // Exited while we read.
-    }
-  }
-  const out: number[] = [];
-  const visit = (p: number): void => {
-    for (const [child, pp] of parent) {
-      if (pp === p) {
-        out.push(child);
-        visit(child);
-      }
-    }
-  };
-  visit(pid);
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
