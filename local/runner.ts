@@ -45,8 +45,10 @@ interface RunningUnit {
   ports: UnitPorts;
   sidecar: Supervised;
   app?: Supervised;
-  /** Set when the sidecar exited before it was ready. */
-  failedAtStart?: boolean;
+  /** The sidecar has answered `/ready` once. */
+  ready: boolean;
+  /** The sidecar exited before it was ready (a port it could not bind, a config it refused). */
+  exitedBeforeReady: boolean;
 }
 
 interface Loaded {
@@ -235,17 +237,18 @@ export class LocalRunner {
       this.issued.add(identity);
     }
     const ports = await this.allocate(spec);
-    const unit: RunningUnit = { spec, ports, sidecar: undefined as unknown as Supervised };
-    unit.sidecar = new Supervised({
+    const sidecar = new Supervised({
       name: `${spec.key} sidecar`,
+      // As the image runs it: the same V8 flags (proxy/sidecar-runtime.ts), the same command.
       argv: [process.execPath, ...SIDECAR_NODE_FLAGS, this.opts.weftBin, 'proxy', ...this.sidecarFlags(spec, ports)],
       env: process.env,
       write: this.opts.out,
       restart: true,
       onExit: () => {
-        unit.failedAtStart ??= true;
+        if (!unit.ready) unit.exitedBeforeReady = true;
       },
     });
+    const unit: RunningUnit = { spec, ports, sidecar, ready: false, exitedBeforeReady: false };
     this.units.set(spec.key, unit);
     return unit;
   }
@@ -271,10 +274,14 @@ export class LocalRunner {
       '--cert-source', `file:${this.state.certDir(spec.mesh, spec.node)}`,
       '--admin-port', String(ports.admin),
       '--listen-address', '127.0.0.1',
+      // Prometheus text on the admin port instead of EMF documents on stdout every minute.
       '--metrics', 'prometheus',
       '--metrics-port', String(ports.metrics),
+      // The sidecars' info lines (started, config applied) would drown the apps' output; weft up
+      // says what it did itself, and problems still show.
       '--log-level', 'warn',
       '--drain-deadline-ms', String(SIDECAR_DRAIN_MS),
+      // A local app's health follows within a second, not App Mesh's 5 s and more.
       '--app-health-interval-ms', '1000',
     ];
     if (spec.kind === 'node') {
@@ -322,10 +329,10 @@ export class LocalRunner {
     while (pending.size > 0) {
       if (this.stopped) throw new UpError('stopped while starting');
       for (const u of [...pending]) {
-        if (u.failedAtStart === true) throw new UpError(startFailure(u));
+        if (u.exitedBeforeReady) throw new UpError(startFailure(u));
         if (await answers(u.ports.admin, '/ready')) {
           pending.delete(u);
-          u.failedAtStart = false;
+          u.ready = true;
         }
       }
       if (pending.size === 0) break;
