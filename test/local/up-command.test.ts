@@ -119,6 +119,24 @@ test('raising a replica count starts the new replica, which joins the ports file
   }, 'the new replica to serve a request', 30_000);
 }, 45_000);
 
+test('lowering it again takes the replica out of the endpoints file, then stops it, with no failed request', async () => {
+  const local = join(work, 'mesh', 'local.yaml');
+  const removed = ports.nodes['orders-v2'][1];
+  const statuses: number[] = [];
+  let edited = false;
+  const traffic = (async () => {
+    while (!edited || !output.includes('stopped orders-v2/1')) statuses.push((await calledVersion()).status);
+  })();
+  writeFileSync(local, readFileSync(local, 'utf8').replace('\n  replicas: 2', ''));
+  edited = true;
+  await traffic;
+  ports = JSON.parse(readFileSync(join(work, 'ports.json'), 'utf8')) as Ports;
+  expect(ports.nodes['orders-v2']).toHaveLength(1);
+  expect(statuses.length).toBeGreaterThan(0);
+  expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  await expect(get(removed.admin, '/ready')).rejects.toThrow();
+}, 45_000);
+
 test('an invalid edit prints its errors with file and line and keeps the last good mesh', async () => {
   const route = join(work, 'mesh', 'route.yaml');
   writeFileSync(route, readFileSync(route, 'utf8').replace('orders-v2, weight: 100', 'orders-v3, weight: 100'));
@@ -129,8 +147,8 @@ test('an invalid edit prints its errors with file and line and keeps the last go
 
 test('SIGTERM drains and stops everything: weft up exits 0 and none of its processes is left', async () => {
   const pids = descendants(up.pid!);
-  // Five sidecars and four apps.
-  expect(pids).toHaveLength(9);
+  // Four sidecars and three apps.
+  expect(pids).toHaveLength(7);
   up.kill('SIGTERM');
   expect(await exit).toBe(0);
   expect(pids.filter(alive)).toEqual([]);
