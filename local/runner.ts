@@ -175,7 +175,7 @@ export class LocalRunner {
    * start, and join the endpoints file once their sidecar is ready and their app answers its
    * health path (callers never see a replica that cannot answer yet).
    */
-  private async apply(loaded: Loaded, desired: UnitSpec[]): Promise<{ started: string[]; stopped: string[]; configs: number }> {
+  private async apply(loaded: Loaded, desired: UnitSpec[]): Promise<{ started: string[]; restarted: string[]; stopped: string[]; configs: number }> {
     const diff = diffUnits(new Map([...this.units].map(([k, u]) => [k, u.spec])), desired);
     const leaving = new Set(diff.stop.map((u) => u.key));
     if (leaving.size > 0) {
@@ -194,7 +194,14 @@ export class LocalRunner {
     for (const u of fresh) this.startApp(u);
     await this.waitAppsHealthy(fresh);
     if (!initial && fresh.length > 0) await this.writeEndpoints([...this.units.values()]);
-    return { started: diff.start.map((u) => u.key), stopped: diff.stop.filter((u) => !desired.some((d) => d.key === u.key)).map((u) => u.key), configs };
+    const stoppedKeys = new Set(diff.stop.map((u) => u.key));
+    const startedKeys = new Set(diff.start.map((u) => u.key));
+    return {
+      started: [...startedKeys].filter((k) => !stoppedKeys.has(k)),
+      restarted: [...startedKeys].filter((k) => stoppedKeys.has(k)),
+      stopped: [...stoppedKeys].filter((k) => !startedKeys.has(k)),
+      configs,
+    };
   }
 
   private async writeConfigs(configs: readonly NodeConfig[], units: readonly UnitSpec[]): Promise<number> {
@@ -404,12 +411,13 @@ export class LocalRunner {
       this.opts.err(`weft up: ${(err as Error).message}; still running the last good mesh\n`);
       return;
     }
-    const { started, stopped, configs } = await this.apply(loaded, units);
+    const { started, restarted, stopped, configs } = await this.apply(loaded, units);
     await this.writePortsFile();
     // A file that is not part of the mesh changed (or an edit that changes nothing): no news.
-    if (configs === 0 && started.length === 0 && stopped.length === 0) return;
+    if (configs === 0 && started.length === 0 && restarted.length === 0 && stopped.length === 0) return;
     const parts = [`${configs} node config${configs === 1 ? '' : 's'} changed`];
     if (started.length > 0) parts.push(`started ${started.join(', ')}`);
+    if (restarted.length > 0) parts.push(`restarted ${restarted.join(', ')}`);
     if (stopped.length > 0) parts.push(`stopped ${stopped.join(', ')}`);
     this.say(`reloaded: ${parts.join('; ')}`);
   }
