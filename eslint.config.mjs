@@ -80,6 +80,27 @@ export default tseslint.config(
   },
   ...layerRules(),
   {
+    // weft up (local/) runs the sidecar as a child process, as users run it: it shares the
+    // contracts, the runtime flags and the file watch, never the sidecar's internals; and, like
+    // the model, it runs without CDK.
+    files: ['local/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'constructs', message: 'local/ imports nothing from the CDK: weft up runs without it.' }],
+          patterns: [
+            { regex: '^aws-cdk-lib(/|$)', message: 'local/ imports nothing from aws-cdk-lib: weft up runs without it.' },
+            {
+              regex: '^\\.\\./proxy/(?!contracts(/|$)|sidecar-runtime$|sources/file-watch$)',
+              message: 'local/ runs the sidecar as a process (weft proxy): import only proxy/contracts, proxy/sidecar-runtime and proxy/sources/file-watch from proxy/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The mesh model is shared by the CLI, the compiler and the constructs: no CDK in it.
     files: ['lib/model/**/*.ts'],
     rules: {

@@ -208,6 +208,12 @@ const commands: Record<string, Command> = {
     run: async (argv) => (await import('../proxy/main')).proxyCommand(argv),
   },
 
+  up: {
+    summary: 'run the mesh on this machine: apps, sidecars with mTLS, gateways (see docs/local.md)',
+    usage: async () => (await import('../local/up-command')).upUsage(),
+    run: async (argv) => (await import('../local/up-command')).upCommand(argv),
+  },
+
   help: {
     summary: 'show help for a command',
     usage: 'usage: weft help [command]',

@@ -103,6 +103,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
   const logger = deps.logger ?? createLogger(settings.logLevel);
   const sinks = metricSinks(settings.metrics);
   checkTracingEndpoint(settings.tracingEndpoint);
+  const bindGatewayPort = deps.bindGatewayPort ?? gatewayPortMap(settings.gatewayPorts);
   if (!settings.config && !deps.configSource) throw new WeftError(SIDECAR_START_FAILED, 'no node config location: set WEFT_CONFIG or --config');
   const certificates = deps.certificates ?? certificateProviderFor(settings.certSource, logger, { pollMs: settings.certPollMs, region: settings.region });
   await certificates.start();
@@ -261,6 +262,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
     drain: () => void shutdown(settings.drainDeadlineMs, false),
     prometheus: renderPrometheus,
     appHealth: () => ({ ...appHealth.view(), cloudMap: reporter?.view() ?? null }),
+    connections: () => listeners.filter((l) => l.kind !== 'egress').flatMap((l) => l.connections()),
     tracing: () => (tracing.exporter === undefined ? null : { on: tracing.tracer.on, endpoint: tracing.endpoint() ?? null, ...tracing.exporter.stats() }),
     onHealthcheckFailed: (failed) => {
       operatorFailed = failed;
@@ -277,7 +279,7 @@ export async function startSidecar(settings: Settings, deps: SidecarDeps = {}): 
           kind: 'gateway',
           complete,
           host: settings.listenAddress,
-          port: deps.bindGatewayPort ? deps.bindGatewayPort(gl.port) : gl.port,
+          port: bindGatewayPort(gl.port),
           limits,
           maxConnections: settings.maxConnections,
           stats,
@@ -488,6 +490,20 @@ function startTracing(settings: Settings, store: ConfigStore, random: () => numb
   apply(store.current?.config.tracing);
   store.onApplied((s) => apply(s.config.tracing));
   return parts;
+}
+
+/** `WEFT_GATEWAY_PORTS` (`<listener port>=<port>` pairs) as a function; listeners it does not name keep their port. */
+function gatewayPortMap(pairs: readonly string[] | undefined): (configPort: number) => number {
+  const map = new Map<number, number>();
+  for (const pair of pairs ?? []) {
+    const m = /^(\d+)=(\d+)$/.exec(pair);
+    const [from, to] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+    if (!m || from < 1 || from > 65535 || to < 1 || to > 65535) {
+      throw new WeftError('WEFT_ERR_SETTINGS_INVALID', `WEFT_GATEWAY_PORTS: expected <listener port>=<port> pairs (ports 1-65535), got: '${pair}'`);
+    }
+    map.set(from, to);
+  }
+  return (configPort) => map.get(configPort) ?? configPort;
 }
 
 function toPort(value: string): number {

@@ -18,6 +18,7 @@ import { type Node } from 'yaml';
 import { type SourceDocument, nodeLine, parseSource } from './front-ends/yaml-source';
 import { type MeshModel, type Resource, SPEC_SCHEMAS } from './schema';
 import { addToMeshModel, emptyMeshModel } from './mesh-model';
+import { LOCAL_WORKLOAD_KIND, LocalWorkloadSpecSchema, checkWorkloads, type LocalWorkloadResource } from './local-workload';
 
 /** One source file's name and contents. */
 export interface SourceText {
@@ -28,6 +29,8 @@ export interface SourceText {
 export interface LoadResult {
   /** Meshes all of whose resources loaded, in order of first appearance. */
   meshes: MeshModel[];
+  /** LocalWorkload documents (kept apart from the meshes, which stay deployable) of those meshes, each checked against its mesh. */
+  workloads: LocalWorkloadResource[];
   /** Every syntax, shape and schema error of every source. */
   errors: ModelError[];
 }
@@ -116,10 +119,22 @@ function assemble(raw: RawResource[], errors: ModelError[], failed: FrontEndResu
 
   // Meshes first, so that resources placed before their mesh in the sources still find it.
   const ordered = [...raw.filter((r) => r.kind === 'Mesh'), ...raw.filter((r) => r.kind !== 'Mesh')];
-  for (const r of ordered) {
+  const workloads: LocalWorkloadResource[] = [];
+  const meshOf = (r: RawResource): string | undefined => {
     const meshName = r.kind === 'Mesh' ? r.name : (r.meshName ?? (meshNames.length === 1 ? meshNames[0] : undefined));
     if (meshName === undefined) {
       errors.push(rawError(r, 'metadata.mesh', `the mesh must be named when the sources define ${meshNames.length === 0 ? 'no mesh' : `${meshNames.length} meshes (${meshNames.join(', ')})`}`));
+    }
+    return meshName;
+  };
+  for (const r of ordered) {
+    if (r.kind === LOCAL_WORKLOAD_KIND) {
+      const w = readWorkload(r, meshOf(r), meshNames, errors);
+      if (w !== undefined) workloads.push(w);
+      continue;
+    }
+    const meshName = meshOf(r);
+    if (meshName === undefined) {
       // It may have been meant for any of them.
       failed.push(undefined);
       continue;
@@ -160,5 +175,23 @@ function assemble(raw: RawResource[], errors: ModelError[], failed: FrontEndResu
     if (meshName !== undefined) incomplete.add(meshName);
     else for (const m of models.keys()) incomplete.add(m);
   }
-  return { meshes: [...models.values()].filter((m) => !incomplete.has(m.mesh.name)), errors };
+  const meshes = [...models.values()].filter((m) => !incomplete.has(m.mesh.name));
+  const checked = checkWorkloads(workloads, meshes);
+  errors.push(...checked.errors);
+  return { meshes, workloads: checked.workloads, errors };
+}
+
+/** A LocalWorkload with its spec checked, or undefined (its errors collected). */
+function readWorkload(r: RawResource, meshName: string | undefined, meshNames: string[], errors: ModelError[]): LocalWorkloadResource | undefined {
+  if (meshName === undefined) return undefined;
+  if (!meshNames.includes(meshName)) {
+    errors.push(rawError(r, 'metadata.mesh', `the mesh is not defined in the sources${meshNames.length > 0 ? ` (defined: ${meshNames.join(', ')})` : ''}, got: ${meshName}`));
+    return undefined;
+  }
+  const checked = checkSpec(LocalWorkloadSpecSchema, r.spec, 'spec');
+  if ('issues' in checked) {
+    for (const i of checked.issues) errors.push(rawError(r, i.path, i.message));
+    return undefined;
+  }
+  return { kind: LOCAL_WORKLOAD_KIND, name: r.name, meshName, spec: checked.data, source: r.source };
 }

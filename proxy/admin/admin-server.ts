@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { BlockList, isIP } from 'node:net';
 import type { ClusterStats } from '../cluster/cluster-runtime';
 import type { ConfigStore } from '../config/config-store';
+import type { OpenConnection } from '../http/listener';
 import { sendError, type WeftErrorCode } from '../errors';
 import { mirrorStats, type MirrorStats } from '../resilience/mirror';
 import { renderTraffic, type SidecarStats } from '../stats';
@@ -36,6 +37,8 @@ export interface AdminState {
   appHealth?: () => { status: string } & Record<string, unknown>;
   /** The span exporter's counters; null while tracing is off. */
   tracing?: () => Record<string, unknown> | null;
+  /** Open connections of the listeners peers connect to (inbound and gateway), for `/connections`. */
+  connections?: () => OpenConnection[];
   /** Told when an operator fails or restores the health check (`/healthcheck/fail|ok`). */
   onHealthcheckFailed?: (failed: boolean) => void;
 }
@@ -110,6 +113,8 @@ export class AdminServer {
         return sendPrometheus(res, this.state.prometheus());
       case '/clusters':
         return json(res, { clusters: [...(this.state.store.current?.clusters.values() ?? [])].map((c) => ({ ...c.describe(), stats: clusterStats(c.stats, mirrorStats(c)) })) });
+      case '/connections':
+        return json(res, { connections: this.state.connections?.() ?? [] });
       case '/config_dump': {
         const store = this.state.store;
         return json(res, { version: store.current?.version, appliedAt: store.appliedAt, lastError: store.lastError ?? null, config: store.current?.config });

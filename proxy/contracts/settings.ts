@@ -70,6 +70,7 @@ export const SETTINGS = {
   egressAddress: setting('WEFT_EGRESS_ADDRESS', '--egress-address', 'string', '127.0.0.1', 'Bind address of the egress listener.'),
   appHost: setting('WEFT_APP_HOST', '--app-host', 'string', '127.0.0.1', 'Address of the local app.'),
   appPorts: setting('WEFT_APP_PORTS', '--app-ports', 'list', undefined, 'Local app ports; default: the node config listener ports.'),
+  gatewayPorts: setting('WEFT_GATEWAY_PORTS', '--gateway-ports', 'list', undefined, 'Gateways: binds listeners elsewhere than their configured port, as `<listener port>=<port>` pairs, comma-separated (local mode runs several gateways on one host). Unset: the configured ports.'),
   transparent: setting('WEFT_TRANSPARENT', '--transparent', 'bool', false, 'Traffic arrives by iptables redirect (ECS APPMESH ProxyConfiguration).'),
   uid: setting('WEFT_UID', '--uid', 'int', SIDECAR_UID, 'The uid the sidecar runs as (IgnoredUID of the ProxyConfiguration).'),
   trustedHops: setting('WEFT_TRUSTED_HOPS', '--trusted-hops', 'int', 0, 'How many X-Forwarded-For hops in front of this sidecar are trusted.'),

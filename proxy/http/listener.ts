@@ -47,7 +47,20 @@ import { uriSans } from '../tls/certificate-provider';
 
 /** The TLS a connection was accepted under (null: none), so a rotation can retire it. */
 const kAcceptedTls = Symbol('weft.acceptedTls');
-type Tagged = { [kAcceptedTls]?: ServerTlsRuntime | null };
+/** On an accepted socket handed to a TLS server: its TLS socket, once the handshake completes, is the connection listed. */
+const kWrappedInTls = Symbol('weft.wrappedInTls');
+type Tagged = { [kAcceptedTls]?: ServerTlsRuntime | null; [kWrappedInTls]?: true };
+
+/** One open connection of a listener and what it proved about its peer (the admin's `/connections`). */
+export interface OpenConnection {
+  listener: string;
+  /** The peer's address and port. */
+  address: string | null;
+  port: number | null;
+  encrypted: boolean;
+  /** The peer's SPIFFE id, when it presented a certificate the trust bundle verified; else null. */
+  spiffeId: string | null;
+}
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -178,6 +191,31 @@ export class Listener {
     return this.draining_;
   }
 
+  get kind(): ListenerKind {
+    return this.opts.kind;
+  }
+
+  /**
+   * The open connections with their peers, for the admin (never on the request path). A TLS
+   * connection appears once its handshake has completed, with the identity it proved.
+   */
+  connections(): OpenConnection[] {
+    const out: OpenConnection[] = [];
+    for (const s of this.sockets) {
+      if ((s as Duplex & Tagged)[kWrappedInTls]) continue;
+      const peer = peerOfSocket(s);
+      const { remoteAddress, remotePort } = s as Socket;
+      out.push({
+        listener: this.opts.name,
+        address: remoteAddress ?? null,
+        port: remotePort ?? null,
+        encrypted: peer.encrypted,
+        spiffeId: peer.authenticated ? (peer.principal ?? null) : null,
+      });
+    }
+    return out;
+  }
+
   /** Binds; resolves with the actual port (the configured one may be 0). */
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -291,6 +329,7 @@ export class Listener {
     if (tls !== undefined && tls.mode === 'STRICT') {
       // Read now, while the peer is surely connected: the socket keeps it for a failed handshake's log line.
       if (this.opts.onTlsFailure !== undefined) void socket.remoteAddress;
+      (socket as Socket & Tagged)[kWrappedInTls] = true;
       this.tlsServer(tls).emit('connection', socket);
       return;
     }
@@ -300,6 +339,7 @@ export class Listener {
       if (kind === 'tls' && tls !== undefined) {
         socket.pause();
         socket.unshift(first);
+        (socket as Socket & Tagged)[kWrappedInTls] = true;
         this.tlsServer(tls).emit('connection', socket);
       } else {
         this.serve(socket, first, kind === 'h2');

@@ -36,11 +36,15 @@ const upward: [string, string, string][] = [
   ['proxy/errors.ts', "import { SIDECAR_START_FAILED } from './main';\nexport const x = SIDECAR_START_FAILED;\n", 'may not import main.ts'],
 ];
 const downward: Case = { file: 'proxy/http/fine.ts', code: "import { joinStreams } from '../cluster/tunnel';\nexport const x = joinStreams;\n" };
+const local: Case[] = [
+  { file: 'local/wrong.ts', code: "import { Listener } from '../proxy/http/listener';\nimport { App } from 'aws-cdk-lib';\nexport const x = [Listener, App];\n" },
+  { file: 'local/fine.ts', code: "import { CERTIFICATE_FILES } from '../proxy/contracts';\nimport { SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';\nexport const x = [CERTIFICATE_FILES, SIDECAR_NODE_FLAGS];\n" },
+];
 const model: Case = { file: 'lib/model/wrong.ts', code: "import { Duration } from 'aws-cdk-lib';\nimport { Construct } from 'constructs';\nexport const x = [Duration, Construct];\n" };
 
 let results: string[][];
 beforeAll(async () => {
-  results = await restrictedImports([...upward.map(([file, code]) => ({ file, code })), downward, model]);
+  results = await restrictedImports([...upward.map(([file, code]) => ({ file, code })), downward, model, ...local]);
 }, 60_000);
 
 test.each(upward.map((c, i) => [c[0], i, c[2]] as const))('%s: an import from a layer above fails the lint', (_file, i, message) => {
@@ -57,4 +61,12 @@ test('lib/model/ may not import aws-cdk-lib or constructs', () => {
   expect(found).toHaveLength(2);
   expect(found.join('\n')).toContain('aws-cdk-lib');
   expect(found.join('\n')).toContain('CDK');
+});
+
+test('local/ may import the contracts, not the sidecar internals or the CDK', () => {
+  const [wrong, fine] = results.slice(upward.length + 2);
+  expect(wrong).toHaveLength(2);
+  expect(wrong.join('\n')).toContain('runs the sidecar as a process');
+  expect(wrong.join('\n')).toContain('aws-cdk-lib');
+  expect(fine).toEqual([]);
 });

@@ -3,10 +3,12 @@
  * still unchecked. The loader checks specs against the schema, assigns meshes and groups them.
  */
 import type { ModelError } from '../errors';
+import type { LOCAL_WORKLOAD_KIND } from '../local-workload';
 import type { ResourceKind, SourceRef } from '../schema';
 
 export interface RawResource {
-  kind: ResourceKind;
+  /** A mesh resource, or a LocalWorkload (Weft documents only), which the loader keeps apart from the mesh. */
+  kind: ResourceKind | typeof LOCAL_WORKLOAD_KIND;
   name: string;
   /** Absent when the source did not say; the loader then uses the only mesh, if there is one. */
   meshName?: string;

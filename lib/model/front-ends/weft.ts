@@ -3,11 +3,16 @@
  * naming the resource and its parents, and a `spec` in the App Mesh API's JSON shape.
  */
 import { type Node } from 'yaml';
-import { RESOURCE_KINDS, type ResourceKind } from '../schema';
+import { LOCAL_WORKLOAD_KIND } from '../local-workload';
+import { RESOURCE_KINDS } from '../schema';
 import { type FrontEndResult, type RawResource, frontEndError, show } from './raw-resource';
 import { LineMap, type SourceDocument, type WalkError, keysOf, nodeLine, toPlain } from './yaml-source';
 
 export const WEFT_API_VERSION = 'weft.dev/v1alpha1';
+
+/** The kinds a Weft document may have: the mesh model's, and local mode's LocalWorkload. */
+const DOCUMENT_KINDS: readonly string[] = [...RESOURCE_KINDS, LOCAL_WORKLOAD_KIND];
+type DocumentKind = RawResource['kind'];
 
 const TOP_LEVEL_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec'];
 const METADATA_FIELDS = ['name', 'mesh', 'virtualRouter', 'virtualGateway', 'labels'];
@@ -26,14 +31,14 @@ export function readWeftDocument(root: Node, src: SourceDocument, file: string):
   const doc = toPlain(root, '', '', { src, lines, errors: walkErrors }) as Record<string, unknown>;
   const { kind, metadata } = doc;
   const name = isRecord(metadata) && typeof metadata.name === 'string' && metadata.name !== '' ? metadata.name : undefined;
-  const knownKind = typeof kind === 'string' && (RESOURCE_KINDS as readonly string[]).includes(kind);
+  const knownKind = typeof kind === 'string' && DOCUMENT_KINDS.includes(kind);
   const label = knownKind && name !== undefined ? `${kind as string}/${name}` : undefined;
   const errors = walkErrors.map((w) => frontEndError(file, src.index, w.line, label, w.sourcePath, w.message));
   const fail = (path: string, message: string) => errors.push(frontEndError(file, src.index, lines.lineOf(path), label, path, message));
 
   for (const key of Object.keys(doc)) if (!TOP_LEVEL_FIELDS.includes(key)) fail(key, `unknown field '${key}'; a Weft document has apiVersion, kind, metadata and spec`);
   if (doc.apiVersion !== WEFT_API_VERSION) fail('apiVersion', `apiVersion must be ${WEFT_API_VERSION}, got: ${show(doc.apiVersion)}`);
-  if (!knownKind) fail('kind', `kind must be one of ${RESOURCE_KINDS.join(', ')}, got: ${show(kind)}`);
+  if (!knownKind) fail('kind', `kind must be one of ${DOCUMENT_KINDS.join(', ')}, got: ${show(kind)}`);
 
   if (!isRecord(metadata)) {
     fail('metadata', `metadata with a name is required, got: ${show(metadata)}`);
@@ -57,7 +62,7 @@ export function readWeftDocument(root: Node, src: SourceDocument, file: string):
     fail('metadata.labels', `metadata.labels must map names to strings, got: ${show(metadata.labels)}`);
   }
   if (knownKind) {
-    const k = kind as ResourceKind;
+    const k = kind as DocumentKind;
     if (k === 'Mesh' && meshName !== undefined) fail('metadata.mesh', `a Mesh is not inside a mesh; remove metadata.mesh, got: ${meshName}`);
     if (k === 'Route' && virtualRouterName === undefined && metadata.virtualRouter === undefined) {
       fail('metadata.virtualRouter', 'a Route needs metadata.virtualRouter, the virtual router it belongs to');
@@ -73,7 +78,7 @@ export function readWeftDocument(root: Node, src: SourceDocument, file: string):
   if (errors.length > 0 || !knownKind || name === undefined) return { resources: [], errors, failed: [kind === 'Mesh' ? name : meshName] };
 
   const resource: RawResource = {
-    kind: kind as ResourceKind,
+    kind: kind as DocumentKind,
     name,
     spec: doc.spec ?? {},
     source: { file, document: src.index, lineOf: lines.lineOf },

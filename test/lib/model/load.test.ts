@@ -105,7 +105,7 @@ test('every error of every file is reported at once, in source order', () => {
     'shop.yaml:15: VirtualNode/pay: spec.listeners[0].tls.certificate: is required',
     "shop.yaml:16: VirtualNode/pay: spec.serviceDiscovery.colour: unknown field 'colour'",
     'shop.yaml:18: Flow sequence in block collection must be sufficiently indented and end with a ]',
-    'shop.yaml:21: kind: kind must be one of Mesh, VirtualNode, VirtualService, VirtualRouter, Route, VirtualGateway, GatewayRoute, got: Gateway',
+    'shop.yaml:21: kind: kind must be one of Mesh, VirtualNode, VirtualService, VirtualRouter, Route, VirtualGateway, GatewayRoute, LocalWorkload, got: Gateway',
     'services.yaml:3: VirtualService/pay.shop.local: metadata.labels: metadata.labels must map names to strings, got: {"team":7}',
   ]);
   expect(errors[1]).toEqual({

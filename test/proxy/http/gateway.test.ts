@@ -1,13 +1,14 @@
 import { connect } from 'node:net';
-import { agent, get, httpRoute, startUpstream, startWith, staticCluster, type ConfigBody, type Running, type Upstream } from '../harness';
+import { agent, freePort, get, httpRoute, startUpstream, startWith, staticCluster, type ConfigBody, type Running, type Upstream } from '../harness';
 
 let app: Upstream;
 let sidecar: Running;
 let port: number;
+let body: ConfigBody;
 
 beforeAll(async () => {
   app = await startUpstream('app');
-  const body: ConfigBody = {
+  body = {
     mesh: { name: 'demo', egressFilter: 'DROP_ALL', trustDomain: 'weft.test' },
     node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
     inbound: { listeners: [], policy: {} },
@@ -68,4 +69,21 @@ test('gateway routes see the normalized path: /path-to-app/%2e%2e/keep/a is /kee
   // The app echoes what it saw as JSON (chunked on the wire).
   expect(response).toContain('"url":"/keep/a"');
   expect(response).toContain('"host":"www.example.com"');
+});
+
+describe('WEFT_GATEWAY_PORTS', () => {
+  test('binds a gateway listener on the port it maps the listener port to', async () => {
+    const bound = await freePort();
+    const moved = await startWith(body, { gatewayPorts: [`8080=${bound}`] });
+    try {
+      expect(moved.handle.ports.gateway).toEqual({ 8080: bound });
+      expect((await get(bound, '/path-to-app/x', { host: 'www.example.com' })).status).toBe(200);
+    } finally {
+      await moved.close();
+    }
+  });
+
+  test('a malformed pair stops the sidecar at start, naming the setting', async () => {
+    await expect(startWith(body, { gatewayPorts: ['8080:9000'] })).rejects.toMatchObject({ code: 'WEFT_ERR_SETTINGS_INVALID', message: expect.stringContaining('WEFT_GATEWAY_PORTS') });
+  });
 });

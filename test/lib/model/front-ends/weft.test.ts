@@ -18,7 +18,7 @@ describe('document shape', () => {
 
   test('kind must be a resource kind of the model', () => {
     expect(errorsOf('apiVersion: weft.dev/v1alpha1\nkind: DestinationRule\nmetadata: { name: r }\n')).toEqual([
-      'shop.yaml:6: kind: kind must be one of Mesh, VirtualNode, VirtualService, VirtualRouter, Route, VirtualGateway, GatewayRoute, got: DestinationRule',
+      'shop.yaml:6: kind: kind must be one of Mesh, VirtualNode, VirtualService, VirtualRouter, Route, VirtualGateway, GatewayRoute, LocalWorkload, got: DestinationRule',
     ]);
   });
 
