@@ -12,9 +12,7 @@ import type { Resource } from './schema';
 export type ResourceSpec = Resource extends infer R ? (R extends Resource ? Pick<R, 'kind' | 'spec'> : never) : never;
 
 type Listener = { healthCheck?: { protocol: string; path?: string } };
-type PolicySpec = { jwt?: { issuer: string }[]; rateLimit?: { maxTokens: number } };
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+type PolicySpec = { rateLimit?: { maxTokens: number } };
 
 /**
  * Every field of `resource` the sidecar does not apply yet, with its path in the resource
@@ -31,8 +29,6 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
       if (l.healthCheck) add('healthCheck', `spec.listeners[${i}].healthCheck`, [l.healthCheck.protocol, l.healthCheck.path].filter(Boolean).join(' '));
     });
   const inbound = (spec: PolicySpec) => {
-    const jwt = spec.jwt ?? [];
-    if (jwt.length > 0) add('jwt', 'spec.jwt', `${plural(jwt.length, 'rule')} (issuer ${jwt.map((r) => r.issuer).join(', ')})`);
     if (spec.rateLimit) add('rateLimit', 'spec.rateLimit', `maxTokens ${spec.rateLimit.maxTokens}`);
   };
 

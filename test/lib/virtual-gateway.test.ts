@@ -52,14 +52,15 @@ describe('VirtualGateway and GatewayRoute', () => {
     expect(() => weft.GatewayRouteSpec.http({ routeTarget: vs, priority: -1 })).toThrow(/Priority must be an integer between 0 and 1000, got: -1/);
   });
 
-  test('a gateway with JWT or a rate limit is refused, with authorization it is not; a health check is warned about; the access log is applied', () => {
+  test('a gateway with a rate limit is refused, with authorization or JWT it is not; a health check is warned about; the access log is applied', () => {
     // GIVEN
     const { stack, mesh } = gatewayMesh();
     // THEN
     expect(() => mesh.addVirtualGateway('Limited', { rateLimit: { maxTokens: 100, tokensPerFill: 10, fillInterval: cdk.Duration.seconds(1) } })).toThrow(
       /^VirtualGateway Stack\/Mesh\/Limited: spec\.rateLimit: the sidecar does not enforce rate limits yet, .*got: maxTokens 100$/,
     );
-    expect(() => mesh.addVirtualGateway('Authn', { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] })).toThrow(/^VirtualGateway Stack\/Mesh\/Authn: spec\.jwt: /);
+    expect(() => mesh.addVirtualGateway('Authn', { jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }] })).not.toThrow();
+    expect(() => mesh.addVirtualGateway('NoKeys', { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] })).toThrow(/jwt\[0\]\.jwks: has no keys/);
     expect(() => mesh.addVirtualGateway('Authz', { authorization: [{ name: 'all', rules: [{}] }] })).not.toThrow();
     // WHEN
     mesh.addVirtualGateway('Edge', {

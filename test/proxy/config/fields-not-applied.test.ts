@@ -1,7 +1,9 @@
 /**
  * The sidecar and the node config fields it does not apply yet: it runs without the resilience
- * and telemetry ones and says so once per config version, and it refuses security policy.
+ * and telemetry ones and says so once per config version, and it refuses security policy it does
+ * not enforce (rate limits).
  */
+import { sealNodeConfig } from '../../../proxy/contracts';
 import { startSidecar } from '../../../proxy/main';
 import type { Logger } from '../../../proxy/log';
 import { ConfigDir, eventually, httpRoute, nodeBody, startUpstream, startWith, staticCluster, testSettings, type ConfigBody, type Upstream } from '../harness';
@@ -80,13 +82,15 @@ test('a config without such fields (an access log is applied) logs no `config_fi
   }
 });
 
-test('a config with a JWT rule is refused at start with WEFT_ERR_POLICY_NOT_ENFORCED, naming the field', async () => {
+test('a config whose inline JWKS cannot verify tokens is refused at start with WEFT_ERR_NODE_CONFIG_INVALID, naming the field', async () => {
   const config = new ConfigDir();
   try {
-    config.write(body({}, { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] }));
+    const sealed = sealNodeConfig(body());
+    // Written past the publisher's own check, as a hand-edited or foreign config would be.
+    config.writeText(JSON.stringify({ ...sealed, inbound: { ...sealed.inbound, policy: { ...sealed.inbound.policy, jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] } } }));
     await expect(startSidecar(testSettings({ config: config.path }), { logger: recordingLogger() })).rejects.toMatchObject({
-      code: 'WEFT_ERR_POLICY_NOT_ENFORCED',
-      issues: [{ path: 'inbound.policy.jwt', message: expect.stringMatching(/does not enforce JWT rules yet/) }],
+      code: 'WEFT_ERR_NODE_CONFIG_INVALID',
+      issues: [{ path: 'inbound.policy.jwt[0].jwks', message: expect.stringMatching(/has no keys/) }],
     });
   } finally {
     config.remove();
