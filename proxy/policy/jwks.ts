@@ -139,17 +139,17 @@ export class RemoteJwks implements KeySource {
   private async download(): Promise<JSONWebKeySet> {
     const signal = AbortSignal.timeout(this.timeoutMs);
     const res = await request(this.uri, { method: 'GET', headers: { accept: 'application/json' }, signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      throw new Error(`answered ${res.statusCode}`);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    try {
-      if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}`);
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.maxBytes) throw new Error(`larger than ${this.maxBytes} bytes`);
-        chunks.push(chunk as Buffer);
-      }
-    } finally {
-      if (size > this.maxBytes || res.statusCode !== 200) res.body.destroy();
+    // Leaving the loop early (too large) closes the body.
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > this.maxBytes) throw new Error(`larger than ${this.maxBytes} bytes`);
+      chunks.push(chunk as Buffer);
     }
     const parsed = parseJwks(Buffer.concat(chunks).toString('utf8'));
     if (parsed.jwks === undefined) throw new Error(`not a usable JWKS: ${parsed.problems.join('; ')}`);
