@@ -48,7 +48,9 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
                      weft-resilience, weft-resilience-mtls (outlier detection,
                      an active health check and a 10% mirror to a
                      server that never answers), weft-authz
-                     (weft-mtls with a 10-rule inbound ALLOW policy),
+                     (weft-mtls with a JWT rule, inline JWKS, and a
+                     10-rule inbound ALLOW policy; the client sends a
+                     valid RS256 token),
                      weft-observability, weft-observability-mtls
                      (metrics emf,prometheus and an access log line of
                      every request to stdout)

@@ -2,6 +2,7 @@
  * Node configs for the Weft paths, sealed with the same contract code the compiler uses, so the
  * sidecar under test parses exactly what it would in production.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { meshDefaultRetryPolicy, sealNodeConfig, spiffeId, type NodeConfig } from '../proxy/contracts';
 import { BENCH_MESH, BENCH_TRUST_DOMAIN } from './certs';
 
@@ -123,7 +124,8 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
 
 /**
  * The weft-authz path's inbound policy: 10 ALLOW rules, the bench client's request (`GET /` from
- * the `client` node) matching only the last, so every request walks all of them.
+ * the `client` node, with the {@link benchJwt} token) matching only the last, so every request
+ * walks all of them.
  */
 function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] {
   const client = spiffeId(BENCH_TRUST_DOMAIN, BENCH_MESH, 'client').slice('spiffe://'.length);
@@ -131,10 +133,33 @@ function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] 
     from: [{ principals: [`${BENCH_TRUST_DOMAIN}/ns/${BENCH_MESH}/sa/caller-${i}`] }],
     to: [{ methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] }],
   }));
-  return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, { from: [{ principals: [client] }], to: [{ methods: ['GET'], paths: ['/*'] }] }] }];
+  const last = { from: [{ principals: [client], requestPrincipals: [`${BENCH_JWT_ISSUER}/*`] }], to: [{ methods: ['GET'], paths: ['/*'] }] };
+  return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, last] }];
 }
 
-/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization}; `accessLog`: every request logged to stdout. */
+const BENCH_JWT_ISSUER = 'https://issuer.bench.local';
+let jwt: { rule: NodeConfig['inbound']['policy']['jwt'][number]; token: string } | undefined;
+
+/**
+ * The weft-authz path's JWT rule and the token its client sends (`access_token`): an RS256 key made
+ * once per run, its public half as the rule's inline JWKS, a token valid for a day.
+ */
+export function benchJwt(): { rule: NodeConfig['inbound']['policy']['jwt'][number]; token: string } {
+  if (jwt !== undefined) return jwt;
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const signed = `${part({ alg: 'RS256', kid: 'bench', typ: 'JWT' })}.${part({ iss: BENCH_JWT_ISSUER, sub: 'client', aud: 'app', iat: now, exp: now + 86_400 })}`;
+  const token = `${signed}.${sign('sha256', Buffer.from(signed), privateKey).toString('base64url')}`;
+  const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'RS256', use: 'sig' }] });
+  jwt = {
+    rule: { issuer: BENCH_JWT_ISSUER, audiences: ['app'], jwks, fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }], fromParams: ['access_token'], forwardOriginalToken: false, outputClaimToHeaders: [] },
+    token,
+  };
+  return jwt;
+}
+
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization} behind {@link benchJwt}'s rule; `accessLog`: every request logged to stdout. */
 export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean; accessLog?: boolean } = {}): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
@@ -148,7 +173,7 @@ export function inboundNodeConfig(node: string, appPort: number, opts: { authz?:
           timeout: ROUTE_DEFAULTS.timeout,
         },
       ],
-      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [] } : {},
+      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [benchJwt().rule] } : {},
     },
     outbound: { services: [] },
     clusters: [],
