@@ -29,6 +29,7 @@ import { ContractError } from '../contracts/validation';
 import type { Refusal } from '../exchange/responder';
 import { CidrSet, StringSet } from './authz-match';
 import { authzPath } from './authz-path';
+import { claimAt } from './jwt';
 import type { PolicyCheck, PolicyFactory, PolicyRequest } from './policy';
 
 /** The code of a request refused by an authorization policy. */
@@ -190,10 +191,9 @@ function anyOf(read: (f: Facts) => readonly string[] | string | undefined): (val
 const requestPrincipals = strings((f) => f.request.auth?.principal);
 
 /** A claim by its path (`[a][b]` nests), as Istio matches it: a string, or any string of a list; else nothing. */
-function claimAt(path: readonly string[]): (f: Facts) => readonly string[] | string | undefined {
+function claim(path: readonly string[]): (f: Facts) => readonly string[] | string | undefined {
   return (f) => {
-    let v: unknown = f.request.auth?.claims;
-    for (let i = 0; i < path.length && v !== undefined; i++) v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[path[i]] : undefined;
+    const v = claimAt(f.request.auth?.claims, path);
     if (typeof v === 'string') return v;
     return Array.isArray(v) ? (v.filter((x) => typeof x === 'string') as string[]) : undefined;
   };
@@ -275,7 +275,7 @@ function whenTest(base: string, name: string | undefined): (values: readonly str
       return strings((f) => f.request.auth?.presenter);
     case 'request.auth.claims':
       // `request.auth.claims[a][b]`: splitWhenKey gives the name `a][b`.
-      return anyOf(claimAt(name!.split('][')));
+      return anyOf(claim(name!.split('][')));
     default:
       throw new Error(`unknown when key '${base}'`);
   }

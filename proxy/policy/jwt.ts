@@ -110,10 +110,16 @@ function reasonOf(err: unknown): string {
   }
 }
 
+/** The claim at `path` (object keys, outermost first), or undefined when a step is not an object. */
+export function claimAt(claims: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): unknown {
+  let v: unknown = claims;
+  for (let i = 0; i < path.length && v !== undefined; i++) v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[path[i]] : undefined;
+  return v;
+}
+
 /** The value at `path` in the claims, as a header value; undefined when absent or not representable. */
 function claimValue(claims: JWTPayload, path: readonly string[]): string | undefined {
-  let v: unknown = claims;
-  for (const key of path) v = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined;
+  const v = claimAt(claims, path);
   const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(',') : undefined;
   return text !== undefined && HEADER_VALUE.test(text) ? text : undefined;
 }
