@@ -3,11 +3,13 @@
  * JWKS server it fetches keys from, tokens signed with jose, requests on real sockets to the
  * inbound listener, and an app that counts what reaches it. An ALLOW policy that needs a request
  * principal sits behind the JWT rule, as Istio's RequestAuthentication + AuthorizationPolicy pair.
- * A gateway (in-process sidecar) enforces its own rule with an inline JWKS.
+ * A gateway and a gRPC listener (in-process sidecars) enforce their rules with an inline JWKS.
  */
 import { createServer, type Server } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
 import { freePorts } from '../../../bench/ports';
 import { eventually, get, nodeBody, startUpstream, startWith, staticCluster, TIMEOUT, type ConfigBody, type Running, type Upstream } from '../harness';
+import { Echo, startGrpcServer, type EchoClient, type Reply } from '../grpc/echo-service';
 import { startSidecarProcess, type SidecarProcess } from '../hardening/sidecar-process';
 import { ecKey, expiredClaims, hsWithPublicKey, ISSUER, jwksOf, rsaKey, sign, tampered, unsigned, type SigningKey } from './jwt-tokens';
 
@@ -206,5 +208,46 @@ describe('gateway', () => {
     expect([bad.status, bad.headers['x-weft-error']]).toEqual([401, 'WEFT_ERR_JWT_INVALID']);
     expect(upstream.seen.some((r) => r.url === '/shop-bad')).toBe(false);
     expect((await call('/anonymous', undefined, port)).status).toBe(200);
+  });
+});
+
+describe('gRPC', () => {
+  let server: { server: grpc.Server; port: number };
+  let node: Running;
+  let echo: EchoClient;
+  /** Inbound records of requests forwarded to the app (no flag). */
+  let served = 0;
+
+  beforeAll(async () => {
+    server = await startGrpcServer('grpc-orders');
+    const body = nodeBody({ name: 'grpc-orders', inbound: [{ port: 8080, protocol: 'grpc', timeout: TIMEOUT }] });
+    node = await startWith({ ...body, inbound: { ...body.inbound, policy: { jwt: [{ issuer: ISSUER, jwks: jwksOf(C) }] } } }, { appPorts: [String(server.port)] }, {
+      onRecord: (r) => {
+        if (r.listener === 'inbound' && r.flags === '-') served++;
+      },
+    });
+    echo = new Echo(`127.0.0.1:${node.handle.ports.inbound!}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'grpc-orders.demo.local:8080' }) as unknown as EchoClient;
+  });
+  afterAll(async () => {
+    echo?.close();
+    await node?.close();
+    server?.server.forceShutdown();
+  });
+
+  const say = (token: string) =>
+    new Promise<{ err: grpc.ServiceError | null; res?: Reply }>((resolve) => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${token}`);
+      echo.Say({ message: 'hi' }, md, { deadline: Date.now() + 10_000 }, (err, res) => resolve({ err, res }));
+    });
+
+  test('an invalid token is answered UNAUTHENTICATED; a valid one is served', async () => {
+    const bad = await say(await sign(A));
+    expect(bad.err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(bad.err?.metadata.get('x-weft-error')).toEqual(['WEFT_ERR_JWT_INVALID']);
+    expect(served).toBe(0);
+    const ok = await say(await sign(C));
+    expect(ok.err).toBeNull();
+    expect(ok.res?.server).toBe('grpc-orders');
   });
 });
