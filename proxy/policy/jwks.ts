@@ -3,7 +3,8 @@
  * the config is read, see proxy/contracts/jwt-rules.ts), or a `jwksUri` the sidecar fetches.
  *
  * A fetched JWKS is fetched on first use (the first token to verify waits for it), kept, and
- * refreshed in the background once it is older than {@link JWKS_REFRESH_MS} (Istio's 20 min); a
+ * refreshed in the background once it is older than {@link JWKS_REFRESH_MS} (Istio's 20 min; after
+ * a failed refresh, again a cooldown later); a
  * token whose `kid` the keys do not hold triggers one refresh at most every
  * {@link JWKS_KID_REFRESH_COOLDOWN_MS}, so a key rotated in at the issuer is picked up at once and
  * a stream of unknown kids cannot turn into a stream of fetches. Once keys are held, no request
@@ -101,7 +102,8 @@ export class RemoteJwks implements KeySource {
       await this.refresh();
       local = this.local;
       if (local === undefined) throw new Error(`JWKS ${this.uri} could not be fetched`);
-    } else if (this.now() - this.fetchedAt >= this.refreshMs) {
+    } else if (this.now() - this.fetchedAt >= this.refreshMs && this.now() - this.failedAt >= this.cooldownMs) {
+      // After a failed refresh, the held keys serve and the next try waits a cooldown: no fetch per request.
       void this.refresh();
     }
     try {

@@ -98,6 +98,18 @@ test('keys older than the refresh interval are refreshed in the background; the 
   release();
   await jwks.refresh();
   expect(jwks.generation).toBe(2);
+
+  // A failed refresh is tried again a cooldown later, not by every request.
+  now.t = 40 * 60_000;
+  answer = { status: 503, body: '' };
+  await jwks.resolve(...q);
+  await eventually(() => jwks.failures === 1, 'the background refresh to fail');
+  await jwks.resolve(...q);
+  expect(fetches).toBe(3);
+  now.t += 30_000;
+  await jwks.resolve(...q);
+  await eventually(() => jwks.failures === 2, 'the next refresh, a cooldown later');
+  expect(fetches).toBe(4);
 });
 
 test.each([
