@@ -72,6 +72,8 @@ class CompiledRule {
 interface Location {
   readonly header: string | undefined;
   readonly prefix: string;
+  /** The prefix lowercased: an auth scheme (`Bearer `) is case-insensitive (RFC 9110 11.1). */
+  readonly prefixLower: string;
   readonly param: string | undefined;
   readonly rules: CompiledRule[];
 }
@@ -184,7 +186,7 @@ export class JwtCheck implements PolicyCheck {
       for (const { key, header, prefix, param } of places) {
         let loc = byKey.get(key);
         if (loc === undefined) {
-          loc = { header, prefix, param, rules: [] };
+          loc = { header, prefix, prefixLower: prefix.toLowerCase(), param, rules: [] };
           byKey.set(key, loc);
           this.locations.push(loc);
         }
@@ -221,7 +223,8 @@ export class JwtCheck implements PolicyCheck {
       let token: string | null | undefined;
       if (loc.header !== undefined) {
         const value = http.req.headers[loc.header];
-        if (typeof value === 'string' && value.length > loc.prefix.length && value.startsWith(loc.prefix)) token = value.slice(loc.prefix.length).trim();
+        const n = loc.prefix.length;
+        if (typeof value === 'string' && value.length > n && (value.startsWith(loc.prefix) || value.slice(0, n).toLowerCase() === loc.prefixLower)) token = value.slice(n).trim();
       } else {
         token = queryParam(http.path, loc.param!);
       }

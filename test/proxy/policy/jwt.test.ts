@@ -102,6 +102,12 @@ describe('where the token is read', () => {
     }
   });
 
+  test('the prefix is matched case-insensitively, as an auth scheme is', async () => {
+    const r = request({ authorization: `bearer ${await sign(RSA)}` });
+    expect(await run(jwtCheck({ issuer: ISSUER }), r)).toBeUndefined();
+    expect(r.auth?.principal).toBe(`${ISSUER}/alice`);
+  });
+
   test('the access_token query parameter by default, decoded', async () => {
     const token = await sign(RSA);
     const r = request({}, `/orders?x=1&access_token=${encodeURIComponent(token)}`);
