@@ -8,8 +8,8 @@
  *
  * The retry policies, health checks, outlier detection and access logs are carried in the node
  * configs but not applied by the sidecar yet, so `cdk synth` warns about each (docs/sidecar.md,
- * "Not built yet"). Authorization, JWT and rate limits are refused until the sidecar enforces
- * them, so the example has none.
+ * "Not built yet"). Rate limits are refused until the sidecar enforces them, so the example has
+ * none.
  *
  * Synthesizes offline (`npx cdk synth`): no lookups, no credentials, no Docker (the sidecar image
  * is built only when the stack is published).
