@@ -48,8 +48,9 @@ Measures direct, nginx and Weft request paths on loopback with wrk (see docs/per
                      weft-resilience, weft-resilience-mtls (outlier detection,
                      an active health check and a 10% mirror to a
                      server that never answers), weft-authz
-                     (weft-mtls with a 10-rule inbound ALLOW policy and
-                     a node rate limit it never reaches),
+                     (weft-mtls with a JWT rule, inline JWKS, a 10-rule
+                     inbound ALLOW policy and a node rate limit it never
+                     reaches; the client sends a valid RS256 token),
                      weft-observability, weft-observability-mtls
                      (metrics emf,prometheus, an access log line of
                      every request to stdout, and tracing at 1% with

@@ -68,11 +68,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     proxies.push(weftProxy({ cli: o.weftCliB, nodeBin: nodeB, nodeFlags: weftFlags, family: 'weft-b', label: `Weft B${what ? ` (${what})` : ''}` }));
   }
   const all = definePaths(proxies);
-  // Authorization runs on the serving sidecar, so its path is the mTLS one only.
-  const authz = weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-authz', label: 'Weft with authorization', authz: true });
+  // JWT and authorization run on the serving sidecar, so its path is the mTLS one only.
+  const authz = weftProxy({ cli: o.weftCli, nodeBin: o.nodeBin, nodeFlags: weftFlags, family: 'weft-authz', label: 'Weft with JWT and authorization', authz: true });
   all.push({
     id: 'weft-authz',
-    label: 'Weft -> mTLS -> Weft with a 10-rule ALLOW policy and a rate limit (2 hops)',
+    label: 'Weft -> mTLS -> Weft with a JWT rule, a 10-rule ALLOW policy and a rate limit (2 hops)',
     family: 'weft-authz',
     kind: 'two-hop-mtls',
     unavailable: () => authz.unavailable(),

@@ -2,6 +2,7 @@
  * Node configs for the Weft paths, sealed with the same contract code the compiler uses, so the
  * sidecar under test parses exactly what it would in production.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { meshDefaultRetryPolicy, sealNodeConfig, spiffeId, type NodeConfig } from '../proxy/contracts';
 import { BENCH_MESH, BENCH_TRUST_DOMAIN } from './certs';
 
@@ -131,7 +132,8 @@ export function outboundNodeConfig(o: OutboundNodeOptions): NodeConfig {
 
 /**
  * The weft-authz path's inbound policy: 10 ALLOW rules, the bench client's request (`GET /` from
- * the `client` node) matching only the last, so every request walks all of them.
+ * the `client` node, with the {@link benchJwt} token) matching only the last, so every request
+ * walks all of them.
  */
 function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] {
   const client = spiffeId(BENCH_TRUST_DOMAIN, BENCH_MESH, 'client').slice('spiffe://'.length);
@@ -139,13 +141,36 @@ function benchAuthorization(): NodeConfig['inbound']['policy']['authorization'] 
     from: [{ principals: [`${BENCH_TRUST_DOMAIN}/ns/${BENCH_MESH}/sa/caller-${i}`] }],
     to: [{ methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] }],
   }));
-  return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, { from: [{ principals: [client] }], to: [{ methods: ['GET'], paths: ['/*'] }] }] }];
+  const last = { from: [{ principals: [client], requestPrincipals: [`${BENCH_JWT_ISSUER}/*`] }], to: [{ methods: ['GET'], paths: ['/*'] }] };
+  return [{ name: 'bench-allow', action: 'ALLOW', rules: [...misses, last] }];
+}
+
+const BENCH_JWT_ISSUER = 'https://issuer.bench.local';
+let jwt: { rule: NodeConfig['inbound']['policy']['jwt'][number]; token: string } | undefined;
+
+/**
+ * The weft-authz path's JWT rule and the token its client sends (`access_token`): an RS256 key made
+ * once per run, its public half as the rule's inline JWKS, a token valid for a day.
+ */
+export function benchJwt(): { rule: NodeConfig['inbound']['policy']['jwt'][number]; token: string } {
+  if (jwt !== undefined) return jwt;
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const signed = `${part({ alg: 'RS256', kid: 'bench', typ: 'JWT' })}.${part({ iss: BENCH_JWT_ISSUER, sub: 'client', aud: 'app', iat: now, exp: now + 86_400 })}`;
+  const token = `${signed}.${sign('sha256', Buffer.from(signed), privateKey).toString('base64url')}`;
+  const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'RS256', use: 'sig' }] });
+  jwt = {
+    rule: { issuer: BENCH_JWT_ISSUER, audiences: ['app'], jwks, fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }], fromParams: ['access_token'], forwardOriginalToken: false, outputClaimToHeaders: [] },
+    token,
+  };
+  return jwt;
 }
 
 /** The weft-authz path's node rate limit: a billion tokens, never reached, so each request pays the bucket's cost and is never refused. */
 const BENCH_RATE_LIMIT = { maxTokens: 1e9, tokensPerFill: 1e9, fillIntervalMs: 1_000 };
 
-/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization} and {@link BENCH_RATE_LIMIT}; `accessLog`: every request logged to stdout; `tracingEndpoint`: tracing on. */
+/** A serving node: one HTTP listener for the app port, STRICT mTLS with client certificates verified; `authz`: {@link benchAuthorization} behind {@link benchJwt}'s rule, and {@link BENCH_RATE_LIMIT}; `accessLog`: every request logged to stdout; `tracingEndpoint`: tracing on. */
 export function inboundNodeConfig(node: string, appPort: number, opts: { authz?: boolean; accessLog?: boolean; tracingEndpoint?: string } = {}): NodeConfig {
   return sealNodeConfig({
     ...meshAndNode(node),
@@ -160,7 +185,7 @@ export function inboundNodeConfig(node: string, appPort: number, opts: { authz?:
           timeout: ROUTE_DEFAULTS.timeout,
         },
       ],
-      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [], rateLimit: BENCH_RATE_LIMIT } : {},
+      policy: opts.authz ? { authorization: benchAuthorization(), jwt: [benchJwt().rule], rateLimit: BENCH_RATE_LIMIT } : {},
     },
     outbound: { services: [] },
     clusters: [],

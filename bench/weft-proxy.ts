@@ -12,7 +12,7 @@ import { serializeNodeConfig, type NodeConfig } from '../proxy/contracts';
 import { startChild, waitForPort, type Child } from './children';
 import { freePorts } from './ports';
 import { waitForOk, type PathContext, type ProxyUnderTest } from './paths';
-import { BENCH_SERVICE, inboundNodeConfig, outboundNodeConfig } from './weft-configs';
+import { BENCH_SERVICE, benchJwt, inboundNodeConfig, outboundNodeConfig } from './weft-configs';
 import { sidecarEnv } from './tools';
 
 export interface WeftProxyOptions {
@@ -133,7 +133,8 @@ export function weftProxy(opts: WeftProxyOptions): ProxyUnderTest {
       const mirrorPort = opts.resilience ? await silentServer() : undefined;
       const config = outboundNodeConfig({ node: 'client', targetNode: 'server', targetPort: ctx.upstreamPort, endpointPort: server.inboundPort, mirrorPort, mtls: true, resilience: opts.resilience, accessLog: opts.observability, tracingEndpoint });
       const client = await startSidecar(ctx, 'weft-outbound', config, certs.get('client')!.dir);
-      const url = `http://127.0.0.1:${client.egressPort}/`;
+      // The authz path's client sends its JWT as a query parameter: wrk sends one URL and a Host.
+      const url = `http://127.0.0.1:${client.egressPort}/${opts.authz ? `?access_token=${benchJwt().token}` : ''}`;
       await waitForOk(url, BENCH_SERVICE);
       return {
         url,

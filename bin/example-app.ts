@@ -6,10 +6,8 @@
  * - 3 retries of 2 s each inside a 10 s request timeout; DROP_ALL egress.
  * - mTLS STRICT between sidecars with SPIFFE identities from a short-lived Private CA.
  *
- * The retry policies, health checks, outlier detection and access logs are carried in the node
- * configs but not applied by the sidecar yet, so `cdk synth` warns about each (docs/sidecar.md,
- * "Not built yet"). JWT rules are refused until the sidecar enforces them, so the example has
- * none.
+ * Any field the sidecar does not apply yet is warned about by `cdk synth` (docs/sidecar.md,
+ * "Not built yet").
  *
  * Synthesizes offline (`npx cdk synth`): no lookups, no credentials, no Docker (the sidecar image
  * is built only when the stack is published).

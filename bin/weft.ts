@@ -124,7 +124,7 @@ const commands: Record<string, Command> = {
       'Loads every mesh in the given files and directories (*.yaml, *.yml, *.json), validates it and',
       'compiles every virtual node and gateway. Prints a summary, or every error (one per line) on',
       'stderr and exits 1. Fields the sidecar does not apply yet are warnings on stderr (exit 0),',
-      'or errors for JWT rules, which it does not enforce yet.',
+      'or errors for security policy the sidecar would not enforce (none today).',
     ].join('\n'),
     async run(argv) {
       const { positionals } = parseCommandArgs('validate', argv, {});

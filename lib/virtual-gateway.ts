@@ -66,8 +66,8 @@ export interface VirtualGatewayBaseProps {
    */
   readonly authorization?: AuthorizationPolicy[];
   /**
-   * Weft: JWT rules on traffic entering the gateway. Refused until the sidecar enforces them: a
-   * gateway with rules throws, rather than run without them.
+   * Weft: JWT rules (Istio RequestAuthentication) on traffic entering the gateway: a present but
+   * invalid token is refused with 401; a valid one gives the request a principal for `authorization`.
    * @default - no JWT validation
    */
   readonly jwt?: JwtRule[];

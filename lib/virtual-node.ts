@@ -79,8 +79,8 @@ export interface VirtualNodeBaseProps {
    */
   readonly authorization?: AuthorizationPolicy[];
   /**
-   * Weft: JWT rules (Istio RequestAuthentication) on traffic entering this node. Refused until the
-   * sidecar enforces them: a node with rules throws, rather than run without them.
+   * Weft: JWT rules (Istio RequestAuthentication) on traffic entering this node: a present but
+   * invalid token is refused with 401; a valid one gives the request a principal for `authorization`.
    * @default - no JWT validation
    */
   readonly jwt?: JwtRule[];

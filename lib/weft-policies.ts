@@ -1,12 +1,12 @@
 /**
  * Weft extensions beyond App Mesh: inbound policy (Istio AuthorizationPolicy and
  * RequestAuthentication shapes, local rate limits) and load balancing of a node's endpoints.
- * The sidecar enforces authorization and rate limits; it does not enforce JWT yet, so nodes and
- * gateways refuse JWT rules (after checking their shape here); the types are the API it will have.
+ * The sidecar enforces authorization, JWT rules and rate limits; the constructs check each where
+ * it is written.
  */
 import type * as cdk from 'aws-cdk-lib';
 import type { z } from 'zod';
-import { authorizationIssues, AuthzPolicySchema, ContractError, JwtRuleSchema, MAX_RATE_LIMIT_KEYS, parseWith, RateLimitKeySchema, type KeyedRateLimit as KeyedRateLimitConfig, type RateLimit as RateLimitConfig } from '../proxy/contracts';
+import { authorizationIssues, AuthzPolicySchema, ContractError, JwtRuleSchema, jwtRuleIssues, MAX_RATE_LIMIT_KEYS, parseWith, RateLimitKeySchema, type KeyedRateLimit as KeyedRateLimitConfig, type RateLimit as RateLimitConfig } from '../proxy/contracts';
 import type { LoadBalancerSchema } from './model/schema';
 import { checkCount, checkIntRange, checkRange } from './private/checks';
 import { compact, renderDuration } from './private/model-shapes';
@@ -96,8 +96,12 @@ export function renderAuthorization(policies: AuthorizationPolicy[] | undefined)
   return parsed;
 }
 
+/** Checks JWT rules where they are written (shape, then key source and inline JWKS) and applies the contract's defaults. */
 export function renderJwt(rules: JwtRule[] | undefined): z.infer<typeof JwtRuleSchema>[] | undefined {
-  return rules?.map((r, i) => parseWith(JwtRuleSchema, r, 'WEFT_ERR_POLICY_INVALID', `jwt[${i}]`));
+  const parsed = rules?.map((r, i) => parseWith(JwtRuleSchema, r, 'WEFT_ERR_POLICY_INVALID', `jwt[${i}]`));
+  const issues = jwtRuleIssues(parsed ?? [], 'jwt');
+  if (issues.length > 0) throw new ContractError('WEFT_ERR_POLICY_INVALID', 'jwt', issues);
+  return parsed;
 }
 
 export function renderRateLimit(r: RateLimit | undefined): RateLimitConfig | undefined {

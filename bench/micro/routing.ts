@@ -13,11 +13,9 @@ import { buildRouteTable } from '../../proxy/routing/route-table';
 import type { PickContext } from '../../proxy/balancer/balancer';
 import type { Endpoint } from '../../proxy/endpoints/endpoint';
 import type { RouteRequest } from '../../proxy/routing/types';
+import { measure, type MicroResult } from './measure';
 
-export interface MicroResult {
-  name: string;
-  nsPerOp: number;
-}
+export type { MicroResult };
 
 const retryPolicy = { maxRetries: 2, perTryTimeoutMs: 1000 };
 const timeout = { perRequestMs: 15000, idleMs: 300000 };
@@ -96,21 +94,6 @@ function benchRequest(path: string, host = 'orders.bench.local'): RouteRequest {
   };
 }
 
-let sink = 0;
-
-/** Median ns/op of `rounds` timed rounds of `iterations` calls, after a warm-up. */
-function measure(name: string, iterations: number, fn: (i: number) => unknown): MicroResult {
-  for (let i = 0; i < iterations; i++) if (fn(i) === undefined) sink++;
-  const samples: number[] = [];
-  for (let r = 0; r < 7; r++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) if (fn(i) === undefined) sink++;
-    samples.push(Number(process.hrtime.bigint() - start) / iterations);
-  }
-  samples.sort((a, b) => a - b);
-  return { name, nsPerOp: Math.round(samples[3] * 10) / 10 };
-}
-
 function endpoints(n: number, weighted: boolean): Endpoint[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `10.0.${i >> 8}.${i & 255}:8080`,
@@ -160,7 +143,6 @@ export function runRoutingMicroBench(iterations = 200_000): MicroResult[] {
   const big = endpoints(100, true);
   const ring = createBalancer(LoadBalancerSchema.parse({ policy: 'CONSISTENT_HASH', consistentHash: { header: 'x-request-id' } }), undefined);
   results.push(measure('update() CONSISTENT_HASH ring of 1024, 100 endpoints', 200, () => ring.update(big)));
-  if (sink < 0) console.log(sink);
   return results;
 }
 

@@ -12,9 +12,6 @@ import type { Resource } from './schema';
 export type ResourceSpec = Resource extends infer R ? (R extends Resource ? Pick<R, 'kind' | 'spec'> : never) : never;
 
 type Listener = { healthCheck?: { protocol: string; path?: string } };
-type PolicySpec = { jwt?: { issuer: string }[] };
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Every field of `resource` the sidecar does not apply yet, with its path in the resource
@@ -30,23 +27,9 @@ export function resourceFieldsNotApplied(resource: ResourceSpec): NotAppliedFind
     (ls ?? []).forEach((l, i) => {
       if (l.healthCheck) add('healthCheck', `spec.listeners[${i}].healthCheck`, [l.healthCheck.protocol, l.healthCheck.path].filter(Boolean).join(' '));
     });
-  const inbound = (spec: PolicySpec) => {
-    const jwt = spec.jwt ?? [];
-    if (jwt.length > 0) add('jwt', 'spec.jwt', `${plural(jwt.length, 'rule')} (issuer ${jwt.map((r) => r.issuer).join(', ')})`);
-  };
-
-  switch (resource.kind) {
-    case 'VirtualNode':
-      // A node's listener health checks are applied: its sidecar checks its own app, callers'
-      // sidecars check its endpoints.
-      inbound(resource.spec);
-      break;
-    case 'VirtualGateway':
-      listeners(resource.spec.listeners);
-      inbound(resource.spec);
-      break;
-    default:
-      break;
-  }
+  // A node's listener health checks are applied (its sidecar checks its own app, callers'
+  // sidecars check its endpoints); its security policy is enforced. A gateway's listener checks
+  // are not run yet.
+  if (resource.kind === 'VirtualGateway') listeners(resource.spec.listeners);
   return found;
 }

@@ -22,6 +22,7 @@ import {
 import { CLOUD_MAP_LIMITS } from '../../proxy/contracts/mesh-layout';
 import { regexFeatureMessage, unsupportedRegexFeature } from '../../proxy/contracts/regex-rules';
 import { authorizationIssues } from '../../proxy/contracts/authz-rules';
+import { jwtRuleIssues } from '../../proxy/contracts/jwt-rules';
 import { parseAccessLogPattern } from '../../proxy/contracts/access-log-format';
 import type { ContractIssue } from '../../proxy/contracts/validation';
 import { DEFAULT_TRACING_ENDPOINT, TracingSchema } from '../../proxy/contracts/node-config';
@@ -209,10 +210,7 @@ function checkListeners(r: VirtualNodeResource | VirtualGatewayResource, listene
 
 function checkInboundPolicy(r: VirtualNodeResource | VirtualGatewayResource, ctx: Ctx): void {
   for (const issue of authorizationIssues(r.spec.authorization ?? [], 'spec.authorization')) ctx.report(r, issue.path, issue.message);
-  (r.spec.jwt ?? []).forEach((rule, i) => {
-    if (rule.jwksUri === undefined && rule.jwks === undefined) ctx.report(r, `spec.jwt[${i}]`, `a JWT rule needs jwksUri or jwks to verify tokens of issuer ${rule.issuer}`);
-    if (rule.jwksUri !== undefined && rule.jwks !== undefined) ctx.report(r, `spec.jwt[${i}].jwks`, `a JWT rule takes jwksUri or jwks, not both, got: jwksUri ${rule.jwksUri}`);
-  });
+  for (const issue of jwtRuleIssues(r.spec.jwt ?? [], 'spec.jwt')) ctx.report(r, issue.path, issue.message);
 }
 
 function checkVirtualNode(n: VirtualNodeResource, ctx: Ctx): void {

@@ -8,7 +8,7 @@ import type { IConstruct } from 'constructs';
 import { resourceFieldsNotApplied, type ResourceSpec } from '../model/not-applied';
 
 /**
- * Throws when `resource` (as `construct` renders it) has authorization, JWT or rate-limit fields;
+ * Throws when `resource` (as `construct` renders it) has a rate limit;
  * otherwise warns about each field the sidecar does not apply. Annotations are deduplicated, so a
  * construct that changes (addListener) can be checked again.
  */

@@ -274,7 +274,7 @@ export class ConfigStore {
       for (const runtime of created) void runtime.destroy();
       throw err;
     }
-    const policy = compilePolicies(config, [this.rateLimits.policy, ...(this.opts.policy ?? [])]);
+    const policy = compilePolicies(config, [this.rateLimits.policy, ...(this.opts.policy ?? [])], this.snapshot?.policy, this.opts.logger);
     const stacks = buildStacks(config, clusters, this.opts.random ?? Math.random, this.retry, this.opts.routeLayers ?? []);
     const stackFor = stacks === undefined ? bottomOnly : (route: HttpRoute | GrpcRoute | undefined) => (route === undefined ? clusterDispatch : (stacks.get(route) ?? clusterDispatch));
     return { config, version: config.version, routes, clusters, inboundTls, inboundPorts, gatewayTls, policy, stackFor };

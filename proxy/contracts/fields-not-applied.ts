@@ -5,7 +5,7 @@
  * loads, and both take the severity and the wording from here.
  *
  * - Warnings: the config runs, without the feature. Fields a user wrote only.
- * - Errors: security policy not enforced yet (JWT). Running without it would let in
+ * - Errors: security policy not enforced yet (none today). Running without it would let in
  *   traffic the policy was written to keep out, so a config with it is refused
  *   ({@link POLICY_NOT_ENFORCED}) until the sidecar enforces it.
  *
@@ -26,7 +26,6 @@ export const FIELDS_NOT_APPLIED = {
     severity: 'warning',
     message: "a gateway's sidecar does not run its listeners' health checks yet (a virtual node's sidecar does check its own app, and callers check virtual node listeners)",
   },
-  jwt: { severity: 'error', message: 'the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does' },
 } as const satisfies Record<string, { severity: NotAppliedSeverity; message: string }>;
 
 export type FieldNotApplied = keyof typeof FIELDS_NOT_APPLIED;
@@ -71,16 +70,11 @@ export function meshDefaultRetryPolicy(protocol: Route['protocol'], perRequestMs
 export function fieldsNotApplied(config: NodeConfig): NotAppliedFinding[] {
   const found: NotAppliedFinding[] = [];
   const add = (field: FieldNotApplied, path: string) => found.push(notAppliedFinding(field, path));
-  const policy = (p: NodeConfig['inbound']['policy'], at: string) => {
-    if (p.jwt.length > 0) add('jwt', `${at}.jwt`);
-  };
-
-  policy(config.inbound.policy, 'inbound.policy');
+  // Security policy (authorization, JWT, rate limits) is all enforced: nothing of it is listed.
   if (config.gateway) {
     config.gateway.listeners.forEach((l, i) => {
       if (l.healthCheck) add('healthCheck', `gateway.listeners[${i}].healthCheck`);
     });
-    policy(config.gateway.policy, 'gateway.policy');
   }
   return found;
 }

@@ -9,6 +9,7 @@ export * from './mesh-layout';
 export * from './mesh-documents';
 export * from './regex-rules';
 export * from './authz-rules';
+export * from './jwt-rules';
 export * from './access-log-format';
 export * from './validate';
 export * from './validation';

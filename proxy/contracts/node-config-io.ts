@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { NodeConfig, NodeConfigInput } from './node-config';
 import { accessLogFormatIssues } from './access-log-format';
+import { jwtRuleIssues } from './jwt-rules';
 import { requiredNodeConfigVersion, unstampedFeatureIssues } from './node-config-features';
 import { NODE_CONFIG_VERSION, nodeConfigSchemaId, nodeConfigSchemaVersion } from './schema-ids';
 import { validateContract } from './validate';
@@ -40,6 +41,8 @@ export function parseNodeConfig(input: unknown, source = 'node config'): NodeCon
   const issues: ContractIssue[] = unstampedFeatureIssues(config, nodeConfigSchemaVersion(config.schema)!);
   const accessLogFormat = config.logging.accessLog?.format;
   if (accessLogFormat !== undefined) issues.push(...accessLogFormatIssues(accessLogFormat, 'logging.accessLog.format'));
+  issues.push(...jwtRuleIssues(config.inbound.policy.jwt, 'inbound.policy.jwt'));
+  if (config.gateway !== undefined) issues.push(...jwtRuleIssues(config.gateway.policy.jwt, 'gateway.policy.jwt'));
   const clusterNames = new Set(config.clusters.map((c) => c.name));
   config.outbound.services.forEach((svc, s) =>
     svc.listeners.forEach((l, li) =>

@@ -62,7 +62,10 @@ export function upstreamRequestHeaders(req: IncomingMessage, authority: string, 
     if (name.charCodeAt(0) === 58 /* : */ || HOP_BY_HOP.has(name) || REBUILT.has(name) || name.startsWith(CONTROL_PREFIX)) continue;
     if (listed !== undefined && listed.includes(name)) continue;
     if (opts.stripProxyAuthorization && name === 'proxy-authorization') continue;
-    out[name] = incoming[name] as string | string[];
+    const value = incoming[name];
+    // A field the policy step removed (a JWT) is set to undefined there: a delete would cost more.
+    if (value === undefined) continue;
+    out[name] = value;
   }
   out.host = authority;
   out['x-request-id'] = (incoming['x-request-id'] as string | undefined) || randomUUID();

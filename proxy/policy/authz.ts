@@ -9,9 +9,10 @@
  * inside an entry every field given must match (a `not*` field: the value matches none of its
  * patterns); every `when` condition must match.
  *
- * A value a request does not have (no request principal without JWT, no claims, no peer principal
- * on plaintext) matches no positive pattern and every negative one, as in Istio: `principals: ['*']`
- * needs mTLS, `notRequestPrincipals: ['*']` matches every request until JWT is enforced.
+ * A value a request does not have (no request principal without a valid JWT, no claims, no peer
+ * principal on plaintext) matches no positive pattern and every negative one, as in Istio:
+ * `principals: ['*']` needs mTLS, `requestPrincipals: ['*']` needs a valid JWT (./jwt.ts runs
+ * before this check and sets `request.auth`).
  *
  * On a TCP connection the HTTP-only fields (hosts, methods, paths, request principals,
  * `request.*` conditions) cannot be evaluated: Istio drops an ALLOW rule that uses them (it never
@@ -28,6 +29,7 @@ import { ContractError } from '../contracts/validation';
 import type { Refusal } from '../exchange/responder';
 import { CidrSet, StringSet } from './authz-match';
 import { authzPath } from './authz-path';
+import { claimAt } from './jwt';
 import type { PolicyCheck, PolicyFactory, PolicyRequest } from './policy';
 
 /** The code of a request refused by an authorization policy. */
@@ -173,8 +175,29 @@ const ports = (values: readonly (string | number)[]): Cond => {
   const set = new Set(values.map(Number));
   return (f) => set.has(f.request.port);
 };
-/** No JWT is enforced yet: a request has no request principal and no claims. */
-const absent = (): Cond => () => false;
+/** Patterns matched against a list the request offers (its JWT audiences, a list claim): any element. */
+function anyOf(read: (f: Facts) => readonly string[] | string | undefined): (values: readonly string[]) => Cond {
+  return (values) => {
+    const set = new StringSet(values);
+    return (f) => {
+      const v = read(f);
+      if (typeof v !== 'object') return set.has(v);
+      for (let i = 0; i < v.length; i++) if (set.has(v[i])) return true;
+      return false;
+    };
+  };
+}
+
+const requestPrincipals = strings((f) => f.request.auth?.principal);
+
+/** A claim by its path (`[a][b]` nests), as Istio matches it: a string, or any string of a list; else nothing. */
+function claim(path: readonly string[]): (f: Facts) => readonly string[] | string | undefined {
+  return (f) => {
+    const v = claimAt(f.request.auth?.claims, path);
+    if (typeof v === 'string') return v;
+    return Array.isArray(v) ? (v.filter((x) => typeof x === 'string') as string[]) : undefined;
+  };
+}
 
 function compileRule(rule: AuthzPolicy['rules'][number], tcpValue: boolean): Cond {
   const parts: Cond[] = [];
@@ -185,8 +208,8 @@ function compileRule(rule: AuthzPolicy['rules'][number], tcpValue: boolean): Con
           const b = new RuleBuilder(tcpValue);
           b.add(s.principals, false, false, principals);
           b.add(s.notPrincipals, true, false, principals);
-          b.add(s.requestPrincipals, false, true, absent);
-          b.add(s.notRequestPrincipals, true, true, absent);
+          b.add(s.requestPrincipals, false, true, requestPrincipals);
+          b.add(s.notRequestPrincipals, true, true, requestPrincipals);
           b.add(s.namespaces, false, false, strings((f) => f.namespace));
           b.add(s.notNamespaces, true, false, strings((f) => f.namespace));
           b.add(s.ipBlocks, false, false, cidrs);
@@ -244,9 +267,17 @@ function whenTest(base: string, name: string | undefined): (values: readonly str
       return ports;
     case 'connection.sni':
       return strings((f) => f.sni);
+    case 'request.auth.principal':
+      return requestPrincipals;
+    case 'request.auth.audiences':
+      return anyOf((f) => f.request.auth?.audiences);
+    case 'request.auth.presenter':
+      return strings((f) => f.request.auth?.presenter);
+    case 'request.auth.claims':
+      // `request.auth.claims[a][b]`: splitWhenKey gives the name `a][b`.
+      return anyOf(claim(name!.split('][')));
     default:
-      // request.auth.*: no JWT is enforced yet, so a request has none of them.
-      return absent;
+      throw new Error(`unknown when key '${base}'`);
   }
 }
 

@@ -6,18 +6,33 @@
  * the gateway, and TCP listeners, which offer only what a connection shows (peer identity,
  * address, port).
  *
- * The node config's authorization policies compile into the first check (./authz.ts); its JWT
- * fields will compile into checks here as their enforcement is built, and until then the sidecar
- * refuses configs that carry them (fail closed). Its rate limit is the next check (./rate-limit.ts,
- * passed first among `factories` by the config store, which keeps its buckets across reloads).
- * Checks can also come from the sidecar's embedder (`SidecarDeps.policy`), built from each
- * config, after the config's own.
+ * The node config's JWT rules compile into the first check (./jwt.ts), which gives a request with
+ * a valid token its request principal; its authorization policies into the second (./authz.ts),
+ * which may match that principal. Its rate limit is the next check (./rate-limit.ts, passed first
+ * among `factories` by the config store, which keeps its buckets across reloads), so a denied
+ * request spends no token. Checks can also come from the sidecar's embedder (`SidecarDeps.policy`),
+ * built from each config, after the config's own.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NodeConfig } from '../contracts/node-config';
 import type { Refusal } from '../exchange/responder';
+import { silentLogger, type Logger } from '../log';
 import type { PeerIdentity } from '../tls/peer-identity';
 import { authorizationPolicy } from './authz';
+import { JwksRegistry } from './jwks';
+import { jwtPolicy } from './jwt';
+
+/** Istio's `request.auth` attributes of a request with a valid JWT. */
+export interface RequestAuth {
+  /** `<iss>/<sub>`: what `requestPrincipals` and `request.auth.principal` match. */
+  readonly principal: string;
+  /** The token's `aud`, as a list. */
+  readonly audiences: readonly string[];
+  /** The token's `azp`, when it has one. */
+  readonly presenter: string | undefined;
+  /** Every claim of the token. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
 
 /** What a check sees of a request, or of a connection (TCP: `http` undefined). */
 export interface PolicyRequest {
@@ -30,6 +45,8 @@ export interface PolicyRequest {
   readonly http: { readonly req: IncomingMessage; readonly path: string } | undefined;
   /** TCP: the server name the peer's TLS handshake asked for, if any (HTTP reads it from the request's socket). */
   readonly sni?: string;
+  /** Set by the JWT check for the checks after it when the request carries a valid token; absent otherwise. */
+  auth?: RequestAuth;
 }
 
 export type PolicyResult = Refusal | undefined | Promise<Refusal | undefined>;
@@ -70,17 +87,25 @@ export class CompiledPolicy {
 export interface CompiledPolicies {
   inbound: CompiledPolicy;
   gateway: CompiledPolicy;
+  /** The JWKS sources of the config's JWT rules, handed to the next config's compile. */
+  jwks: JwksRegistry;
 }
 
-/** The policies of a config: the checks its fields compile to, then the embedder's. */
-export function compilePolicies(config: NodeConfig, factories: readonly PolicyFactory[]): CompiledPolicies {
+/**
+ * The policies of a config: the checks its fields compile to (JWT, then authorization), then the
+ * embedder's. `previous` (the policies in force) passes on its fetched JWKS, so a reload keeps the
+ * keys of every `jwksUri` it still names.
+ */
+export function compilePolicies(config: NodeConfig, factories: readonly PolicyFactory[], previous?: CompiledPolicies, logger: Logger = silentLogger): CompiledPolicies {
+  const jwks = new JwksRegistry(previous?.jwks, logger);
+  const jwt: PolicyFactory = (c, listener) => jwtPolicy(c, listener, jwks);
   const build = (listener: 'inbound' | 'gateway'): CompiledPolicy => {
     const checks: PolicyCheck[] = [];
-    for (const f of [authorizationPolicy, ...factories]) {
+    for (const f of [jwt, authorizationPolicy, ...factories]) {
       const check = f(config, listener);
       if (check !== undefined) checks.push(check);
     }
     return new CompiledPolicy(checks);
   };
-  return { inbound: build('inbound'), gateway: build('gateway') };
+  return { inbound: build('inbound'), gateway: build('gateway'), jwks };
 }

@@ -52,12 +52,13 @@ describe('VirtualGateway and GatewayRoute', () => {
     expect(() => weft.GatewayRouteSpec.http({ routeTarget: vs, priority: -1 })).toThrow(/Priority must be an integer between 0 and 1000, got: -1/);
   });
 
-  test('a gateway with JWT is refused, with authorization or a rate limit it is not; a health check is warned about; the access log is applied', () => {
+  test('a gateway with authorization, JWT or a rate limit is accepted, JWT keys checked; a health check is warned about; the access log is applied', () => {
     // GIVEN
     const { stack, mesh } = gatewayMesh();
     // THEN
     expect(() => mesh.addVirtualGateway('Limited', { rateLimit: { maxTokens: 100, tokensPerFill: 10, fillInterval: cdk.Duration.seconds(1) } })).not.toThrow();
-    expect(() => mesh.addVirtualGateway('Authn', { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] })).toThrow(/^VirtualGateway Stack\/Mesh\/Authn: spec\.jwt: /);
+    expect(() => mesh.addVirtualGateway('Authn', { jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }] })).not.toThrow();
+    expect(() => mesh.addVirtualGateway('NoKeys', { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] })).toThrow(/jwt\[0\]\.jwks: has no keys/);
     expect(() => mesh.addVirtualGateway('Authz', { authorization: [{ name: 'all', rules: [{}] }] })).not.toThrow();
     // WHEN
     mesh.addVirtualGateway('Edge', {

@@ -136,7 +136,7 @@ describe('VirtualNode', () => {
     expect(cluster?.loadBalancer).toMatchObject({ policy: 'CONSISTENT_HASH', consistentHash: { header: 'x-user' }, zoneAware: { minHealthyPercent: 60 } });
   });
 
-  test('JWT is refused with its field path until the sidecar enforces it; authorization and rate limits are enforced, their values checked', () => {
+  test('authorization, JWT and rate limits are enforced, so accepted; their values are checked', () => {
     // GIVEN
     const mesh = meshIn(newStack());
     const authorization: weft.AuthorizationPolicy[] = [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }];
@@ -144,9 +144,9 @@ describe('VirtualNode', () => {
     const rateLimit: weft.RateLimit = { maxTokens: 10, tokensPerFill: 5, fillInterval: cdk.Duration.seconds(1) };
     // THEN
     expect(() => mesh.addVirtualNode('A', { authorization })).not.toThrow();
-    expect(() => mesh.addVirtualNode('B', { jwt })).toThrow(/^VirtualNode Stack\/Mesh\/B: spec\.jwt: the sidecar does not enforce JWT rules yet, .*got: 1 rule \(issuer https:\/\/issuer\.example\)$/);
+    expect(() => mesh.addVirtualNode('B', { jwt })).not.toThrow();
     expect(() => mesh.addVirtualNode('C', { rateLimit })).not.toThrow();
-    expect(() => mesh.addVirtualNode('D', { authorization, jwt, rateLimit })).toThrow(/^VirtualNode Stack\/Mesh\/D: spec\.jwt: .*got: 1 rule \(issuer https:\/\/issuer\.example\)$/);
+    expect(() => mesh.addVirtualNode('D', { authorization, jwt, rateLimit })).not.toThrow();
     expect(() => mesh.addVirtualNode('E', { authorization: [{ name: 'bad', rules: [{ from: [{ ipBlocks: ['10.0.0.0/33'] }] }] }] })).toThrow(
       /authorization\[0\]\.rules\[0\]\.from\[0\]\.ipBlocks\[0\]: '10\.0\.0\.0\/33' is not an IPv4 or IPv6 address or CIDR/,
     );
@@ -209,11 +209,12 @@ describe('VirtualNode', () => {
     // THEN
     expect(() => mesh.addVirtualNode('A', { authorization: [{ name: 'p', action: 'PERMIT' as never }] })).toThrow(/authorization\[0\]: action: /);
     expect(() => mesh.addVirtualNode('B', { jwt: [{ issuer: 'i', jwksUri: 'not a url' }] })).toThrow(/jwt\[0\]: jwksUri: /);
+    expect(() => mesh.addVirtualNode('F', { jwt: [{ issuer: 'i', jwks: '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}' }] })).toThrow(/jwt\[0\]\.jwks: keys\[0\] kty must be RSA, EC or OKP/);
     expect(() => mesh.addVirtualNode('C', { rateLimit: { maxTokens: 0, tokensPerFill: 1, fillInterval: cdk.Duration.seconds(1) } })).toThrow(/rateLimit\.maxTokens must be an integer between 1 .*got: 0/);
     const bucket = { maxTokens: 10, tokensPerFill: 1, fillInterval: cdk.Duration.seconds(1) };
     expect(() => mesh.addVirtualNode('D', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.sourceIp(), maxKeys: 0 }] } })).toThrow(/rateLimit\.perKey\[0\]\.maxKeys must be an integer between 1 and 1000000, got: 0/);
     expect(() => mesh.addVirtualNode('E', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.header('bad header') }] } })).toThrow(/rateLimit\.perKey\[0\]\.key: header: must be an HTTP token/);
-    expect(() => mesh.addVirtualNode('F', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.principal(), fillInterval: cdk.Duration.millis(0) }] } })).toThrow(/rateLimit\.perKey\[0\]\.fillInterval must be at least 1 ms, got: 0 millis/);
+    expect(() => mesh.addVirtualNode('G', { rateLimit: { ...bucket, perKey: [{ ...bucket, key: weft.RateLimitKey.principal(), fillInterval: cdk.Duration.millis(0) }] } })).toThrow(/rateLimit\.perKey\[0\]\.fillInterval must be at least 1 ms, got: 0 millis/);
   });
 
   test('addListener and addBackend after construction are part of the model', () => {

@@ -549,28 +549,17 @@ describe('inbound listeners and policy', () => {
     expect(byName.get('edge')!.gateway!.policy.rateLimit).toEqual(bucket);
   });
 
-  test('a node or gateway with JWT does not compile: the sidecar does not enforce it yet (authorization and rate limits it does)', () => {
+  test('JWT rules compile into the node\'s and the gateway\'s policy with their defaults', () => {
+    const rule = { issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json', audiences: [], fromHeaders: [], fromParams: [], forwardOriginalToken: false, outputClaimToHeaders: [] };
     const m = model({
-      virtualNodes: [
-        node('secure', {
-          listeners: [httpListener()],
-          serviceDiscovery: { dns: { hostname: 'secure.internal' } },
-          authorization: [{ name: 'allow-client', action: 'ALLOW', rules: [{ from: [{ principals: ['spiffe://corp/ns/production/sa/client'] }] }] }],
-          rateLimit: { maxTokens: 10, tokensPerFill: 10, fillIntervalMs: 1000, statusCode: 429 },
-        }),
-      ],
-      virtualGateways: [gateway('edge', { listeners: [{ portMapping: { port: 8088, protocol: 'http' } }], jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json', audiences: [], fromHeaders: [], fromParams: [], forwardOriginalToken: false, outputClaimToHeaders: [] }] })],
+      virtualNodes: [node('secure', { listeners: [httpListener()], serviceDiscovery: { dns: { hostname: 'secure.internal' } }, jwt: [rule] })],
+      virtualGateways: [gateway('edge', { listeners: [{ portMapping: { port: 8088, protocol: 'http' } }], jwt: [rule] })],
     });
-    let thrown: unknown;
-    try {
-      compileMesh(m);
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeInstanceOf(MeshValidationError);
-    expect((thrown as MeshValidationError).errors.map((e) => [e.resource, e.path])).toEqual([
-      ['VirtualGateway/edge', 'spec.jwt'],
-    ]);
+    const byName = new Map(compileMesh(m).map((c) => [c.node.name, c]));
+    expect(byName.get('secure')!.inbound.policy.jwt).toEqual([expect.objectContaining({ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' })]);
+    expect(byName.get('edge')!.gateway!.policy.jwt).toEqual([expect.objectContaining({ issuer: 'https://issuer.example' })]);
+    // JWT rules are v1 fields: the config keeps schema v1.
+    expect(byName.get('secure')!.schema).toBe('weft.dev/node-config/v1');
   });
 });
 

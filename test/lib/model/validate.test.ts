@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { formatModelError, formatModelWarning } from '../../../lib/model/errors';
 import { loadMeshSources } from '../../../lib/model/load';
 import { type MeshModel } from '../../../lib/model/schema';
@@ -730,9 +731,9 @@ ${discovery}`),
               jwksUri: https://other.example/jwks.json
               jwks: '{"keys":[]}'`),
     ).toEqual([
-      'case.yaml:6: VirtualGateway/api: spec.jwt: the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does, got: 2 rules (issuer https://issuer.example, https://other.example)',
       'case.yaml:7: VirtualGateway/api: spec.jwt[0]: a JWT rule needs jwksUri or jwks to verify tokens of issuer https://issuer.example',
       'case.yaml:10: VirtualGateway/api: spec.jwt[1].jwks: a JWT rule takes jwksUri or jwks, not both, got: jwksUri https://other.example/jwks.json',
+      'case.yaml:10: VirtualGateway/api: spec.jwt[1].jwks: has no keys: no token could ever be verified',
     ]);
   });
 });
@@ -895,7 +896,7 @@ describe('fields the sidecar does not apply yet', () => {
     logging: { accessLog: { file: { path: /dev/stdout, format: { text: '%REQ(X-REQUEST-ID?:AUTHORITY):10% %%' } } } }`))).toEqual([]);
   });
 
-  test('JWT rules are errors: the sidecar does not enforce them yet (authorization and rate limits it does)', () => {
+  test('authorization, JWT rules and rate limits are enforced: a mesh with all three is neither an error nor a warning', () => {
     const docs = [
       node(`
     authorization:
@@ -910,9 +911,7 @@ describe('fields the sidecar does not apply yet', () => {
         listeners: [{ portMapping: { port: 443, protocol: http } }]
         jwt: [{ issuer: https://issuer.example, jwksUri: https://issuer.example/jwks.json }]`,
     ];
-    expect(check(...docs)).toEqual([
-      'case.yaml:15: VirtualGateway/api: spec.jwt: the sidecar does not enforce JWT rules yet, so they are refused rather than run open; remove them until it does, got: 1 rule (issuer https://issuer.example)',
-    ]);
+    expect(check(...docs)).toEqual([]);
     expect(warnings(...docs)).toEqual([]);
   });
 
@@ -948,6 +947,41 @@ describe('fields the sidecar does not apply yet', () => {
       perKey: [{ key: { principal: true }, maxTokens: 5, tokensPerFill: 1, fillIntervalMs: 1000, maxKeys: 500 }]`);
     expect(check(valid)).toEqual([]);
     expect(warnings(valid)).toEqual([]);
+  });
+
+  test('JWT rules are checked at their field paths: an http(s) jwksUri, an inline JWKS of usable public keys', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const publicJwk = JSON.stringify({ keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'k1' }] });
+    const privateJwk = JSON.stringify({ keys: [rsa.privateKey.export({ format: 'jwk' })] });
+    const rule = (fields: string) => `          - issuer: https://issuer.example\n${fields}`;
+    const gw = (rules: string[]) => `
+      apiVersion: weft.dev/v1alpha1
+      kind: VirtualGateway
+      metadata: { name: api }
+      spec:
+        listeners: [{ portMapping: { port: 443, protocol: http } }]
+        jwt:
+${rules.join('\n')}`;
+    expect(
+      check(
+        gw([
+          rule(`            jwksUri: ftp://issuer.example/jwks.json`),
+          rule(`            jwks: 'not json'`),
+          rule(`            jwks: '{"keys":[]}'`),
+          rule(`            jwks: '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}'`),
+          rule(`            jwks: '${privateJwk}'`),
+          rule(`            jwks: '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","alg":"HS256"}]}'`),
+          rule(`            jwks: '${publicJwk}'`),
+        ]),
+      ).map((e) => e.replace(/^case\.yaml:\d+: VirtualGateway\/api: /, '').replace(/(: [^:]*).*$/, '$1')),
+    ).toEqual([
+      'spec.jwt[0].jwksUri: must be an http',
+      'spec.jwt[1].jwks: is not JSON',
+      'spec.jwt[2].jwks: has no keys',
+      'spec.jwt[3].jwks: keys[0] kty must be RSA, EC or OKP (asymmetric keys only, so no HS* token is ever accepted), got',
+      'spec.jwt[4].jwks: keys[0] is a private key',
+      'spec.jwt[5].jwks: keys[0] alg must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519, got',
+    ]);
   });
 
   test('authorization values are checked at their field paths: CIDRs, principals, ports, when keys', () => {

@@ -1,7 +1,9 @@
 /**
  * The sidecar and the node config fields it does not apply yet: it runs without the resilience
- * and telemetry ones and says so once per config version, and it refuses security policy.
+ * and telemetry ones and says so once per config version, and it refuses security policy it does
+ * not enforce (rate limits).
  */
+import { sealNodeConfig } from '../../../proxy/contracts';
 import { startSidecar } from '../../../proxy/main';
 import type { Logger } from '../../../proxy/log';
 import { ConfigDir, eventually, httpRoute, nodeBody, startUpstream, startWith, staticCluster, testSettings, type ConfigBody, type Upstream } from '../harness';
@@ -80,30 +82,31 @@ test('a config without such fields (an access log is applied) logs no `config_fi
   }
 });
 
-test('a config with a JWT rule is refused at start with WEFT_ERR_POLICY_NOT_ENFORCED, naming the field', async () => {
+test('a config whose inline JWKS cannot verify tokens is refused at start with WEFT_ERR_NODE_CONFIG_INVALID, naming the field', async () => {
   const config = new ConfigDir();
   try {
-    config.write(body({}, { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] }));
+    const sealed = sealNodeConfig(body());
+    // Written past the publisher's own check, as a hand-edited or foreign config would be.
+    config.writeText(JSON.stringify({ ...sealed, inbound: { ...sealed.inbound, policy: { ...sealed.inbound.policy, jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }] } } }));
     await expect(startSidecar(testSettings({ config: config.path }), { logger: recordingLogger() })).rejects.toMatchObject({
-      code: 'WEFT_ERR_POLICY_NOT_ENFORCED',
-      issues: [{ path: 'inbound.policy.jwt', message: expect.stringMatching(/does not enforce JWT rules yet/) }],
+      code: 'WEFT_ERR_NODE_CONFIG_INVALID',
+      issues: [{ path: 'inbound.policy.jwt[0].jwks', message: expect.stringMatching(/has no keys/) }],
     });
   } finally {
     config.remove();
   }
 });
 
-test('a reload to a config with JWT rules (and an authorization policy and a rate limit, which are enforced) keeps the last good config and records the error', async () => {
+test('a reload to a config with an authorization policy, JWT rules and a rate limit applies it: all three are enforced, none is refused', async () => {
   const logger = recordingLogger();
   const sidecar = await startWith(body(), {}, { logger });
   try {
     const good = sidecar.handle.store.current!;
-    sidecar.config.write(body({}, { authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }], jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 1_000 } }));
-    await eventually(() => sidecar.handle.store.lastError?.code === 'WEFT_ERR_POLICY_NOT_ENFORCED', 'the policy config to be refused');
-    expect(sidecar.handle.store.current).toBe(good);
-    expect(sidecar.handle.store.lastError!.message).toMatch(/: inbound\.policy\.jwt: /);
-    expect(sidecar.handle.store.lastError!.message).not.toMatch(/authorization|rateLimit/);
-    expect(logger.events.find((e) => e.event === 'config_rejected')).toMatchObject({ level: 'error', fields: { code: 'WEFT_ERR_POLICY_NOT_ENFORCED', keeping: good.version } });
+    sidecar.config.write(body({}, { authorization: [{ name: 'deny-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin*'] }] }] }], jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 1_000 } }));
+    await eventually(() => sidecar.handle.store.current !== good, 'the policy config to be applied');
+    expect(sidecar.handle.store.lastError).toBeUndefined();
+    expect(sidecar.handle.store.current!.config.inbound.policy.rateLimit).toMatchObject({ maxTokens: 10 });
+    expect(logger.events.filter((e) => e.event === 'config_rejected')).toEqual([]);
   } finally {
     await sidecar.close();
   }

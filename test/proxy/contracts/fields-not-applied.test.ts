@@ -3,7 +3,6 @@ import {
   fieldsNotApplied,
   meshDefaultRetryPolicy,
   parseNodeConfig,
-  POLICY_NOT_ENFORCED,
   sealNodeConfig,
   type NodeConfig,
 } from '../../../proxy/contracts';
@@ -45,10 +44,9 @@ describe('fieldsNotApplied', () => {
       }),
       logging: { accessLog: { path: '/dev/stdout' } },
     };
-    body.inbound.policy = { authorization: [{ name: 'p', rules: [{}] }], jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }], rateLimit: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1 } };
-    expect(paths(sealNodeConfig(body))).toEqual([
-      ['error', 'inbound.policy.jwt'],
-    ]);
+    // Security policy is all enforced: authorization, JWT and rate limits are not reported.
+    body.inbound.policy = { authorization: [{ name: 'p', rules: [{}] }], jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }], rateLimit: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1 } };
+    expect(paths(sealNodeConfig(body))).toEqual([]);
   });
 
   test('a gateway\'s listener health checks and policy have gateway paths', () => {
@@ -130,20 +128,16 @@ spec: { backends: [{ virtualService: { virtualServiceName: server.m.local } }, {
 });
 
 describe('checkFieldsApplied (the sidecar\'s load check)', () => {
-  test('refuses security policy with WEFT_ERR_POLICY_NOT_ENFORCED and every path, and returns the other fields', () => {
+  test('accepts enforced security policy and returns the fields the sidecar runs without', () => {
     const body = nodeBody({ clusters: [], services: [] });
-    body.inbound.policy = { jwt: [{ issuer: 'https://issuer.example', jwks: '{"keys":[]}' }], rateLimit: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1 } };
-    const refused = sealNodeConfig(body);
-    expect(() => checkFieldsApplied(refused, 'file:/node.json')).toThrow(
-      expect.objectContaining({
-        code: POLICY_NOT_ENFORCED,
-        issues: [
-          { path: 'inbound.policy.jwt', message: expect.stringMatching(/^the sidecar does not enforce JWT rules yet/) },
-        ],
-      }),
-    );
-    // Access logs are applied: nothing to run without.
-    expect(checkFieldsApplied(sealNodeConfig({ ...nodeBody({}), logging: { accessLog: { path: '/dev/stdout' } } }), 'file:/node.json')).toEqual([]);
+    body.inbound.policy = { jwt: [{ issuer: 'https://issuer.example', jwksUri: 'https://issuer.example/jwks.json' }], rateLimit: { maxTokens: 1, tokensPerFill: 1, fillIntervalMs: 1 } };
+    expect(checkFieldsApplied(sealNodeConfig(body), 'file:/node.json')).toEqual([]);
+    const gateway: ConfigBody = {
+      ...nodeBody({ name: 'edge', inbound: [] }),
+      node: { kind: 'virtualGateway', name: 'edge', spiffeId: 'spiffe://weft.test/ns/demo/sa/edge' },
+      gateway: { listeners: [{ port: 8080, protocol: 'http', healthCheck: HEALTH_CHECK }], routes: [], policy: {} },
+    };
+    expect(checkFieldsApplied(sealNodeConfig(gateway), 'file:/node.json')).toEqual(['gateway.listeners[0].healthCheck']);
   });
 
   test('the contract still parses inbound policy: refusing it is the sidecar\'s and the validator\'s job', () => {

@@ -1,13 +1,14 @@
 /**
  * Authorization as Istio evaluates it, on requests built in place: the evaluation order, each rule
- * form, values a request lacks (no JWT yet), and HTTP-only fields on TCP connections.
+ * form, values a request lacks (no JWT), a valid JWT's request.auth attributes, and HTTP-only
+ * fields on TCP connections.
  * test/proxy/policy/authz-sidecar.test.ts runs the same policies through real sidecars.
  */
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { AuthzPolicySchema, type AuthzPolicy } from '../../../proxy/contracts/node-config';
 import { AuthorizationCheck, RBAC_DENIED } from '../../../proxy/policy/authz';
-import type { PolicyRequest } from '../../../proxy/policy/policy';
+import type { PolicyRequest, RequestAuth } from '../../../proxy/policy/policy';
 
 const ORDERS = 'spiffe://weft.local/ns/shop/sa/orders';
 const PAY = 'spiffe://weft.local/ns/shop/sa/payments';
@@ -28,6 +29,8 @@ interface Req {
   port?: number;
   tcp?: boolean;
   sni?: string;
+  /** What the JWT check sets for a valid token. */
+  auth?: RequestAuth;
 }
 
 function request(r: Req): PolicyRequest {
@@ -39,6 +42,7 @@ function request(r: Req): PolicyRequest {
     port: r.port ?? 8080,
     http: r.tcp ? undefined : { req, path: r.path ?? '/' },
     sni: r.sni,
+    auth: r.auth,
   };
 }
 
@@ -167,6 +171,40 @@ describe('when', () => {
   test('no JWT: claims never match under ALLOW, and their notValues always match', () => {
     expect(allowed(check({ name: 'a', rules: [{ when: [{ key: 'request.auth.claims[iss]', values: ['*'] }] }] }), {})).toBe(false);
     expect(allowed(check({ name: 'd', action: 'DENY', rules: [{ when: [{ key: 'request.auth.claims[groups]', notValues: ['admin'] }] }] }), {})).toBe(false);
+  });
+  const ALICE: RequestAuth = {
+    principal: 'https://issuer.example/alice',
+    audiences: ['orders', 'payments'],
+    presenter: 'web-app',
+    claims: { iss: 'https://issuer.example', sub: 'alice', groups: ['dev', 'admin'], org: { team: { name: 'shop' } }, level: 3 },
+  };
+  test('a valid JWT: requestPrincipals match <iss>/<sub>; notRequestPrincipals negate', () => {
+    const c = check({ name: 'a', rules: [{ from: [{ requestPrincipals: ['https://issuer.example/*'] }] }] });
+    expect(allowed(c, { auth: ALICE })).toBe(true);
+    expect(allowed(c, { auth: { ...ALICE, principal: 'https://other.example/alice' } })).toBe(false);
+    expect(allowed(c, {})).toBe(false);
+    expect(allowed(check({ name: 'any', rules: [{ from: [{ requestPrincipals: ['*'] }] }] }), { auth: ALICE })).toBe(true);
+    const deny = check({ name: 'd', action: 'DENY', rules: [{ from: [{ notRequestPrincipals: ['*'] }] }] });
+    expect([allowed(deny, { auth: ALICE }), allowed(deny, {})]).toEqual([true, false]);
+  });
+  test('a valid JWT: request.auth.principal, audiences (any of), presenter', () => {
+    const when = (key: string, values: string[]) => check({ name: 'a', rules: [{ when: [{ key, values }] }] });
+    expect(allowed(when('request.auth.principal', ['https://issuer.example/alice']), { auth: ALICE })).toBe(true);
+    expect(allowed(when('request.auth.audiences', ['payments']), { auth: ALICE })).toBe(true);
+    expect(allowed(when('request.auth.audiences', ['billing']), { auth: ALICE })).toBe(false);
+    expect(allowed(when('request.auth.presenter', ['web-*']), { auth: ALICE })).toBe(true);
+    expect(allowed(when('request.auth.presenter', ['web-*']), { auth: { ...ALICE, presenter: undefined } })).toBe(false);
+  });
+  test('a valid JWT: request.auth.claims[...] matches a string, any string of a list, and nests with [a][b]', () => {
+    const when = (key: string, values: string[]) => check({ name: 'a', rules: [{ when: [{ key, values }] }] });
+    expect(allowed(when('request.auth.claims[sub]', ['alice']), { auth: ALICE })).toBe(true);
+    expect(allowed(when('request.auth.claims[groups]', ['admin']), { auth: ALICE })).toBe(true);
+    expect(allowed(when('request.auth.claims[groups]', ['ops']), { auth: ALICE })).toBe(false);
+    expect(allowed(when('request.auth.claims[org][team][name]', ['shop']), { auth: ALICE })).toBe(true);
+    expect(allowed(when('request.auth.claims[org][team]', ['*']), { auth: ALICE })).toBe(false);
+    expect(allowed(when('request.auth.claims[level]', ['3']), { auth: ALICE })).toBe(false);
+    const deny = check({ name: 'd', action: 'DENY', rules: [{ when: [{ key: 'request.auth.claims[groups]', values: ['admin'] }] }] });
+    expect([allowed(deny, { auth: ALICE }), allowed(deny, { auth: { ...ALICE, claims: { groups: ['dev'] } } })]).toEqual([false, true]);
   });
 });
 
