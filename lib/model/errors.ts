@@ -47,14 +47,41 @@ const ECHO_MAX_PART = 1_000;
  */
 function echo(text: string): string {
   const escaped = text.replace(UNPRINTABLE, escapeChar);
-  const words = escaped.replace(LONG_WORD, (w) => clip(w, ECHO_MAX_WORD));
-  return clip(words, ECHO_MAX_PART);
+  return clip(clipLongWords(escaped), ECHO_MAX_PART);
+}
+
+/**
+ * Cuts every run of non-space characters longer than {@link ECHO_MAX_WORD}. A scan, not a regex:
+ * `\S{201,}` over a 5 MB run overflowed V8's regex stack when the caller's stack was deep.
+ */
+function clipLongWords(text: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (isSpace(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < text.length && !isSpace(text.charCodeAt(j))) j++;
+    if (j - i > ECHO_MAX_WORD) {
+      out += text.slice(copied, i) + clip(text.slice(i, j), ECHO_MAX_WORD);
+      copied = j;
+    }
+    i = j;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** What JavaScript's `\s` matches. */
+function isSpace(c: number): boolean {
+  return (c >= 9 && c <= 13) || c === 32 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 // C0 and C1 controls, DEL, line and paragraph separators, and bidirectional overrides.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const LONG_WORD = new RegExp(`\\S{${ECHO_MAX_WORD + 1},}`, 'g');
 const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function escapeChar(c: string): string {
