@@ -193,7 +193,6 @@ export class EgressHandler {
     const headers = upstreamRequestHeaders(req, authority, forwarding);
     const record = responder.record;
     record.requestId = headers['x-request-id'] as string;
-    record.headers = req.headers;
     ctx.tracer.propagate(record, req.headers, headers);
     const upgrade = upgradeHeadOf(req) !== undefined ? (req.headers.upgrade as string | undefined) : undefined;
     const request = new ProxyRequest(req.method ?? 'GET', routeReq.path, headers, requestBody(req), upgrade, { headers: req.headers, sourceIp: peer }, record);

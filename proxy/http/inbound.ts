@@ -102,7 +102,6 @@ export class InboundHandler {
     if (xfcc !== undefined) headers[FORWARDED_CLIENT_CERT] = xfcc;
     const record = responder.record;
     record.requestId = headers['x-request-id'] as string;
-    record.headers = req.headers;
     ctx.tracer.propagate(record, req.headers, headers);
     const upgrade = upgradeHeadOf(req) !== undefined ? (req.headers.upgrade as string | undefined) : undefined;
     const request = new ProxyRequest(req.method ?? 'GET', path, headers, requestBody(req), upgrade, { headers: req.headers, sourceIp: record.peerAddress }, record);

@@ -71,7 +71,6 @@ export function forwardToCluster(
   record.route = route?.name;
   const headers = upstreamRequestHeaders(req, decision.authority, forwarding);
   record.requestId = headers['x-request-id'] as string;
-  record.headers = req.headers;
   ctx.tracer.propagate(record, req.headers, headers);
   // Only a peer sidecar believes this header (and only over mTLS); nothing else is sent it.
   if (cluster.meshPeers) headers[CONTROL_HEADERS.targetPort] = String(cluster.def.port);
