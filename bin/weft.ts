@@ -68,30 +68,9 @@ async function printWarnings(warnings: readonly ModelError[]): Promise<void> {
  * warnings of every mesh that loaded.
  */
 async function loadAndCompile(paths: string[], nodes?: string[]): Promise<{ meshes: MeshModel[]; configs: NodeConfig[]; errors: ModelError[]; warnings: ModelError[] }> {
-  const [{ loadMeshFiles }, { compileMesh }, { MeshValidationError }, { meshWarnings }] = await Promise.all([
-    import('../lib/model/load'),
-    import('../lib/model/compile'),
-    import('../lib/model/errors'),
-    import('../lib/model/validate'),
-  ]);
+  const [{ loadMeshFiles }, { compileLoaded }] = await Promise.all([import('../lib/model/load'), import('../lib/model/compile-loaded')]);
   const { meshes, errors } = await loadMeshFiles(paths);
-  const configs: NodeConfig[] = [];
-  const warnings: ModelError[] = [];
-  for (const mesh of meshes) {
-    const here = nodes?.filter((n) => mesh.virtualNodes.some((v) => v.name === n) || mesh.virtualGateways.some((g) => g.name === n));
-    if (here && here.length === 0) continue;
-    warnings.push(...meshWarnings(mesh));
-    try {
-      configs.push(...compileMesh(mesh, { nodes: here }));
-    } catch (err) {
-      if (!(err instanceof MeshValidationError)) throw err;
-      errors.push(...err.errors);
-    }
-  }
-  if (errors.length === 0 && meshes.length === 0) {
-    errors.push({ file: paths.join(', '), path: '', message: 'no mesh found: the sources define no Mesh resource' });
-  }
-  return { meshes, configs, errors, warnings };
+  return { meshes, ...compileLoaded(meshes, errors, paths, nodes) };
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

@@ -6,12 +6,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { freePorts } from '../bench/ports';
-import { compileMesh } from '../lib/model/compile';
-import { MeshValidationError, formatModelError, formatModelWarning, type ModelError } from '../lib/model/errors';
+import { compileLoaded } from '../lib/model/compile-loaded';
+import { formatModelError, formatModelWarning, type ModelError } from '../lib/model/errors';
 import { loadMeshFiles } from '../lib/model/load';
 import type { LocalWorkloadResource } from '../lib/model/local-workload';
 import type { MeshModel } from '../lib/model/schema';
-import { meshWarnings } from '../lib/model/validate';
 import { serializeNodeConfig, type NodeConfig } from '../proxy/contracts';
 import { SIDECAR_NODE_FLAGS } from '../proxy/sidecar-runtime';
 import { watchDirectory, watchFile, type FileWatch } from '../proxy/sources/file-watch';
@@ -135,19 +134,8 @@ export class LocalRunner {
   private async load(): Promise<Loaded> {
     const { meshes: loadedMeshes, workloads, errors } = await loadMeshFiles(this.opts.paths);
     const meshes = localMeshes(loadedMeshes, workloads);
-    const configs: NodeConfig[] = [];
-    const warnings: ModelError[] = [];
-    for (const mesh of meshes) {
-      warnings.push(...meshWarnings(mesh));
-      try {
-        configs.push(...compileMesh(mesh));
-      } catch (err) {
-        if (!(err instanceof MeshValidationError)) throw err;
-        errors.push(...err.errors);
-      }
-    }
-    if (errors.length === 0 && meshes.length === 0) errors.push({ file: this.opts.paths.join(', '), path: '', message: 'no mesh found: the sources define no Mesh resource' });
-    return { meshes, workloads, configs, errors, warnings };
+    const { configs, errors: all, warnings } = compileLoaded(meshes, errors, this.opts.paths);
+    return { meshes, workloads, configs, errors: all, warnings };
   }
 
   private plan(loaded: Loaded): UnitSpec[] {
